@@ -1,0 +1,412 @@
+// Package mcas is a small client for the Microsoft Defender for Cloud Apps
+// (MCAS) REST API: alerts and activities of one tenant.
+package mcas
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/soc/mcasbot/integrations/httpx"
+)
+
+// Config describes one tenant.
+type Config struct {
+	Name  string // short name shown to analysts, e.g. "contoso"
+	URL   string // https://<tenant>.<region>.portal.cloudappsecurity.com
+	Token string // legacy API token
+	// Timeout bounds each HTTP request (default 20s).
+	Timeout time.Duration
+	// RequestsPerMinute caps calls to this tenant (default 25; MCAS allows 30
+	// per tenant, shared with every other API user).
+	RequestsPerMinute int
+	// Attempts is how many times a throttled or failed call is tried (default 3).
+	Attempts int
+}
+
+// PageSize is the largest page MCAS serves.
+const PageSize = 100
+
+// Client talks to one tenant.
+type Client struct {
+	name   string
+	base   *url.URL
+	token  string
+	caller *httpx.Caller
+	window *httpx.Window
+}
+
+// New checks cfg and returns a client for that tenant.
+func New(cfg Config, hc *http.Client, logger *slog.Logger) (*Client, error) {
+	u, err := url.Parse(strings.TrimRight(cfg.URL, "/"))
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("mcas tenant %q: URL %q is not an http(s) URL", cfg.Name, cfg.URL)
+	}
+	if cfg.Token == "" {
+		return nil, fmt.Errorf("mcas tenant %q: no API token", cfg.Name)
+	}
+	name := cfg.Name
+	if name == "" {
+		name = DefaultName(u.Host)
+	}
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 20 * time.Second
+	}
+	if cfg.RequestsPerMinute == 0 {
+		cfg.RequestsPerMinute = 25
+	}
+	if cfg.Attempts <= 0 {
+		cfg.Attempts = 3
+	}
+	c := &Client{name: name, base: u, token: cfg.Token, window: httpx.NewWindow(cfg.RequestsPerMinute, time.Minute)}
+	c.caller = &httpx.Caller{
+		Service:  "mcas " + name,
+		Client:   hc,
+		Timeout:  cfg.Timeout,
+		Attempts: cfg.Attempts,
+		Wait:     c.window.Wait,
+		Detail:   errorDetail,
+		Logger:   logger.With("integration", "mcas", "tenant", name),
+	}
+	return c, nil
+}
+
+// DefaultName is the first DNS label of host: "contoso" for
+// contoso.eu2.portal.cloudappsecurity.com.
+func DefaultName(host string) string {
+	host = strings.Split(host, ":")[0]
+	name, _, _ := strings.Cut(host, ".")
+	return name
+}
+
+// Name is the tenant's short name.
+func (c *Client) Name() string { return c.name }
+
+// Caller exposes the HTTP caller so wiring can attach metrics hooks.
+func (c *Client) Caller() *httpx.Caller { return c.caller }
+
+// Window exposes the rate limiter so wiring can attach metrics hooks.
+func (c *Client) Window() *httpx.Window { return c.window }
+
+// Severity of an alert, as MCAS numbers it.
+type Severity int
+
+const (
+	SeverityLow           Severity = 0
+	SeverityMedium        Severity = 1
+	SeverityHigh          Severity = 2
+	SeverityInformational Severity = 3
+)
+
+func (s Severity) String() string {
+	switch s {
+	case SeverityLow:
+		return "low"
+	case SeverityMedium:
+		return "medium"
+	case SeverityHigh:
+		return "high"
+	case SeverityInformational:
+		return "informational"
+	}
+	return fmt.Sprintf("severity %d", int(s))
+}
+
+// Rank orders severities from informational (0) to high (3).
+func (s Severity) Rank() int {
+	switch s {
+	case SeverityInformational:
+		return 0
+	case SeverityLow:
+		return 1
+	case SeverityMedium:
+		return 2
+	case SeverityHigh:
+		return 3
+	}
+	return -1
+}
+
+// ParseSeverity reads "low", "medium", "high" or "informational".
+func ParseSeverity(s string) (Severity, bool) {
+	switch strings.ToLower(s) {
+	case "low":
+		return SeverityLow, true
+	case "medium", "med":
+		return SeverityMedium, true
+	case "high":
+		return SeverityHigh, true
+	case "informational", "info":
+		return SeverityInformational, true
+	}
+	return 0, false
+}
+
+// Status filters alerts by resolution.
+type Status int
+
+const (
+	StatusAny Status = iota
+	StatusOpen
+	StatusClosed
+)
+
+// Resolution status codes (resolutionStatusValue).
+const (
+	resolutionOpen = 0
+)
+
+var closedResolutions = []int{1, 2, 3, 4, 5}
+
+// AlertQuery selects alerts. Zero values mean "no filter".
+type AlertQuery struct {
+	Limit      int        // how many alerts at most (default 20)
+	Severities []Severity // any of these
+	Status     Status
+	Since      time.Time // alerts at or after
+	Until      time.Time // alerts at or before
+	User       string    // entity.user (UPN)
+}
+
+// AlertList is one query's answer.
+type AlertList struct {
+	Alerts []Alert
+	More   bool // the tenant has more alerts than were fetched
+	Calls  int  // HTTP requests it took
+}
+
+// Alerts lists alerts newest first, following pages only as far as q.Limit needs.
+func (c *Client) Alerts(ctx context.Context, q AlertQuery) (AlertList, error) {
+	filters := map[string]any{}
+	if len(q.Severities) > 0 {
+		codes := make([]int, len(q.Severities))
+		for i, s := range q.Severities {
+			codes[i] = int(s)
+		}
+		filters["severity"] = map[string]any{"eq": codes}
+	}
+	switch q.Status {
+	case StatusOpen:
+		filters["resolutionStatus"] = map[string]any{"eq": []int{resolutionOpen}}
+	case StatusClosed:
+		filters["resolutionStatus"] = map[string]any{"eq": closedResolutions}
+	}
+	if date := dateFilter(q.Since, q.Until); date != nil {
+		filters["date"] = date
+	}
+	if q.User != "" {
+		filters["entity.user"] = map[string]any{"eq": q.User}
+	}
+	var out AlertList
+	err := c.page(ctx, "list alerts", "/api/v1/alerts/", filters, limitOr(q.Limit), &out.More, &out.Calls, func(raw json.RawMessage) error {
+		var w wireAlert
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return err
+		}
+		a, err := w.alert(c.name)
+		if err != nil {
+			return err
+		}
+		out.Alerts = append(out.Alerts, a)
+		return nil
+	})
+	return out, err
+}
+
+// Alert fetches one alert by id.
+func (c *Client) Alert(ctx context.Context, id string) (Alert, error) {
+	op := "get alert"
+	if !validID(id) {
+		return Alert{}, &httpx.Error{Service: c.caller.Service, Op: op, Kind: httpx.KindBadRequest, Detail: "invalid alert id"}
+	}
+	resp, err := c.caller.Do(ctx, op, c.request(http.MethodGet, "/api/v1/alerts/"+id+"/", nil))
+	if err != nil {
+		return Alert{}, err
+	}
+	var w wireAlert
+	if err := json.Unmarshal(resp.Body, &w); err != nil {
+		return Alert{}, c.caller.Malformed(op, err)
+	}
+	a, err := w.alert(c.name)
+	if err != nil {
+		return Alert{}, c.caller.Malformed(op, err)
+	}
+	return a, nil
+}
+
+// validID accepts what MCAS uses for ids: hex strings or numbers.
+func validID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// ActivityQuery selects activities.
+type ActivityQuery struct {
+	Limit int
+	IP    string // ip.address
+	User  string // user.username
+	Since time.Time
+}
+
+// ActivityList is one query's answer.
+type ActivityList struct {
+	Activities []Activity
+	More       bool
+	Calls      int
+}
+
+// Activities lists activities newest first.
+func (c *Client) Activities(ctx context.Context, q ActivityQuery) (ActivityList, error) {
+	filters := map[string]any{}
+	if q.IP != "" {
+		filters["ip.address"] = map[string]any{"eq": []string{q.IP}}
+	}
+	if q.User != "" {
+		filters["user.username"] = map[string]any{"eq": []string{q.User}}
+	}
+	if date := dateFilter(q.Since, time.Time{}); date != nil {
+		filters["date"] = date
+	}
+	var out ActivityList
+	err := c.page(ctx, "list activities", "/api/v1/activities/", filters, limitOr(q.Limit), &out.More, &out.Calls, func(raw json.RawMessage) error {
+		var w wireActivity
+		if err := json.Unmarshal(raw, &w); err != nil {
+			return err
+		}
+		out.Activities = append(out.Activities, w.activity(c.name))
+		return nil
+	})
+	return out, err
+}
+
+func limitOr(n int) int {
+	if n <= 0 {
+		return 20
+	}
+	return n
+}
+
+func dateFilter(since, until time.Time) map[string]any {
+	switch {
+	case !since.IsZero() && !until.IsZero():
+		return map[string]any{"range": []map[string]int64{{"start": since.UnixMilli(), "end": until.UnixMilli()}}}
+	case !since.IsZero():
+		return map[string]any{"gte": since.UnixMilli()}
+	case !until.IsZero():
+		return map[string]any{"lte": until.UnixMilli()}
+	}
+	return nil
+}
+
+type listRequest struct {
+	Filters       map[string]any `json:"filters"`
+	Skip          int            `json:"skip"`
+	Limit         int            `json:"limit"`
+	SortField     string         `json:"sortField"`
+	SortDirection string         `json:"sortDirection"`
+}
+
+type listResponse struct {
+	Data    []json.RawMessage `json:"data"`
+	HasNext bool              `json:"hasNext"`
+	Total   int               `json:"total"`
+}
+
+// maxSkip is where MCAS stops honouring skip.
+const maxSkip = 5000
+
+// page follows hasNext with skip until limit records were seen.
+func (c *Client) page(ctx context.Context, op, path string, filters map[string]any, limit int, more *bool, calls *int, each func(json.RawMessage) error) error {
+	seen := 0
+	for skip := 0; seen < limit; {
+		size := min(PageSize, limit-seen)
+		body, _ := json.Marshal(listRequest{Filters: filters, Skip: skip, Limit: size, SortField: "date", SortDirection: "desc"})
+		resp, err := c.caller.Do(ctx, op, c.request(http.MethodPost, path, body))
+		*calls++
+		if err != nil {
+			return err
+		}
+		var lr listResponse
+		if err := json.Unmarshal(resp.Body, &lr); err != nil {
+			return c.caller.Malformed(op, err)
+		}
+		for _, raw := range lr.Data {
+			if seen == limit {
+				*more = true
+				return nil
+			}
+			if err := each(raw); err != nil {
+				return c.caller.Malformed(op, err)
+			}
+			seen++
+		}
+		*more = lr.HasNext
+		if !lr.HasNext || len(lr.Data) == 0 {
+			return nil
+		}
+		skip += len(lr.Data)
+		if skip >= maxSkip {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (c *Client) request(method, path string, body []byte) func(ctx context.Context) (*http.Request, error) {
+	return func(ctx context.Context) (*http.Request, error) {
+		u := c.base.JoinPath(path)
+		// JoinPath drops the trailing slash MCAS expects.
+		if strings.HasSuffix(path, "/") && !strings.HasSuffix(u.Path, "/") {
+			u.Path += "/"
+		}
+		var rd *bytes.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+		} else {
+			rd = bytes.NewReader(nil)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", "Token "+c.token)
+		req.Header.Set("Accept", "application/json")
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		return req, nil
+	}
+}
+
+func errorDetail(body []byte) string {
+	var e struct {
+		Detail string `json:"detail"`
+		Error  string `json:"error"`
+	}
+	if json.Unmarshal(body, &e) != nil {
+		return ""
+	}
+	if e.Detail != "" {
+		return e.Detail
+	}
+	return e.Error
+}

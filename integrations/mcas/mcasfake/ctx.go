@@ -1,0 +1,14 @@
+package mcasfake
+
+import "context"
+
+type bodyKey struct{}
+
+func withBody(ctx context.Context, b ListBody) context.Context {
+	return context.WithValue(ctx, bodyKey{}, b)
+}
+
+func bodyFrom(ctx context.Context) ListBody {
+	b, _ := ctx.Value(bodyKey{}).(ListBody)
+	return b
+}

@@ -1,0 +1,263 @@
+package mcas
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Alert is one MCAS alert. Text fields are as the API sent them: hostile,
+// possibly HTML; formatters clean them.
+type Alert struct {
+	ID          string
+	Tenant      string
+	Time        time.Time // UTC
+	Title       string
+	Description string
+	Severity    Severity
+	Resolution  int // resolutionStatusValue: 0 open
+	URL         string
+	ThreatScore int
+	Entities    []Entity
+	Evidence    []string
+}
+
+// Open reports whether the alert is unresolved.
+func (a Alert) Open() bool { return a.Resolution == resolutionOpen }
+
+// Entity is one thing an alert refers to.
+type Entity struct {
+	Type       string // account, user, ip, country, service, policyRule, device, file, …
+	ID         string
+	Label      string
+	UPN        string // accounts: pa
+	Email      string // accounts: em
+	PolicyType string // policyRule: policyType
+}
+
+// User is the affected user: the first account's UPN or e-mail, else the
+// first user entity.
+func (a Alert) User() string {
+	for _, e := range a.Entities {
+		if e.Type == "account" {
+			for _, v := range []string{e.UPN, e.Email, e.Label} {
+				if v != "" {
+					return v
+				}
+			}
+		}
+	}
+	for _, e := range a.Entities {
+		if e.Type == "user" {
+			if e.ID != "" {
+				return e.ID
+			}
+			return e.Label
+		}
+	}
+	return ""
+}
+
+// IPs are the alert's IP entities, in order, without repeats.
+func (a Alert) IPs() []string { return a.entityValues("ip") }
+
+// Country is the first country entity.
+func (a Alert) Country() string {
+	if v := a.entityValues("country"); len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
+// Policy is the policy that raised the alert, if named.
+func (a Alert) Policy() string {
+	for _, e := range a.Entities {
+		if e.Type == "policyRule" {
+			return e.Label
+		}
+	}
+	return ""
+}
+
+// Services are the cloud apps the alert names.
+func (a Alert) Services() []string {
+	var out []string
+	for _, e := range a.Entities {
+		if e.Type == "service" && e.Label != "" {
+			out = append(out, e.Label)
+		}
+	}
+	return out
+}
+
+func (a Alert) entityValues(typ string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, e := range a.Entities {
+		if e.Type != typ {
+			continue
+		}
+		v := e.ID
+		if v == "" {
+			v = e.Label
+		}
+		if v != "" && !seen[v] {
+			seen[v] = true
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Activity is one MCAS activity record.
+type Activity struct {
+	ID          string
+	Tenant      string
+	Time        time.Time // UTC
+	App         string
+	Description string
+	Severity    string
+	IP          string
+	User        string
+	City        string
+	Country     string
+}
+
+type wireAlert struct {
+	ID                    json.RawMessage   `json:"_id"`
+	Timestamp             json.Number       `json:"timestamp"`
+	Title                 string            `json:"title"`
+	Description           string            `json:"description"`
+	SeverityValue         *int              `json:"severityValue"`
+	ResolutionStatusValue int               `json:"resolutionStatusValue"`
+	URL                   string            `json:"URL"`
+	ThreatScore           json.Number       `json:"threatScore"`
+	Entities              []wireEntity      `json:"entities"`
+	Evidence              []json.RawMessage `json:"evidence"`
+}
+
+type wireEntity struct {
+	Type       string          `json:"type"`
+	ID         json.RawMessage `json:"id"`
+	Label      string          `json:"label"`
+	PA         string          `json:"pa"`
+	EM         string          `json:"em"`
+	PolicyType string          `json:"policyType"`
+}
+
+func (w wireAlert) alert(tenant string) (Alert, error) {
+	id := looseString(w.ID)
+	if id == "" {
+		return Alert{}, fmt.Errorf("alert without _id")
+	}
+	ms, err := w.Timestamp.Int64()
+	if err != nil {
+		f, ferr := w.Timestamp.Float64()
+		if ferr != nil {
+			return Alert{}, fmt.Errorf("alert %s: timestamp %q", id, w.Timestamp)
+		}
+		ms = int64(f)
+	}
+	sev := SeverityLow
+	if w.SeverityValue != nil {
+		sev = Severity(*w.SeverityValue)
+	}
+	score, _ := w.ThreatScore.Int64()
+	a := Alert{
+		ID: id, Tenant: tenant, Time: time.UnixMilli(ms).UTC(), Title: w.Title, Description: w.Description,
+		Severity: sev, Resolution: w.ResolutionStatusValue, URL: w.URL, ThreatScore: int(score),
+	}
+	for _, e := range w.Entities {
+		a.Entities = append(a.Entities, Entity{Type: e.Type, ID: looseString(e.ID), Label: e.Label, UPN: e.PA, Email: e.EM, PolicyType: e.PolicyType})
+	}
+	for _, ev := range w.Evidence {
+		if s := evidenceText(ev); s != "" {
+			a.Evidence = append(a.Evidence, s)
+		}
+	}
+	return a, nil
+}
+
+// evidenceText reads an evidence item: a string or an object with a text field.
+func evidenceText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var obj map[string]any
+	if json.Unmarshal(raw, &obj) == nil {
+		for _, k := range []string{"text", "description", "title", "name"} {
+			if v, ok := obj[k].(string); ok && v != "" {
+				return v
+			}
+		}
+	}
+	return ""
+}
+
+// looseString reads ids that MCAS sends as strings, numbers or objects.
+func looseString(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var n json.Number
+	if json.Unmarshal(raw, &n) == nil {
+		return n.String()
+	}
+	// Entity pks are objects like {"id":…,"saas":…,"inst":…}: keep the id.
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(raw, &obj) == nil {
+		if v, ok := obj["id"]; ok {
+			return looseString(v)
+		}
+	}
+	return strings.TrimSpace(string(raw))
+}
+
+type wireActivity struct {
+	ID          json.RawMessage `json:"_id"`
+	Timestamp   json.Number     `json:"timestamp"`
+	AppName     string          `json:"appName"`
+	Description string          `json:"description"`
+	Severity    string          `json:"severity"`
+	Device      struct {
+		ClientIP string `json:"clientIP"`
+	} `json:"device"`
+	Location struct {
+		CountryCode string `json:"countryCode"`
+		City        string `json:"city"`
+	} `json:"location"`
+	User struct {
+		UserName string `json:"userName"`
+	} `json:"user"`
+	FailedUserData struct {
+		UserName string `json:"userName"`
+	} `json:"failedUserData"`
+	// rawDataJson is deliberately not decoded: its keys vary by source and
+	// can differ only by case.
+}
+
+func (w wireActivity) activity(tenant string) Activity {
+	ms, err := w.Timestamp.Int64()
+	if err != nil {
+		f, _ := strconv.ParseFloat(w.Timestamp.String(), 64)
+		ms = int64(f)
+	}
+	user := w.User.UserName
+	if user == "" {
+		user = w.FailedUserData.UserName
+	}
+	return Activity{
+		ID: looseString(w.ID), Tenant: tenant, Time: time.UnixMilli(ms).UTC(), App: w.AppName,
+		Description: w.Description, Severity: w.Severity, IP: w.Device.ClientIP, User: user,
+		City: w.Location.City, Country: w.Location.CountryCode,
+	}
+}
