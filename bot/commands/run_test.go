@@ -187,4 +187,3 @@ func BenchmarkFanout3Tenants(b *testing.B) {
 		b.Errorf("3-tenant fan-out took %.2fx one tenant's time, target ≤ 1.2x", ratio)
 	}
 }
-
