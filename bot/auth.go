@@ -1,0 +1,40 @@
+package bot
+
+import "strings"
+
+// authorizer decides by Slack ID, never by display name (names change and
+// can be chosen to look like someone else's).
+type authorizer struct {
+	channels map[string]bool
+	users    map[string]bool
+}
+
+func newAuthorizer(channels, users []string) authorizer {
+	return authorizer{channels: set(channels), users: set(users)}
+}
+
+func set(ids []string) map[string]bool {
+	m := map[string]bool{}
+	for _, id := range ids {
+		if id = strings.TrimSpace(id); id != "" {
+			m[id] = true
+		}
+	}
+	return m
+}
+
+// allowed says whether user may run commands in channel, and if not, why.
+func (a authorizer) allowed(channel, user string) (bool, string) {
+	if len(a.channels) > 0 && !a.channels[channel] {
+		return false, "mcasbot only answers in the SOC channels it is configured for."
+	}
+	if len(a.users) > 0 && !a.users[user] {
+		return false, "You are not on the list of users allowed to run /mcas. Ask the SOC lead to add your Slack user ID."
+	}
+	return true, ""
+}
+
+// AllowedUser reports whether user is on the list (or the list is empty).
+func (a authorizer) AllowedUser(user string) bool {
+	return len(a.users) == 0 || a.users[user]
+}

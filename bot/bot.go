@@ -1,0 +1,385 @@
+// Package bot is the Socket Mode loop: it acks every envelope at once,
+// authorizes by Slack ID, routes slash commands and button clicks to a
+// bounded worker pool, and replies.
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/bot/formatting"
+)
+
+// Config tunes the loop.
+type Config struct {
+	AllowedChannels []string // empty: every channel
+	AllowedUsers    []string // empty: everyone
+	Workers         int      // concurrent commands (default 8)
+	Queue           int      // commands waiting for a worker (default 64)
+	// PingInterval is how long without a Slack ping before reconnecting
+	// (slack-go's default 30s).
+	PingInterval time.Duration
+	// ShutdownGrace bounds how long in-flight replies may take at shutdown.
+	ShutdownGrace time.Duration
+	// MaxBackoff caps the wait between reconnect attempts (default 2m).
+	MaxBackoff time.Duration
+}
+
+// Interaction handles a button click after the envelope was acked.
+type Interaction func(ctx context.Context, cb slack.InteractionCallback)
+
+// Bot serves /mcas over Socket Mode.
+type Bot struct {
+	cfg    Config
+	api    *slack.Client
+	sm     *socketmode.Client
+	runner *commands.Runner
+	hc     *http.Client
+	log    *slog.Logger
+	auth   authorizer
+
+	jobs      chan func(context.Context)
+	connected atomic.Bool
+	inflight  sync.WaitGroup
+
+	// OnInteraction, when set, receives block_actions clicks.
+	OnInteraction Interaction
+	// Metrics hooks, all optional.
+	OnAck       func(kind string, d time.Duration)
+	OnCommand   func(name, outcome string, d time.Duration)
+	OnReconnect func()
+}
+
+// New wires a bot. api must carry the app-level token.
+func New(cfg Config, api *slack.Client, runner *commands.Runner, hc *http.Client, logger *slog.Logger) *Bot {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Queue <= 0 {
+		cfg.Queue = 64
+	}
+	if cfg.ShutdownGrace <= 0 {
+		cfg.ShutdownGrace = 30 * time.Second
+	}
+	if cfg.MaxBackoff <= 0 {
+		cfg.MaxBackoff = 2 * time.Minute
+	}
+	if hc == nil {
+		hc = &http.Client{Timeout: 15 * time.Second}
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	opts := []socketmode.Option{socketmode.OptionLog(slogLogger{logger})}
+	if cfg.PingInterval > 0 {
+		opts = append(opts, socketmode.OptionPingInterval(cfg.PingInterval))
+	}
+	return &Bot{
+		cfg: cfg, api: api, sm: socketmode.New(api, opts...), runner: runner, hc: hc, log: logger,
+		auth: newAuthorizer(cfg.AllowedChannels, cfg.AllowedUsers),
+		jobs: make(chan func(context.Context), cfg.Queue),
+	}
+}
+
+// Connected reports whether the Socket Mode connection is up.
+func (b *Bot) Connected() bool { return b.connected.Load() }
+
+// API is the Web API client the bot posts with.
+func (b *Bot) API() *slack.Client { return b.api }
+
+// Run serves until ctx is done, then stops taking envelopes, finishes the
+// replies in flight (up to ShutdownGrace) and returns nil.
+func (b *Bot) Run(ctx context.Context) error {
+	// Work outlives ctx by the grace period so in-flight replies land.
+	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	var workers sync.WaitGroup
+	for range b.cfg.Workers {
+		workers.Go(func() {
+			for job := range b.jobs {
+				job(workCtx)
+				b.inflight.Done()
+			}
+		})
+	}
+
+	sockCtx, stopSock := context.WithCancel(ctx)
+	defer stopSock()
+	var loops sync.WaitGroup
+	loops.Go(func() { b.connectLoop(sockCtx) })
+	loops.Go(func() { b.eventLoop(sockCtx) })
+	<-ctx.Done()
+	b.log.Info("shutting down: no new envelopes; finishing replies in flight")
+	stopSock()
+	loops.Wait()
+	close(b.jobs)
+
+	done := make(chan struct{})
+	go func() { workers.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(b.cfg.ShutdownGrace):
+		b.log.Warn("shutdown grace period over; abandoning replies in flight")
+		stopWork()
+		<-done
+	}
+	b.connected.Store(false)
+	return nil
+}
+
+// connectLoop keeps a Socket Mode connection up. slack-go reconnects by
+// itself on disconnect, but RunContext returns on some failures (bad
+// token, 404 on connections.open): retry those with backoff, logging why.
+func (b *Bot) connectLoop(ctx context.Context) {
+	wait := time.Second
+	for {
+		start := time.Now()
+		err := b.sm.RunContext(ctx)
+		b.connected.Store(false)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > time.Minute {
+			wait = time.Second // it had been up a while: not a tight failure loop
+		}
+		b.log.Error("socket mode connection ended; reconnecting", "error", describeConnErr(err), "retry_in", wait)
+		if b.OnReconnect != nil {
+			b.OnReconnect()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(wait*2, b.cfg.MaxBackoff)
+	}
+}
+
+func describeConnErr(err error) string {
+	if err == nil {
+		return "closed"
+	}
+	switch err.Error() {
+	case "invalid_auth", "not_authed", "token_revoked", "account_inactive":
+		return err.Error() + " (check SLACK_APP_TOKEN: an xapp- token with connections:write)"
+	}
+	return err.Error()
+}
+
+func (b *Bot) eventLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case evt := <-b.sm.Events:
+			b.handle(ctx, evt)
+		}
+	}
+}
+
+func (b *Bot) handle(ctx context.Context, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeConnecting:
+		b.log.Debug("connecting to Slack")
+	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
+		if !b.connected.Swap(true) {
+			b.log.Info("connected to Slack over Socket Mode")
+		}
+	case socketmode.EventTypeConnectionError:
+		b.connected.Store(false)
+		if e, ok := evt.Data.(*slack.ConnectionErrorEvent); ok {
+			b.log.Warn("socket mode connection failed", "error", describeConnErr(e.ErrorObj), "attempt", e.Attempt, "retry_in", e.Backoff)
+		}
+	case socketmode.EventTypeInvalidAuth:
+		b.connected.Store(false)
+		b.log.Error("Slack rejected the app token (check SLACK_APP_TOKEN)")
+	case socketmode.EventTypeDisconnect:
+		b.connected.Store(false)
+		b.log.Info("Slack asked to reconnect")
+	case socketmode.EventTypeSlashCommand:
+		cmd, _ := evt.Data.(slack.SlashCommand)
+		b.onSlash(evt.Request, cmd)
+	case socketmode.EventTypeInteractive:
+		cb, _ := evt.Data.(slack.InteractionCallback)
+		b.onInteractive(evt.Request, cb)
+	case socketmode.EventTypeEventsAPI:
+		b.ack(evt.Request, "events_api", nil)
+	case socketmode.EventTypeErrorBadMessage:
+		// An envelope slack-go could not parse still needs its ack, or
+		// Slack retries it.
+		if e, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {
+			var env struct {
+				EnvelopeID string `json:"envelope_id"`
+			}
+			if json.Unmarshal(e.Message, &env) == nil && env.EnvelopeID != "" {
+				b.ack(&socketmode.Request{EnvelopeID: env.EnvelopeID}, "unknown", nil)
+			}
+			b.log.Warn("unreadable envelope from Slack", "error", e.Cause)
+		}
+	}
+}
+
+// ack answers an envelope; payload, if any, is the immediate reply.
+func (b *Bot) ack(req *socketmode.Request, kind string, payload any) {
+	if req == nil {
+		return
+	}
+	start := time.Now()
+	// Bounded: with the connection down the send queue can fill, and the
+	// event loop must not hang on it.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := b.sm.AckCtx(ctx, req.EnvelopeID, payload); err != nil {
+		b.log.Error("ack failed", "envelope", req.EnvelopeID, "error", err)
+		if payload != nil {
+			// Too large for Socket Mode: ack bare.
+			_ = b.sm.AckCtx(ctx, req.EnvelopeID, nil)
+		}
+	}
+	if b.OnAck != nil {
+		b.OnAck(kind, time.Since(start))
+	}
+}
+
+func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
+	log := b.log.With("request_id", req.EnvelopeID, "user", cmd.UserID, "channel", cmd.ChannelID)
+	if ok, why := b.auth.allowed(cmd.ChannelID, cmd.UserID); !ok {
+		b.ack(req, "slash_command", formatting.Refusal(why))
+		log.Warn("audit: command refused", "reason", why, "text_len", len(cmd.Text))
+		b.count("refused", "denied", 0)
+		return
+	}
+	parsed, err := b.runner.Parse(cmd.Text)
+	if err != nil {
+		var ue *commands.UsageError
+		if !errors.As(err, &ue) {
+			ue = &commands.UsageError{Problem: err.Error()}
+		}
+		b.ack(req, "slash_command", formatting.Help(ue))
+		log.Info("bad command input", "problem", ue.Problem)
+		b.count("invalid", "bad_input", 0)
+		return
+	}
+	name := commands.Name(parsed)
+	log = log.With("command", name)
+	if !commands.Slow(parsed) {
+		b.ack(req, "slash_command", formatting.Reply(b.runner.Run(context.Background(), parsed)))
+		b.count(name, "ok", 0)
+		return
+	}
+	tenants := len(b.runner.Tenants)
+	if t := tenantOf(parsed); t != "" {
+		tenants = 1
+		log = log.With("tenant", t)
+	}
+	b.ack(req, "slash_command", formatting.LookingUp(parsed, tenants))
+	start := time.Now()
+	b.submit(log, cmd.ResponseURL, func(ctx context.Context) {
+		res := b.runner.Run(ctx, parsed)
+		outcome := "ok"
+		if commands.Failed(res) {
+			outcome = "upstream_error"
+			for _, f := range failures(res) {
+				log.Warn("tenant failed", "tenant", f.Tenant, "error", f.Err)
+			}
+		}
+		b.reply(ctx, log, cmd.ResponseURL, formatting.Reply(res))
+		log.Info("command answered", "outcome", outcome, "took", time.Since(start).Round(time.Millisecond))
+		b.count(name, outcome, time.Since(start))
+	})
+}
+
+func (b *Bot) count(name, outcome string, d time.Duration) {
+	if b.OnCommand != nil {
+		b.OnCommand(name, outcome, d)
+	}
+}
+
+func tenantOf(r commands.Request) string {
+	switch r := r.(type) {
+	case commands.AlertsRequest:
+		return r.Tenant
+	case commands.IPRequest:
+		return r.Tenant
+	case commands.UserRequest:
+		return r.Tenant
+	}
+	return ""
+}
+
+func failures(r commands.Result) []commands.Failure {
+	switch r := r.(type) {
+	case commands.AlertsResult:
+		return r.Failures
+	case commands.IPResult:
+		return r.Failures
+	}
+	return nil
+}
+
+// submit queues work; a full queue gets a "busy" reply instead of blocking
+// the event loop.
+func (b *Bot) submit(log *slog.Logger, responseURL string, job func(ctx context.Context)) {
+	b.inflight.Add(1)
+	select {
+	case b.jobs <- job:
+	default:
+		b.inflight.Done()
+		log.Warn("worker queue full; refusing command")
+		go b.reply(context.Background(), log, responseURL, formatting.Notice(":hourglass: mcasbot is busy with other lookups. Try again in a minute."))
+	}
+}
+
+// reply posts to a response_url. If Slack refuses the rich message, a
+// short text version follows so the user is never left with "looking up…".
+func (b *Bot) reply(ctx context.Context, log *slog.Logger, url string, msg *slack.WebhookMessage) {
+	if url == "" {
+		log.Error("no response_url to reply to")
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	err := slack.PostWebhookCustomHTTPContext(ctx, url, b.hc, msg)
+	if err == nil {
+		return
+	}
+	log.Error("reply failed; sending a plain fallback", "error", err)
+	fallback := formatting.Notice(formatting.Escape(formatting.Cut(msg.Text, 2000)) + "\n_(the full table could not be shown: " + formatting.Escape(formatting.Cut(err.Error(), 200)) + ")_")
+	fallback.ReplaceOriginal = true
+	if err := slack.PostWebhookCustomHTTPContext(ctx, url, b.hc, fallback); err != nil {
+		log.Error("fallback reply failed too", "error", err)
+	}
+}
+
+func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallback) {
+	b.ack(req, "interactive", nil)
+	if cb.Type != slack.InteractionTypeBlockActions || b.OnInteraction == nil {
+		return
+	}
+	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID, "channel", cb.Channel.ID)
+	b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.OnInteraction(ctx, cb) })
+}
+
+// Reply posts msg to a response_url (for interaction handlers).
+func (b *Bot) Reply(ctx context.Context, url string, msg *slack.WebhookMessage) {
+	b.reply(ctx, b.log, url, msg)
+}
+
+// slogLogger adapts slog to slack-go's logger interface (debug level:
+// slack-go logs every frame when debugging is on).
+type slogLogger struct{ l *slog.Logger }
+
+func (s slogLogger) Output(_ int, msg string) error {
+	s.l.Debug(msg, "component", "socketmode")
+	return nil
+}
