@@ -207,8 +207,28 @@ func (s *Server) report(addr netip.Addr) Report {
 		IsTor: n%7 == 0, Hostnames: []string{},
 	}
 	if r.TotalReports > 0 {
-		ts := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(n%1000) * time.Hour).Format(time.RFC3339)
+		ts := time.Now().UTC().Truncate(time.Hour).Add(-time.Duration(n%1000) * time.Hour).Format(time.RFC3339)
 		r.LastReportedAt = &ts
 	}
 	return r
+}
+
+// Samples are realistic reports for the addresses the MCAS sample data uses.
+func Samples() []Report {
+	ptr := func(s string) *string { return &s }
+	recent := func(h int) *string {
+		return ptr(time.Now().UTC().Add(-time.Duration(h) * time.Hour).Truncate(time.Minute).Format(time.RFC3339))
+	}
+	return []Report{
+		{IPAddress: "185.220.101.4", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 100, CountryCode: ptr("DE"), UsageType: "Data Center/Web Hosting/Transit",
+			ISP: "Zwiebelfreunde e.V.", Domain: ptr("torservers.net"), IsTor: true, TotalReports: 3120, NumDistinctUsers: 410, LastReportedAt: recent(1), Hostnames: []string{"tor-exit-4.zbau.f3netze.de"}},
+		{IPAddress: "45.155.205.233", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 87, CountryCode: ptr("RU"), UsageType: "Data Center/Web Hosting/Transit",
+			ISP: "Partner LLC", TotalReports: 512, NumDistinctUsers: 96, LastReportedAt: recent(5), Hostnames: []string{}},
+		{IPAddress: "91.240.118.172", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 42, CountryCode: ptr("NL"), UsageType: "Data Center/Web Hosting/Transit",
+			ISP: "Chang Way Technologies Co. Limited", TotalReports: 38, NumDistinctUsers: 12, LastReportedAt: recent(30), Hostnames: []string{}},
+		{IPAddress: "104.28.55.12", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 0, CountryCode: ptr("US"), UsageType: "Content Delivery Network",
+			ISP: "Cloudflare, Inc.", Domain: ptr("cloudflare.com"), Hostnames: []string{}},
+		{IPAddress: "2a02:c207:3009:9999::1", IsPublic: true, IPVersion: 6, AbuseConfidenceScore: 12, CountryCode: ptr("DE"), UsageType: "Data Center/Web Hosting/Transit",
+			ISP: "Contabo GmbH", TotalReports: 3, NumDistinctUsers: 2, LastReportedAt: recent(200), Hostnames: []string{}},
+	}
 }

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/abuseipdb/abusefake"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+)
+
+// sandbox is two sample tenants and AbuseIPDB, served in-process on
+// loopback by the same fakes the tests use.
+type sandbox struct {
+	tenants []*mcasfake.Server
+	abuse   *abusefake.Server
+	runner  *commands.Runner
+}
+
+func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
+	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second}}
+	for i, name := range []string{"contoso", "fabrikam"} {
+		token := "demo-token-" + name
+		srv := mcasfake.New(token)
+		srv.AddAlerts(mcasfake.Generate(name, 60, now, 10*24*time.Hour, uint64(i+1))...)
+		srv.AddAlerts(mcasfake.Hostile(name, now.Add(-90*time.Minute)))
+		srv.AddActivities(mcasfake.GenerateActivities(name, 200, now, 72*time.Hour, uint64(i+1))...)
+		sb.tenants = append(sb.tenants, srv)
+		c, err := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: token, RequestsPerMinute: -1}, srv.Client(), logger)
+		if err != nil {
+			sb.Close()
+			return nil, err
+		}
+		sb.runner.Tenants = append(sb.runner.Tenants, c)
+	}
+	sb.abuse = abusefake.New("demo-abuse-key", 1000)
+	for _, r := range abusefake.Samples() {
+		sb.abuse.Set(r)
+	}
+	rep, err := abuseipdb.New(abuseipdb.Config{APIKey: "demo-abuse-key", URL: sb.abuse.URL}, sb.abuse.Client(), logger)
+	if err != nil {
+		sb.Close()
+		return nil, err
+	}
+	sb.runner.Reputation = rep
+	return sb, nil
+}
+
+func (sb *sandbox) Close() {
+	for _, t := range sb.tenants {
+		t.Close()
+	}
+	if sb.abuse != nil {
+		sb.abuse.Close()
+	}
+}
+
+const demoBanner = `mcasbot demo: a sandbox with two sample tenants (contoso, fabrikam) and AbuseIPDB.
+Type /mcas commands as you would in Slack; "quit" or Ctrl-D ends. Try:
+  /mcas alerts
+  /mcas alerts 10 high
+  /mcas ip 185.220.101.4
+  /mcas ip 10.20.30.40
+  /mcas user alice@contoso.com
+  /mcas alerts limit=500        (bad input: see the message)
+  /mcas help
+`
+
+func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "print the Slack message JSON instead of text")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
+	sb, err := newSandbox(time.Now().UTC(), logger)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUpstream
+	}
+	defer sb.Close()
+	interactive := isTerminal(stdin)
+	fmt.Fprint(stdout, demoBanner)
+	sc := bufio.NewScanner(stdin)
+	for {
+		if interactive {
+			fmt.Fprint(stdout, "\n> ")
+		}
+		if !sc.Scan() {
+			break
+		}
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if line == "quit" || line == "exit" {
+			break
+		}
+		if !interactive {
+			fmt.Fprintf(stdout, "\n> %s\n", line)
+		}
+		execute(ctx, sb.runner, line, *asJSON, stdout, stdout)
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return exitOK
+}
+
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

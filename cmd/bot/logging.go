@@ -1,0 +1,61 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+)
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("unknown level %q (debug, info, warn, error)", s)
+	}
+	return l, nil
+}
+
+// newLogger builds the process logger. Every value is checked against the
+// configured secrets and redacted, so a token that slips into an error
+// message from a library still never reaches the log.
+func newLogger(w io.Writer, level, format string, secrets []string) *slog.Logger {
+	lvl, _ := parseLevel(level)
+	var keep []string
+	for _, s := range secrets {
+		if len(s) >= 6 {
+			keep = append(keep, s)
+		}
+	}
+	opts := &slog.HandlerOptions{Level: lvl, ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if len(keep) == 0 {
+			return a
+		}
+		var s string
+		switch a.Value.Kind() {
+		case slog.KindString:
+			s = a.Value.String()
+		case slog.KindAny:
+			s = fmt.Sprint(a.Value.Any())
+		default:
+			return a
+		}
+		if r := redact(s, keep); r != s {
+			return slog.String(a.Key, r)
+		}
+		return a
+	}}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
+	if format == "json" {
+		h = slog.NewJSONHandler(w, opts)
+	}
+	return slog.New(h)
+}
+
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if strings.Contains(s, sec) {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
