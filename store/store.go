@@ -1,0 +1,89 @@
+// Package store keeps mcasbot's state: digest cursors, which alerts were
+// posted where, and which alert became which Jira issue. SQLite (embedded,
+// the default) and PostgreSQL (for several replicas) sit behind one
+// interface and pass one conformance suite.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Store is the state every part of the bot shares.
+type Store interface {
+	// Cursor is the newest alert time the digest has seen for a tenant.
+	Cursor(ctx context.Context, tenant string) (time.Time, bool, error)
+	// AdvanceCursor moves a tenant's cursor forward; it never moves back.
+	AdvanceCursor(ctx context.Context, tenant string, t time.Time) error
+
+	// Posted returns which of ids were already posted for a tenant.
+	Posted(ctx context.Context, tenant string, ids []string) (map[string]bool, error)
+	// MarkPosted records alerts as posted in one Slack message.
+	MarkPosted(ctx context.Context, ps []Posting) error
+	// Message is where an alert's digest message lives.
+	Message(ctx context.Context, tenant, alertID string) (Posting, bool, error)
+
+	// ClaimIssue takes the right to file the issue for an alert. Exactly
+	// one caller wins; the others learn who holds it or which key it got.
+	ClaimIssue(ctx context.Context, tenant, alertID, user string) (Claim, error)
+	// CompleteIssue records the filed issue of a claim.
+	CompleteIssue(ctx context.Context, tenant, alertID, key, url string) error
+	// FailIssue releases a claim after a failure so it can be tried again.
+	FailIssue(ctx context.Context, tenant, alertID, reason string) error
+	// Issue reads an alert's issue record.
+	Issue(ctx context.Context, tenant, alertID string) (IssueRecord, bool, error)
+
+	// TryRun marks a scheduled run (e.g. "digest@2026-11-24T08:00Z") as
+	// taken by owner; false when another took it and is alive or done.
+	TryRun(ctx context.Context, run, owner string, lease time.Duration) (bool, error)
+	// FinishRun marks a run done.
+	FinishRun(ctx context.Context, run, owner string) error
+
+	// Ping checks the database is reachable.
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Posting says an alert was posted in a Slack message.
+type Posting struct {
+	Tenant, AlertID string
+	Channel, TS     string
+	PostedAt        time.Time
+}
+
+// IssueState is the life of an alert's issue.
+type IssueState string
+
+const (
+	IssuePending IssueState = "pending" // claimed, being filed
+	IssueCreated IssueState = "created"
+	IssueFailed  IssueState = "failed"
+)
+
+// IssueRecord is an alert's issue as the store knows it.
+type IssueRecord struct {
+	Tenant, AlertID string
+	State           IssueState
+	Key, URL        string
+	By              string // Slack user who claimed or filed it
+	ClaimedAt       time.Time
+	FiledAt         time.Time
+	Error           string
+}
+
+// Claim is the answer to ClaimIssue.
+type Claim struct {
+	Won    bool        // the caller must file the issue now
+	Record IssueRecord // when !Won: the holder's record (pending or created)
+	// TookOver is set when the caller won a stale or failed claim: an issue
+	// may already exist, so look for it before creating one.
+	TookOver bool
+}
+
+// StaleClaim is how long a pending claim is honoured before another caller
+// may take it over (a replica that died mid-filing).
+const StaleClaim = 5 * time.Minute
+
+// ErrUnavailable wraps failures to reach the database.
+var ErrUnavailable = errors.New("state store unavailable")
