@@ -148,6 +148,10 @@ type Caller struct {
 	// Retry says whether a response status is worth another attempt.
 	// Nil means 429 and 5xx.
 	Retry func(status int) bool
+	// NoTransportRetry stops retries after timeouts and dropped
+	// connections: for a request that must not run twice (creating an
+	// issue), those may have been processed.
+	NoTransportRetry bool
 	// Detail extracts the upstream's own error message from a body.
 	Detail func(body []byte) string
 	// Observe, when set, sees every attempt (for metrics).
@@ -202,7 +206,7 @@ func (c *Caller) Do(ctx context.Context, op string, newReq func(ctx context.Cont
 
 func (c *Caller) shouldRetry(err *Error) bool {
 	if err.Status == 0 {
-		return err.Kind == KindTimeout || err.Kind == KindUnavailable
+		return !c.NoTransportRetry && (err.Kind == KindTimeout || err.Kind == KindUnavailable)
 	}
 	if c.Retry != nil {
 		return c.Retry(err.Status)

@@ -1,0 +1,461 @@
+// Package jirafake is an in-process Jira speaking REST v2 as Cloud or Data
+// Center do: it validates issue fields the way Jira does (required fields,
+// lengths, labels without spaces, custom fields that exist and are on the
+// create screen) and answers 400 with errors{field: message}, 401, 429 with
+// Retry-After; its search is eventually consistent, and on Cloud the
+// removed /rest/api/2/search answers 410.
+package jirafake
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// FieldType is how a custom field's value is shaped and limited.
+type FieldType string
+
+const (
+	SingleLine FieldType = "string"   // ≤ 255
+	URLField   FieldType = "url"      // ≤ 255
+	Paragraph  FieldType = "textarea" // ≤ 32,767
+	LabelsType FieldType = "labels"   // array of strings without spaces
+)
+
+// CustomField is a field of the site.
+type CustomField struct {
+	ID, Name string
+	Type     FieldType
+	OnScreen bool // on the create screen of the project's issue types
+}
+
+// Options configure the fake.
+type Options struct {
+	Cloud      bool
+	User       string // Cloud: e-mail for basic auth
+	Token      string // Cloud API token, or Data Center PAT
+	Project    string
+	IssueTypes []string
+	Priorities []string
+	Fields     []CustomField
+	// SearchLag hides a new issue from search for this long.
+	SearchLag time.Duration
+}
+
+// Issue is a created issue.
+type Issue struct {
+	ID, Key string
+	Fields  map[string]json.RawMessage
+	Created time.Time
+}
+
+// Fault is an injected answer for the next request to a path prefix
+// ("" = any request).
+type Fault struct {
+	Path       string
+	Status     int
+	RetryAfter string
+	Body       string
+	Delay      time.Duration
+}
+
+// Server is a fake Jira site.
+type Server struct {
+	*httptest.Server
+	opt Options
+
+	mu       sync.Mutex
+	issues   []Issue
+	faults   []Fault
+	requests map[string]int
+	latency  time.Duration
+}
+
+// New starts a fake Jira.
+func New(opt Options) *Server {
+	if len(opt.IssueTypes) == 0 {
+		opt.IssueTypes = []string{"Task", "Bug", "Incident"}
+	}
+	if len(opt.Priorities) == 0 {
+		opt.Priorities = []string{"Highest", "High", "Medium", "Low", "Lowest"}
+	}
+	if opt.Project == "" {
+		opt.Project = "SEC"
+	}
+	s := &Server{opt: opt, requests: map[string]int{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /rest/api/2/issue", s.create)
+	mux.HandleFunc("GET /rest/api/2/search/jql", s.searchJQL)
+	mux.HandleFunc("POST /rest/api/2/search/jql", s.searchJQL)
+	mux.HandleFunc("GET /rest/api/2/search", s.searchOld)
+	mux.HandleFunc("GET /rest/api/2/myself", s.myself)
+	mux.HandleFunc("GET /rest/api/2/field", s.fields)
+	mux.HandleFunc("GET /rest/api/2/issue/createmeta/{project}/issuetypes", s.issueTypes)
+	mux.HandleFunc("GET /rest/api/2/issue/createmeta/{project}/issuetypes/{id}", s.screen)
+	s.Server = httptest.NewServer(s.guard(mux))
+	return s
+}
+
+// Fail queues faults.
+func (s *Server) Fail(f ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, f...)
+}
+
+// SetLatency delays every answer.
+func (s *Server) SetLatency(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.latency = d
+}
+
+// Issues returns what was created.
+func (s *Server) Issues() []Issue {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.issues)
+}
+
+// Requests counts requests by "METHOD path".
+func (s *Server) Requests(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[key]
+}
+
+// AddIssue plants an existing issue (filed by hand, or before a restore).
+func (s *Server) AddIssue(summary string, labels []string, age time.Duration) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.add(map[string]any{"summary": summary, "labels": labels}, time.Now().Add(-age)).Key
+}
+
+func (s *Server) add(fields map[string]any, at time.Time) Issue {
+	n := len(s.issues) + 1
+	raw := map[string]json.RawMessage{}
+	for k, v := range fields {
+		b, _ := json.Marshal(v)
+		raw[k] = b
+	}
+	is := Issue{ID: fmt.Sprint(10000 + n), Key: fmt.Sprintf("%s-%d", s.opt.Project, n), Fields: raw, Created: at}
+	s.issues = append(s.issues, is)
+	return is
+}
+
+func (s *Server) authorized(r *http.Request) bool {
+	h := r.Header.Get("Authorization")
+	if s.opt.Cloud {
+		return h == "Basic "+base64.StdEncoding.EncodeToString([]byte(s.opt.User+":"+s.opt.Token))
+	}
+	return h == "Bearer "+s.opt.Token
+}
+
+func (s *Server) guard(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		s.requests[r.Method+" "+r.URL.Path]++
+		latency := s.latency
+		var fault *Fault
+		for i, f := range s.faults {
+			if strings.HasPrefix(r.URL.Path, f.Path) {
+				fault = &f
+				s.faults = slices.Delete(s.faults, i, i+1)
+				break
+			}
+		}
+		s.mu.Unlock()
+		if fault != nil && fault.Delay > 0 {
+			latency = fault.Delay
+		}
+		if latency > 0 {
+			select {
+			case <-time.After(latency):
+			case <-r.Context().Done():
+				return
+			}
+		}
+		if fault != nil && fault.Status != 0 {
+			if fault.RetryAfter != "" {
+				w.Header().Set("Retry-After", fault.RetryAfter)
+			}
+			body := fault.Body
+			if body == "" {
+				body = fmt.Sprintf(`{"errorMessages":[%q],"errors":{}}`, http.StatusText(fault.Status))
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(fault.Status)
+			_, _ = w.Write([]byte(body))
+			return
+		}
+		if !s.authorized(r) {
+			// Jira Cloud answers 401 with a JSON body for REST calls.
+			writeErr(w, http.StatusUnauthorized, []string{"Client must be authenticated to access this resource."}, nil)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func writeErr(w http.ResponseWriter, status int, msgs []string, fields map[string]string) {
+	if msgs == nil {
+		msgs = []string{}
+	}
+	if fields == nil {
+		fields = map[string]string{}
+	}
+	writeJSON(w, status, map[string]any{"errorMessages": msgs, "errors": fields})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) field(id string) *CustomField {
+	for i := range s.opt.Fields {
+		if s.opt.Fields[i].ID == id {
+			return &s.opt.Fields[i]
+		}
+	}
+	return nil
+}
+
+func (s *Server) create(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Fields map[string]json.RawMessage `json:"fields"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || body.Fields == nil {
+		writeErr(w, http.StatusBadRequest, []string{"Can not deserialize instance of com.atlassian.jira.rest.v2.issue.IssueUpdateBean"}, nil)
+		return
+	}
+	errs := map[string]string{}
+	var named struct {
+		Project   struct{ Key string } `json:"project"`
+		IssueType struct{ Name string } `json:"issuetype"`
+		Priority  *struct{ Name string } `json:"priority"`
+	}
+	raw, _ := json.Marshal(body.Fields)
+	_ = json.Unmarshal(raw, &named)
+	if named.Project.Key != s.opt.Project {
+		errs["project"] = "valid project is required"
+	}
+	if !slices.Contains(s.opt.IssueTypes, named.IssueType.Name) {
+		errs["issuetype"] = "valid issue type is required"
+	}
+	if named.Priority != nil && !slices.Contains(s.opt.Priorities, named.Priority.Name) {
+		errs["priority"] = fmt.Sprintf("The priority selected is invalid.")
+	}
+	var summary string
+	if json.Unmarshal(body.Fields["summary"], &summary) != nil || strings.TrimSpace(summary) == "" {
+		errs["summary"] = "You must specify a summary of the issue."
+	} else if utf8.RuneCountInString(summary) > 255 {
+		errs["summary"] = "Summary must be less than 255 characters."
+	} else if strings.ContainsAny(summary, "\n\r") {
+		errs["summary"] = "The summary is invalid because it contains newline characters."
+	}
+	if d, ok := body.Fields["description"]; ok {
+		var desc string
+		if json.Unmarshal(d, &desc) != nil {
+			errs["description"] = "Operation value must be a string"
+		} else if utf8.RuneCountInString(desc) > 32767 {
+			errs["description"] = "The entered text is too long. It exceeds the allowed limit of 32,767 characters."
+		}
+	}
+	if l, ok := body.Fields["labels"]; ok {
+		if msg := checkLabels(l); msg != "" {
+			errs["labels"] = msg
+		}
+	}
+	for k, v := range body.Fields {
+		if !strings.HasPrefix(k, "customfield_") {
+			continue
+		}
+		f := s.field(k)
+		if f == nil || !f.OnScreen {
+			errs[k] = fmt.Sprintf("Field '%s' cannot be set. It is not on the appropriate screen, or unknown.", k)
+			continue
+		}
+		if msg := checkValue(f, v); msg != "" {
+			errs[k] = msg
+		}
+	}
+	if len(errs) > 0 {
+		writeErr(w, http.StatusBadRequest, nil, errs)
+		return
+	}
+	fields := map[string]any{}
+	for k, v := range body.Fields {
+		fields[k] = v
+	}
+	s.mu.Lock()
+	is := s.add(fields, time.Now())
+	s.mu.Unlock()
+	writeJSON(w, http.StatusCreated, map[string]string{"id": is.ID, "key": is.Key, "self": s.URL + "/rest/api/2/issue/" + is.ID})
+}
+
+func checkLabels(raw json.RawMessage) string {
+	var labels []string
+	if json.Unmarshal(raw, &labels) != nil {
+		return "data was not an array"
+	}
+	for _, l := range labels {
+		if strings.ContainsAny(l, " \t\n") {
+			return fmt.Sprintf("The label '%s' contains spaces which is invalid.", l)
+		}
+		if utf8.RuneCountInString(l) > 255 || l == "" {
+			return "The label must not be empty or longer than 255 characters."
+		}
+	}
+	return ""
+}
+
+func checkValue(f *CustomField, raw json.RawMessage) string {
+	switch f.Type {
+	case LabelsType:
+		return checkLabels(raw)
+	case SingleLine, URLField, Paragraph:
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return "Operation value must be a string"
+		}
+		limit := 255
+		if f.Type == Paragraph {
+			limit = 32767
+		}
+		if utf8.RuneCountInString(s) > limit {
+			return fmt.Sprintf("The entered text is too long. It exceeds the allowed limit of %d characters.", limit)
+		}
+		if f.Type == URLField && s != "" && !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+			return "Not a valid URL"
+		}
+		if f.Type != Paragraph && strings.ContainsAny(s, "\n\r") {
+			return "Single-line text cannot contain line breaks"
+		}
+	}
+	return ""
+}
+
+var (
+	projectClause = regexp.MustCompile(`(?i)\bproject\s*=\s*"?([A-Z][A-Z0-9_]*)"?`)
+	labelClause   = regexp.MustCompile(`(?i)\blabels\s*=\s*"((?:[^"\\]|\\.)*)"`)
+)
+
+func (s *Server) search(jql string) ([]Issue, string) {
+	pm := projectClause.FindStringSubmatch(jql)
+	if pm == nil {
+		return nil, "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+	}
+	var labels []string
+	for _, m := range labelClause.FindAllStringSubmatch(jql, -1) {
+		labels = append(labels, strings.ReplaceAll(m[1], `\"`, `"`))
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Issue
+	for _, is := range s.issues {
+		if pm[1] != s.opt.Project || time.Since(is.Created) < s.opt.SearchLag {
+			continue
+		}
+		var have []string
+		_ = json.Unmarshal(is.Fields["labels"], &have)
+		ok := true
+		for _, l := range labels {
+			ok = ok && slices.Contains(have, l)
+		}
+		if ok {
+			out = append(out, is)
+		}
+	}
+	return out, ""
+}
+
+func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
+	if !s.opt.Cloud {
+		writeErr(w, http.StatusNotFound, []string{"null for uri: /rest/api/2/search/jql"}, nil)
+		return
+	}
+	jql := r.URL.Query().Get("jql")
+	if r.Method == http.MethodPost {
+		var b struct{ JQL string }
+		_ = json.NewDecoder(r.Body).Decode(&b)
+		jql = b.JQL
+	}
+	found, problem := s.search(jql)
+	if problem != "" {
+		writeErr(w, http.StatusBadRequest, []string{problem}, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"issues": view(found), "isLast": true})
+}
+
+func (s *Server) searchOld(w http.ResponseWriter, r *http.Request) {
+	if s.opt.Cloud {
+		writeErr(w, http.StatusGone, []string{"The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"}, nil)
+		return
+	}
+	found, problem := s.search(r.URL.Query().Get("jql"))
+	if problem != "" {
+		writeErr(w, http.StatusBadRequest, []string{problem}, nil)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": 10, "total": len(found), "issues": view(found)})
+}
+
+func view(is []Issue) []map[string]any {
+	out := []map[string]any{}
+	for _, i := range is {
+		var summary string
+		_ = json.Unmarshal(i.Fields["summary"], &summary)
+		out = append(out, map[string]any{"id": i.ID, "key": i.Key, "fields": map[string]any{"summary": summary}})
+	}
+	return out
+}
+
+func (s *Server) myself(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"name": "mcasbot", "displayName": "mcasbot service account", "emailAddress": s.opt.User})
+}
+
+func (s *Server) fields(w http.ResponseWriter, r *http.Request) {
+	out := []map[string]any{
+		{"id": "summary", "name": "Summary", "custom": false, "schema": map[string]string{"type": "string"}},
+		{"id": "description", "name": "Description", "custom": false, "schema": map[string]string{"type": "string"}},
+		{"id": "labels", "name": "Labels", "custom": false, "schema": map[string]string{"type": "array"}},
+		{"id": "priority", "name": "Priority", "custom": false, "schema": map[string]string{"type": "priority"}},
+	}
+	for _, f := range s.opt.Fields {
+		out = append(out, map[string]any{"id": f.ID, "name": f.Name, "custom": true, "schema": map[string]string{"type": string(f.Type)}})
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Server) issueTypes(w http.ResponseWriter, r *http.Request) {
+	if r.PathValue("project") != s.opt.Project {
+		writeErr(w, http.StatusNotFound, []string{"No project could be found with key '" + r.PathValue("project") + "'."}, nil)
+		return
+	}
+	var vals []map[string]string
+	for i, t := range s.opt.IssueTypes {
+		vals = append(vals, map[string]string{"id": fmt.Sprint(10001 + i), "name": t})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"values": vals, "isLast": true})
+}
+
+func (s *Server) screen(w http.ResponseWriter, r *http.Request) {
+	vals := []map[string]any{{"fieldId": "summary", "required": true}, {"fieldId": "description"}, {"fieldId": "labels"}, {"fieldId": "priority"}}
+	for _, f := range s.opt.Fields {
+		if f.OnScreen {
+			vals = append(vals, map[string]any{"fieldId": f.ID, "name": f.Name})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"values": vals, "isLast": true})
+}
