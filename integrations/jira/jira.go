@@ -95,7 +95,9 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger) (*Client, error) {
 	// A create that timed out or got a 500/502/504 may have happened: retrying
 	// could file a second issue. Only retry what Jira surely did not process.
 	create := *c.caller
-	create.Retry = func(status int) bool { return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable }
+	create.Retry = func(status int) bool {
+		return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable
+	}
 	create.NoTransportRetry = true
 	c.create = &create
 	return c, nil

@@ -240,8 +240,8 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	errs := map[string]string{}
 	var named struct {
-		Project   struct{ Key string } `json:"project"`
-		IssueType struct{ Name string } `json:"issuetype"`
+		Project   struct{ Key string }   `json:"project"`
+		IssueType struct{ Name string }  `json:"issuetype"`
 		Priority  *struct{ Name string } `json:"priority"`
 	}
 	raw, _ := json.Marshal(body.Fields)
