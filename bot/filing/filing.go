@@ -1,0 +1,224 @@
+package filing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/httpx"
+	"github.com/soc/mcasbot/integrations/jira"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/store"
+)
+
+// AlertReader reads one alert of a tenant (*mcas.Client).
+type AlertReader interface {
+	Alert(ctx context.Context, id string) (mcas.Alert, error)
+}
+
+// Jira is what filing needs from *jira.Client.
+type Jira interface {
+	Create(ctx context.Context, is jira.Issue) (jira.Created, error)
+	FindByLabel(ctx context.Context, project, label string) ([]jira.Found, error)
+}
+
+// Reputation checks addresses (*abuseipdb.Client); may be nil.
+type Reputation interface {
+	Check(ctx context.Context, addr netip.Addr) (abuseipdb.Report, error)
+}
+
+// Service files issues.
+type Service struct {
+	Mapping    Mapping
+	Store      store.Store
+	Jira       Jira
+	Tenants    map[string]AlertReader
+	Reputation Reputation
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// ReputationWait bounds the AbuseIPDB lookups of one issue (default 4s):
+	// reputation never blocks the issue.
+	ReputationWait time.Duration
+}
+
+// Outcome says what happened to a request to file.
+type Outcome string
+
+const (
+	Filed        Outcome = "filed"         // this call created the issue
+	AlreadyFiled Outcome = "already_filed" // an issue existed (store or Jira)
+	InProgress   Outcome = "in_progress"   // another click is filing it now
+	Refused      Outcome = "refused"       // not allowed, or the store is down
+	Failed       Outcome = "failed"        // Jira or MCAS said no
+)
+
+// Result of File.
+type Result struct {
+	Outcome  Outcome
+	Key, URL string
+	By       string // who filed or is filing (Slack user ID)
+	// Found is set when the issue was found in Jira rather than the store.
+	Found bool
+}
+
+// ErrStoreDown is returned when claims cannot be checked: filing without
+// the store could create duplicates, so it is refused.
+var ErrStoreDown = errors.New("the state store is unreachable, so issues cannot be filed safely right now; try again in a minute")
+
+// File files the issue for an alert at most once, whoever clicks and
+// however often.
+func (s *Service) File(ctx context.Context, tenant, alertID string, by Filer) (Result, error) {
+	log := s.logger().With("tenant", tenant, "alert", alertID, "user", by.ID)
+	reader, ok := s.Tenants[tenant]
+	if !ok {
+		return Result{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", tenant)
+	}
+	claim, err := s.Store.ClaimIssue(ctx, tenant, alertID, by.ID)
+	if err != nil {
+		log.Error("claim failed: store unreachable", "error", err)
+		return Result{Outcome: Refused}, ErrStoreDown
+	}
+	if !claim.Won {
+		rec := claim.Record
+		if rec.State == store.IssueCreated {
+			return Result{Outcome: AlreadyFiled, Key: rec.Key, URL: rec.URL, By: rec.By}, nil
+		}
+		return Result{Outcome: InProgress, By: rec.By}, nil
+	}
+	res, err := s.fileClaimed(ctx, log, reader, tenant, alertID, by)
+	if err != nil {
+		// Release the claim so the next click can try again. A fresh
+		// context: the caller's may be what ran out.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if ferr := s.Store.FailIssue(fctx, tenant, alertID, err.Error()); ferr != nil {
+			log.Error("could not release the claim; it frees itself after the stale period", "error", ferr, "stale_after", store.StaleClaim)
+		}
+		return Result{Outcome: Failed}, err
+	}
+	return res, nil
+}
+
+func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader AlertReader, tenant, alertID string, by Filer) (Result, error) {
+	// The label search is the fallback guard: an issue filed before the
+	// store knew (a lost record, a crash between create and record, a
+	// human) must not get a twin. Cloud search lags, so the store comes first.
+	found, err := s.Jira.FindByLabel(ctx, s.Mapping.Project, Label(alertID))
+	if err != nil {
+		log.Warn("jira label search failed; relying on the store record alone", "error", err)
+	} else if len(found) > 0 {
+		f := found[0]
+		if err := s.record(ctx, tenant, alertID, f.Key, f.URL); err != nil {
+			log.Error("found existing issue but could not record it", "key", f.Key, "error", err)
+		}
+		return Result{Outcome: AlreadyFiled, Key: f.Key, URL: f.URL, Found: true}, nil
+	}
+	alert, err := reader.Alert(ctx, alertID)
+	if err != nil {
+		return Result{}, fmt.Errorf("could not read the alert from MCAS: %w", err)
+	}
+	if alert.Tenant == "" {
+		alert.Tenant = tenant
+	}
+	ips := IPs(alert)
+	reps := s.reputations(ctx, ips)
+	issue := s.Mapping.Build(alert, ips, reps, by, s.now())
+	created, err := s.Jira.Create(ctx, issue)
+	if err != nil {
+		return Result{}, describeCreateError(err)
+	}
+	if err := s.record(ctx, tenant, alertID, created.Key, created.URL); err != nil {
+		// The issue exists; the label search will find it on the next click.
+		log.Error("issue created but not recorded in the store", "key", created.Key, "error", err)
+	}
+	return Result{Outcome: Filed, Key: created.Key, URL: created.URL, By: by.ID}, nil
+}
+
+func (s *Service) record(ctx context.Context, tenant, alertID, key, url string) error {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return s.Store.CompleteIssue(rctx, tenant, alertID, key, url)
+}
+
+// describeCreateError keeps Jira's own words and says what to do.
+func describeCreateError(err error) error {
+	var e *httpx.Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("Jira did not create the issue: %w", err)
+	}
+	switch {
+	case e.Kind == httpx.KindBadRequest:
+		return fmt.Errorf("Jira rejected the issue: %s (check the JIRA_FIELD_* and JIRA_* settings)", e.Detail)
+	case e.Kind == httpx.KindAuth || e.Kind == httpx.KindForbidden:
+		return fmt.Errorf("Jira refused mcasbot's credentials (HTTP %d): %s", e.Status, e.Detail)
+	case e.Status >= 500 || e.Kind == httpx.KindTimeout || e.Kind == httpx.KindUnavailable:
+		return fmt.Errorf("Jira failed (%s); the issue may or may not exist: click again and mcasbot looks for it before filing", e.Error())
+	}
+	return fmt.Errorf("Jira did not create the issue: %s", e.Error())
+}
+
+// reputations checks every public address concurrently within ReputationWait.
+func (s *Service) reputations(ctx context.Context, ips []netip.Addr) Reports {
+	r := Reports{ByIP: map[netip.Addr]abuseipdb.Report{}, Notes: map[netip.Addr]string{}}
+	wait := s.ReputationWait
+	if wait <= 0 {
+		wait = 4 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	note := func(ip netip.Addr, text string) {
+		mu.Lock()
+		defer mu.Unlock()
+		r.Notes[ip] = text
+	}
+	for _, ip := range ips {
+		if !abuseipdb.Public(ip) {
+			note(ip, "private or reserved address, not sent to AbuseIPDB")
+			continue
+		}
+		if s.Reputation == nil {
+			note(ip, "AbuseIPDB not configured")
+			continue
+		}
+		wg.Go(func() {
+			rep, err := s.Reputation.Check(ctx, ip)
+			if err != nil {
+				note(ip, "reputation unavailable ("+string(kindOr(err))+")")
+				return
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			r.ByIP[ip] = rep
+		})
+	}
+	wg.Wait()
+	return r
+}
+
+func kindOr(err error) httpx.Kind {
+	if k := httpx.KindOf(err); k != "" {
+		return k
+	}
+	return "error"
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now().UTC()
+}

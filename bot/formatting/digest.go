@@ -1,0 +1,321 @@
+package formatting
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/mcas"
+)
+
+// ActionCreateJira prefixes the action_id of every Create Jira button.
+const ActionCreateJira = "create_jira"
+
+// ButtonValue is what a Create Jira button carries.
+type ButtonValue struct {
+	Tenant  string `json:"t"`
+	AlertID string `json:"a"`
+}
+
+// ParseButtonValue reads a Create Jira button's value.
+func ParseButtonValue(s string) (ButtonValue, error) {
+	var v ButtonValue
+	if err := json.Unmarshal([]byte(s), &v); err != nil || v.Tenant == "" || v.AlertID == "" {
+		return ButtonValue{}, fmt.Errorf("not a Create Jira button value")
+	}
+	return v, nil
+}
+
+// DigestInput is what one digest run found.
+type DigestInput struct {
+	Since      map[string]time.Time // per tenant: alerts newer than this
+	Alerts     []mcas.Alert         // new alerts, any order
+	Reputation map[string]abuseipdb.Report
+	Failures   []TenantProblem // tenants that could not be read
+	Truncated  map[string]int  // per tenant: alerts beyond the per-run cap
+}
+
+// TenantProblem is a tenant the digest could not read.
+type TenantProblem struct{ Tenant, Reason string }
+
+// Per-message budgets for digest messages.
+const (
+	alertsPerMessage = 20
+	alertsInParent   = 15
+	cardChars        = 450 // upper bound of one alert card's text
+)
+
+// SortForDigest orders alerts most severe first, then newest first.
+func SortForDigest(as []mcas.Alert) {
+	sort.SliceStable(as, func(i, j int) bool {
+		if ri, rj := as[i].Severity.Rank(), as[j].Severity.Rank(); ri != rj {
+			return ri > rj
+		}
+		return as[i].Time.After(as[j].Time)
+	})
+}
+
+// DigestChunk is one message of a digest and the alerts it carries.
+type DigestChunk struct {
+	Msg    *slack.WebhookMessage
+	Alerts []mcas.Alert
+}
+
+// Digest renders a digest: the parent (totals and the most severe alerts)
+// first, then chunks of at most 20 alerts to be threaded under it. The
+// alerts must already be sorted with SortForDigest.
+func Digest(in DigestInput) []DigestChunk {
+	total := len(in.Alerts)
+	head := []slack.Block{
+		header("digest", fmt.Sprintf("MCAS digest: %d new %s", total, plural(total, "alert", "alerts"))),
+		section("totals", totalsText(in)),
+	}
+	if len(in.Failures) > 0 {
+		lines := []string{":warning: *Could not read these tenants* (their alerts come in the next digest):"}
+		for _, f := range in.Failures {
+			lines = append(lines, fmt.Sprintf("• *%s*: %s", CutEscaped(Clean(f.Tenant), 60), CutEscaped(Clean(f.Reason), 300)))
+		}
+		head = append(head, section("failures", strings.Join(lines, "\n")))
+	}
+	var notes []string
+	for _, t := range sortedKeys(in.Truncated) {
+		notes = append(notes, fmt.Sprintf("%s: %d more new alerts than one digest carries; they follow in the next run", Escape(t), in.Truncated[t]))
+	}
+	if len(notes) > 0 {
+		head = append(head, context("truncated", strings.Join(notes, " · ")))
+	}
+	fallback := fmt.Sprintf("MCAS digest: %d new %s", total, plural(total, "alert", "alerts"))
+	n := min(alertsInParent, total)
+	parent := &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: append(head, cards(in, in.Alerts[:n])...)}}
+	if total > n {
+		parent.Blocks.BlockSet = append(parent.Blocks.BlockSet, context("thread-note",
+			fmt.Sprintf(":thread: %d more in the thread below.", total-n)))
+	}
+	out := []DigestChunk{{Msg: parent, Alerts: in.Alerts[:n]}}
+	for rest := in.Alerts[n:]; len(rest) > 0; {
+		k := min(alertsPerMessage, len(rest))
+		out = append(out, DigestChunk{
+			Msg:    &slack.WebhookMessage{Text: Escape(fmt.Sprintf("MCAS digest, %d more alerts", k)), Blocks: &slack.Blocks{BlockSet: cards(in, rest[:k])}},
+			Alerts: rest[:k],
+		})
+		rest = rest[k:]
+	}
+	return out
+}
+
+// QuietDigest is the one line posted when nothing is new (if configured).
+func QuietDigest(text string) *slack.WebhookMessage {
+	return &slack.WebhookMessage{Text: Escape(Cut(text, 2000)), Blocks: &slack.Blocks{BlockSet: []slack.Block{context("quiet", Escape(Cut(text, 2000)))}}}
+}
+
+func totalsText(in DigestInput) string {
+	type key struct {
+		tenant string
+		sev    mcas.Severity
+	}
+	counts := map[key]int{}
+	tenants := map[string]int{}
+	for _, a := range in.Alerts {
+		counts[key{a.Tenant, a.Severity}]++
+		tenants[a.Tenant]++
+	}
+	var lines []string
+	for _, t := range sortedKeys(tenants) {
+		var parts []string
+		for _, s := range []mcas.Severity{mcas.SeverityHigh, mcas.SeverityMedium, mcas.SeverityLow, mcas.SeverityInformational} {
+			if c := counts[key{t, s}]; c > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", c, s))
+			}
+		}
+		lines = append(lines, fmt.Sprintf("*%s*: %s", CutEscaped(Clean(t), 60), strings.Join(parts, ", ")))
+	}
+	if len(lines) == 0 {
+		return "No new alerts."
+	}
+	return Cut(strings.Join(lines, "\n"), MaxSectionText)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var idSafe = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
+
+func alertKey(a mcas.Alert) string {
+	return Cut(idSafe.ReplaceAllString(a.Tenant, "_"), 60) + ":" + Cut(idSafe.ReplaceAllString(a.ID, "_"), 100)
+}
+
+// cards renders each alert as a section and an actions block.
+func cards(in DigestInput, as []mcas.Alert) []slack.Block {
+	var out []slack.Block
+	for _, a := range as {
+		out = append(out, section("alert:"+alertKey(a), card(in, a)), actions(a))
+	}
+	return out
+}
+
+func card(in DigestInput, a mcas.Alert) string {
+	title := CutEscaped(Clean(a.Title), 150)
+	if title == "" {
+		title = "(untitled alert)"
+	}
+	lines := []string{
+		fmt.Sprintf("%s *%s*", SeverityLabel(a.Severity), title),
+		fmt.Sprintf("*%s* · %s UTC", CutEscaped(Clean(a.Tenant), 40), utc(a.Time)),
+	}
+	var facts []string
+	if u := a.User(); u != "" {
+		facts = append(facts, "User: "+CutEscaped(Clean(u), 80))
+	}
+	for i, ip := range a.IPs() {
+		if i == 2 {
+			facts = append(facts, fmt.Sprintf("+%d more IPs", len(a.IPs())-2))
+			break
+		}
+		s := "IP: " + CutEscaped(Clean(ip), 45)
+		if rep, ok := in.Reputation[ip]; ok {
+			s += fmt.Sprintf(" (AbuseIPDB %d%%", rep.Score)
+			if rep.Tor {
+				s += ", Tor"
+			}
+			s += ")"
+		}
+		facts = append(facts, s)
+	}
+	if c := a.Country(); c != "" {
+		facts = append(facts, "Country: "+CutEscaped(Clean(c), 10))
+	}
+	if len(facts) > 0 {
+		lines = append(lines, strings.Join(facts, " · "))
+	}
+	return Cut(strings.Join(lines, "\n"), cardChars)
+}
+
+func actions(a mcas.Alert) *slack.ActionBlock {
+	val, _ := json.Marshal(ButtonValue{Tenant: a.Tenant, AlertID: a.ID})
+	create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(a), string(val), slack.NewTextBlockObject(slack.PlainTextType, "Create Jira", true, false))
+	create.Style = slack.StylePrimary
+	elems := []slack.BlockElement{create}
+	if u := SafeURL(a.URL); u != "" {
+		open := slack.NewButtonBlockElement("open:"+alertKey(a), "open", slack.NewTextBlockObject(slack.PlainTextType, "Open in Defender", true, false))
+		open.URL = u
+		elems = append(elems, open)
+	}
+	return slack.NewActionBlock("actions:"+alertKey(a), elems...)
+}
+
+// Filed is what replaces an alert's buttons once its issue exists.
+type Filed struct {
+	Key, URL string
+	By       string // Slack user ID
+}
+
+var slackUserID = regexp.MustCompile(`^[UW][A-Z0-9]{2,}$`)
+
+// FiledBlocks rewrites a digest message: the actions of every alert in
+// filed become "KEY filed by @user", and every block gets a fresh block_id
+// (version) so Slack redraws it.
+func FiledBlocks(blocks []slack.Block, filed map[string]Filed, version string) []slack.Block {
+	out := make([]slack.Block, 0, len(blocks))
+	for _, b := range blocks {
+		id := baseID(b.ID())
+		if strings.HasPrefix(id, "actions:") {
+			if f, ok := filed[strings.TrimPrefix(id, "actions:")]; ok {
+				out = append(out, context("filed:"+strings.TrimPrefix(id, "actions:")+"~"+version, filedText(f)))
+				continue
+			}
+		}
+		out = append(out, withID(b, id+"~"+version))
+	}
+	return out
+}
+
+func filedText(f Filed) string {
+	key := Escape(Cut(Clean(f.Key), 40))
+	if u := SafeURL(f.URL); u != "" {
+		key = "<" + u + "|" + key + ">"
+	}
+	by := ""
+	if slackUserID.MatchString(f.By) {
+		by = " filed by <@" + f.By + ">"
+	}
+	return ":white_check_mark: " + key + by
+}
+
+// AlertKeyOf returns the key FiledBlocks uses for an alert.
+func AlertKeyOf(tenant, alertID string) string {
+	return alertKey(mcas.Alert{Tenant: tenant, ID: alertID})
+}
+
+// PendingAlerts lists the alert keys of a message that still have a
+// Create Jira button.
+func PendingAlerts(blocks []slack.Block) []string {
+	var out []string
+	for _, b := range blocks {
+		if id := baseID(b.ID()); strings.HasPrefix(id, "actions:") {
+			out = append(out, strings.TrimPrefix(id, "actions:"))
+		}
+	}
+	return out
+}
+
+// ButtonsOf returns the Create Jira button values of a message by alert key.
+func ButtonsOf(blocks []slack.Block) map[string]ButtonValue {
+	out := map[string]ButtonValue{}
+	for _, b := range blocks {
+		ab, ok := b.(*slack.ActionBlock)
+		if !ok {
+			continue
+		}
+		for _, e := range ab.Elements.ElementSet {
+			if btn, ok := e.(*slack.ButtonBlockElement); ok && strings.HasPrefix(btn.ActionID, ActionCreateJira+":") {
+				if v, err := ParseButtonValue(btn.Value); err == nil {
+					out[strings.TrimPrefix(btn.ActionID, ActionCreateJira+":")] = v
+				}
+			}
+		}
+	}
+	return out
+}
+
+func baseID(id string) string {
+	base, _, _ := strings.Cut(id, "~")
+	return base
+}
+
+func withID(b slack.Block, id string) slack.Block {
+	switch b := b.(type) {
+	case *slack.SectionBlock:
+		c := *b
+		c.BlockID = id
+		return &c
+	case *slack.ContextBlock:
+		c := *b
+		c.BlockID = id
+		return &c
+	case *slack.HeaderBlock:
+		c := *b
+		c.BlockID = id
+		return &c
+	case *slack.ActionBlock:
+		c := *b
+		c.BlockID = id
+		return &c
+	case *slack.DividerBlock:
+		c := *b
+		c.BlockID = id
+		return &c
+	}
+	return b
+}
