@@ -99,6 +99,11 @@ var migrations = []string{
 		state     TEXT NOT NULL CHECK (state IN ('running', 'done')),
 		lease_ms  BIGINT NOT NULL,
 		updated_ms BIGINT NOT NULL
+	);
+	CREATE TABLE IF NOT EXISTS leases (
+		name     TEXT PRIMARY KEY,
+		owner    TEXT NOT NULL,
+		until_ms BIGINT NOT NULL
 	)`,
 }
 
@@ -336,6 +341,23 @@ func (s *sqlStore) TryRun(ctx context.Context, run, owner string, lease time.Dur
 
 func (s *sqlStore) FinishRun(ctx context.Context, run, owner string) error {
 	_, err := s.exec(ctx, `UPDATE runs SET state = 'done', updated_ms = ? WHERE run = ? AND owner = ?`, ms(s.now()), run, owner)
+	return err
+}
+
+func (s *sqlStore) Lock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error) {
+	now := s.now()
+	r, err := s.exec(ctx, `INSERT INTO leases (name, owner, until_ms) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET owner = excluded.owner, until_ms = excluded.until_ms
+		WHERE leases.owner = excluded.owner OR leases.until_ms < ?`, name, owner, ms(now.Add(ttl)), ms(now))
+	if err != nil {
+		return false, err
+	}
+	n, _ := r.RowsAffected()
+	return n == 1, nil
+}
+
+func (s *sqlStore) Unlock(ctx context.Context, name, owner string) error {
+	_, err := s.exec(ctx, `DELETE FROM leases WHERE name = ? AND owner = ?`, name, owner)
 	return err
 }
 

@@ -40,6 +40,12 @@ type Store interface {
 	// FinishRun marks a run done.
 	FinishRun(ctx context.Context, run, owner string) error
 
+	// Lock takes a named lease for owner until ttl passes or Unlock; the
+	// same owner may renew it. False when someone else holds it.
+	Lock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)
+	// Unlock releases a lease held by owner.
+	Unlock(ctx context.Context, name, owner string) error
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

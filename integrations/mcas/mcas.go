@@ -178,6 +178,9 @@ type AlertQuery struct {
 	Since      time.Time // alerts at or after
 	Until      time.Time // alerts at or before
 	User       string    // entity.user (UPN)
+	// Oldest pages oldest first (for cursors that must not skip alerts
+	// when a run is capped); default newest first.
+	Oldest bool
 }
 
 // AlertList is one query's answer.
@@ -210,7 +213,11 @@ func (c *Client) Alerts(ctx context.Context, q AlertQuery) (AlertList, error) {
 		filters["entity.user"] = map[string]any{"eq": q.User}
 	}
 	var out AlertList
-	err := c.page(ctx, "list alerts", "/api/v1/alerts/", filters, limitOr(q.Limit), &out.More, &out.Calls, func(raw json.RawMessage) error {
+	dir := "desc"
+	if q.Oldest {
+		dir = "asc"
+	}
+	err := c.page(ctx, "list alerts", "/api/v1/alerts/", filters, dir, limitOr(q.Limit), &out.More, &out.Calls, func(raw json.RawMessage) error {
 		var w wireAlert
 		if err := json.Unmarshal(raw, &w); err != nil {
 			return err
@@ -287,7 +294,7 @@ func (c *Client) Activities(ctx context.Context, q ActivityQuery) (ActivityList,
 		filters["date"] = date
 	}
 	var out ActivityList
-	err := c.page(ctx, "list activities", "/api/v1/activities/", filters, limitOr(q.Limit), &out.More, &out.Calls, func(raw json.RawMessage) error {
+	err := c.page(ctx, "list activities", "/api/v1/activities/", filters, "desc", limitOr(q.Limit), &out.More, &out.Calls, func(raw json.RawMessage) error {
 		var w wireActivity
 		if err := json.Unmarshal(raw, &w); err != nil {
 			return err
@@ -335,11 +342,11 @@ type listResponse struct {
 const maxSkip = 5000
 
 // page follows hasNext with skip until limit records were seen.
-func (c *Client) page(ctx context.Context, op, path string, filters map[string]any, limit int, more *bool, calls *int, each func(json.RawMessage) error) error {
+func (c *Client) page(ctx context.Context, op, path string, filters map[string]any, dir string, limit int, more *bool, calls *int, each func(json.RawMessage) error) error {
 	seen := 0
 	for skip := 0; seen < limit; {
 		size := min(PageSize, limit-seen)
-		body, _ := json.Marshal(listRequest{Filters: filters, Skip: skip, Limit: size, SortField: "date", SortDirection: "desc"})
+		body, _ := json.Marshal(listRequest{Filters: filters, Skip: skip, Limit: size, SortField: "date", SortDirection: dir})
 		resp, err := c.caller.Do(ctx, op, c.request(http.MethodPost, path, body))
 		*calls++
 		if err != nil {

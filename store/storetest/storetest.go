@@ -26,6 +26,7 @@ func Run(t *testing.T, open Opener) {
 		"ClaimAfterFailure":         testClaimAfterFailure,
 		"Runs":                      testRuns,
 		"Reopen":                    testReopen,
+		"Leases":                    testLeases,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
@@ -217,5 +218,32 @@ func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func testLeases(t *testing.T, open Opener) {
+	s, reopen := open(t)
+	other := reopen()
+	t.Cleanup(func() { _ = other.Close() })
+	if ok, err := s.Lock(ctx, "digest", "a", time.Minute); err != nil || !ok {
+		t.Fatalf("lock: %v %v", ok, err)
+	}
+	if ok, _ := other.Lock(ctx, "digest", "b", time.Minute); ok {
+		t.Fatal("two owners hold one lease")
+	}
+	if ok, _ := s.Lock(ctx, "digest", "a", time.Minute); !ok {
+		t.Fatal("owner could not renew")
+	}
+	must(t, other.Unlock(ctx, "digest", "b")) // not b's to release
+	if ok, _ := other.Lock(ctx, "digest", "b", time.Minute); ok {
+		t.Fatal("a non-owner released the lease")
+	}
+	must(t, s.Unlock(ctx, "digest", "a"))
+	if ok, _ := other.Lock(ctx, "digest", "b", time.Millisecond); !ok {
+		t.Fatal("released lease not taken")
+	}
+	time.Sleep(20 * time.Millisecond)
+	if ok, _ := s.Lock(ctx, "digest", "a", time.Minute); !ok {
+		t.Fatal("expired lease not taken")
 	}
 }

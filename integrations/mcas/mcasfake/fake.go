@@ -242,7 +242,12 @@ func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request) {
 			match = append(match, a)
 		}
 	}
-	slices.SortStableFunc(match, func(a, b Alert) int { return int(b.Timestamp - a.Timestamp) })
+	slices.SortStableFunc(match, func(a, b Alert) int {
+		if body.SortDirection == "asc" {
+			return cmpInt(a.Timestamp, b.Timestamp)
+		}
+		return cmpInt(b.Timestamp, a.Timestamp)
+	})
 	page, hasNext := window(match, body.Skip, body.Limit)
 	writeJSON(w, map[string]any{"data": page, "hasNext": hasNext, "total": len(match), "max": 5000, "moreThanTotal": false})
 }
@@ -280,9 +285,19 @@ func (s *Server) listActivities(w http.ResponseWriter, r *http.Request) {
 			match = append(match, a)
 		}
 	}
-	slices.SortStableFunc(match, func(a, b Activity) int { return int(b.Timestamp - a.Timestamp) })
+	slices.SortStableFunc(match, func(a, b Activity) int { return cmpInt(b.Timestamp, a.Timestamp) })
 	page, hasNext := window(match, body.Skip, body.Limit)
 	writeJSON(w, map[string]any{"data": page, "hasNext": hasNext, "total": len(match)})
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
 }
 
 func checkPaging(b ListBody) string {
@@ -293,6 +308,8 @@ func checkPaging(b ListBody) string {
 		return "skip must not be negative"
 	case b.SortField != "" && b.SortField != "date":
 		return "unsupported sortField " + b.SortField
+	case b.SortDirection != "" && b.SortDirection != "asc" && b.SortDirection != "desc":
+		return "sortDirection must be asc or desc"
 	}
 	return ""
 }

@@ -1,0 +1,443 @@
+// Package schedule runs the alert digest: on a cron schedule, it posts
+// every open alert that is new since the previous run, per tenant, exactly
+// once, and records where each alert was posted.
+package schedule
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/httpx"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/store"
+)
+
+// Tenant is what the digest needs from an MCAS tenant (*mcas.Client).
+type Tenant interface {
+	Name() string
+	Alerts(ctx context.Context, q mcas.AlertQuery) (mcas.AlertList, error)
+}
+
+// Slack posts messages (*slack.Client).
+type Slack interface {
+	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+}
+
+// Reputation checks addresses (*abuseipdb.Client); may be nil.
+type Reputation interface {
+	Check(ctx context.Context, addr netip.Addr) (abuseipdb.Report, error)
+}
+
+// Config tunes the digest.
+type Config struct {
+	Channel     string
+	MinSeverity mcas.Severity
+	// Lookback is how far the very first run looks (default 24h).
+	Lookback time.Duration
+	// Overlap re-reads this much before the cursor, since alerts reach the
+	// API late; posted alerts are skipped by id (default 2h).
+	Overlap time.Duration
+	// MaxPerTenant caps the alerts one run posts per tenant (default 500);
+	// the rest follow in the next run, oldest first.
+	MaxPerTenant int
+	// QuietText is posted when nothing is new; empty posts nothing.
+	QuietText string
+	// PostInterval paces posts to the channel (Slack allows about one
+	// message per second per channel; default 1s).
+	PostInterval time.Duration
+}
+
+// Digest runs digests.
+type Digest struct {
+	Config
+	Store      store.Store
+	Tenants    []Tenant
+	Slack      Slack
+	Reputation Reputation
+	Logger     *slog.Logger
+	Now        func() time.Time
+	// Owner names this process in leases (host name and pid).
+	Owner string
+	// OnPosted, when set, counts alerts posted.
+	OnPosted func(n int)
+
+	mu       sync.Mutex
+	lastPost time.Time
+}
+
+// Report is what one run did.
+type Report struct {
+	New, Posted, Messages int
+	MCASCalls             int
+	Failures              []formatting.TenantProblem
+	Skipped               string // why the run did nothing (another run holds the lock)
+	// DryRun holds the messages a dry run would post, in order.
+	DryRun []*slack.WebhookMessage
+}
+
+const lockName = "digest"
+
+// lockTTL is renewed while a run goes on; a dead runner's lock expires.
+const lockTTL = 2 * time.Minute
+
+// Run posts one digest now. A dry run reads everything, posts and records
+// nothing, and returns the messages it would post.
+func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
+	d.defaults()
+	var rep Report
+	if !dryRun {
+		ok, err := d.Store.Lock(ctx, lockName, d.Owner, lockTTL)
+		if err != nil {
+			return rep, fmt.Errorf("digest lock: %w", err)
+		}
+		if !ok {
+			rep.Skipped = "another digest is running"
+			d.Logger.Info("digest skipped: another digest is running")
+			return rep, nil
+		}
+		stop := d.keepLock(ctx)
+		defer stop()
+	}
+	found := d.fetch(ctx, &rep)
+	var all []mcas.Alert
+	for _, f := range found {
+		all = append(all, f.fresh...)
+	}
+	rep.New = len(all)
+	if len(all) == 0 {
+		if d.QuietText != "" && len(rep.Failures) == 0 {
+			if err := d.publish(ctx, &rep, dryRun, formatting.QuietDigest(d.QuietText), "", nil); err != nil {
+				return rep, err
+			}
+		} else if len(rep.Failures) > 0 {
+			msg := formatting.Digest(formatting.DigestInput{Failures: rep.Failures})[0].Msg
+			if err := d.publish(ctx, &rep, dryRun, msg, "", nil); err != nil {
+				return rep, err
+			}
+		}
+		return rep, d.advance(ctx, found, dryRun)
+	}
+	formatting.SortForDigest(all)
+	in := formatting.DigestInput{Alerts: all, Reputation: d.reputations(ctx, all), Failures: rep.Failures, Truncated: map[string]int{}}
+	for _, f := range found {
+		if f.more {
+			in.Truncated[f.tenant] = f.total - len(f.fresh)
+		}
+	}
+	chunks := formatting.Digest(in)
+	parentTS := ""
+	for i, c := range chunks {
+		var ts string
+		if err := d.publishChunk(ctx, &rep, dryRun, c, parentTS, &ts); err != nil {
+			// Posted chunks are recorded; the rest come next run.
+			return rep, err
+		}
+		if i == 0 {
+			parentTS = ts
+		}
+	}
+	return rep, d.advance(ctx, found, dryRun)
+}
+
+func (d *Digest) publishChunk(ctx context.Context, rep *Report, dryRun bool, c formatting.DigestChunk, thread string, ts *string) error {
+	return d.publish(ctx, rep, dryRun, c.Msg, thread, func(posted string) error {
+		*ts = posted
+		ps := make([]store.Posting, len(c.Alerts))
+		for i, a := range c.Alerts {
+			ps[i] = store.Posting{Tenant: a.Tenant, AlertID: a.ID, Channel: d.Channel, TS: posted, PostedAt: d.Now()}
+		}
+		// Recorded only after Slack accepted the message.
+		if err := d.Store.MarkPosted(context.WithoutCancel(ctx), ps); err != nil {
+			return fmt.Errorf("recording posted alerts: %w", err)
+		}
+		rep.Posted += len(ps)
+		if d.OnPosted != nil {
+			d.OnPosted(len(ps))
+		}
+		return nil
+	})
+}
+
+// publish posts (or, dry, collects) one message; after is called with its ts.
+func (d *Digest) publish(ctx context.Context, rep *Report, dryRun bool, msg *slack.WebhookMessage, thread string, after func(ts string) error) error {
+	rep.Messages++
+	if dryRun {
+		msg.ThreadTimestamp = thread
+		if thread == "" && rep.Messages > 1 {
+			msg.ThreadTimestamp = "(parent)"
+		}
+		rep.DryRun = append(rep.DryRun, msg) // and nothing is recorded
+		return nil
+	}
+	ts, err := d.post(ctx, msg, thread)
+	if err != nil {
+		return err
+	}
+	if after != nil {
+		return after(ts)
+	}
+	return nil
+}
+
+type tenantFind struct {
+	tenant string
+	fresh  []mcas.Alert
+	newest time.Time
+	more   bool
+	total  int
+	failed bool
+}
+
+func (d *Digest) fetch(ctx context.Context, rep *Report) []tenantFind {
+	out := make([]tenantFind, len(d.Tenants))
+	var sevs []mcas.Severity
+	for _, s := range []mcas.Severity{mcas.SeverityInformational, mcas.SeverityLow, mcas.SeverityMedium, mcas.SeverityHigh} {
+		if s.Rank() >= d.MinSeverity.Rank() {
+			sevs = append(sevs, s)
+		}
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i, t := range d.Tenants {
+		wg.Go(func() {
+			f, calls, err := d.fetchTenant(ctx, t, sevs)
+			mu.Lock()
+			defer mu.Unlock()
+			rep.MCASCalls += calls
+			if err != nil {
+				d.Logger.Warn("digest: tenant failed", "tenant", t.Name(), "error", err)
+				rep.Failures = append(rep.Failures, formatting.TenantProblem{Tenant: t.Name(), Reason: reason(err)})
+				out[i] = tenantFind{tenant: t.Name(), failed: true}
+				return
+			}
+			out[i] = f
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+func reason(err error) string {
+	var e *httpx.Error
+	if errors.As(err, &e) {
+		s := string(e.Kind)
+		if e.Status != 0 {
+			s += fmt.Sprintf(" (HTTP %d)", e.Status)
+		}
+		if e.Detail != "" {
+			s += ": " + e.Detail
+		}
+		return s
+	}
+	return err.Error()
+}
+
+func (d *Digest) fetchTenant(ctx context.Context, t Tenant, sevs []mcas.Severity) (tenantFind, int, error) {
+	f := tenantFind{tenant: t.Name()}
+	cursor, ok, err := d.Store.Cursor(ctx, t.Name())
+	if err != nil {
+		return f, 0, err
+	}
+	since := d.Now().Add(-d.Lookback)
+	if ok {
+		since = cursor.Add(-d.Overlap)
+	}
+	list, err := t.Alerts(ctx, mcas.AlertQuery{Limit: d.MaxPerTenant, Severities: sevs, Status: mcas.StatusOpen, Since: since, Oldest: true})
+	if err != nil {
+		return f, list.Calls, err
+	}
+	ids := make([]string, len(list.Alerts))
+	for i, a := range list.Alerts {
+		ids[i] = a.ID
+		if a.Time.After(f.newest) {
+			f.newest = a.Time
+		}
+	}
+	posted, err := d.Store.Posted(ctx, t.Name(), ids)
+	if err != nil {
+		return f, list.Calls, err
+	}
+	for _, a := range list.Alerts {
+		if !posted[a.ID] {
+			if a.Tenant == "" {
+				a.Tenant = t.Name()
+			}
+			f.fresh = append(f.fresh, a)
+		}
+	}
+	f.more, f.total = list.More, len(list.Alerts)
+	return f, list.Calls, nil
+}
+
+// advance moves each healthy tenant's cursor to the newest alert it read.
+func (d *Digest) advance(ctx context.Context, found []tenantFind, dryRun bool) error {
+	if dryRun {
+		return nil
+	}
+	for _, f := range found {
+		if f.failed || f.newest.IsZero() {
+			continue
+		}
+		if err := d.Store.AdvanceCursor(context.WithoutCancel(ctx), f.tenant, f.newest); err != nil {
+			return fmt.Errorf("advancing cursor of %s: %w", f.tenant, err)
+		}
+	}
+	return nil
+}
+
+// reputations looks up each unique public IP once (the client caches).
+func (d *Digest) reputations(ctx context.Context, as []mcas.Alert) map[string]abuseipdb.Report {
+	out := map[string]abuseipdb.Report{}
+	if d.Reputation == nil {
+		return out
+	}
+	seen := map[netip.Addr]bool{}
+	var addrs []netip.Addr
+	for _, a := range as {
+		for i, s := range a.IPs() {
+			if i == 2 {
+				break
+			}
+			addr, err := netip.ParseAddr(s)
+			if err != nil || seen[addr.Unmap()] || !abuseipdb.Public(addr) {
+				continue
+			}
+			seen[addr.Unmap()] = true
+			addrs = append(addrs, addr.Unmap())
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 4)
+	for _, addr := range addrs {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			rep, err := d.Reputation.Check(ctx, addr)
+			if err != nil {
+				return // the card just shows no score
+			}
+			mu.Lock()
+			out[addr.String()] = rep
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// keepLock renews the digest lock until the returned stop is called.
+func (d *Digest) keepLock(ctx context.Context) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lockTTL / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if ok, err := d.Store.Lock(ctx, lockName, d.Owner, lockTTL); err != nil || !ok {
+					d.Logger.Warn("could not renew the digest lock", "error", err, "held", ok)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		uctx, c := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer c()
+		_ = d.Store.Unlock(uctx, lockName, d.Owner)
+	}
+}
+
+// post sends one message, paced to the channel's rate; a 429 is waited
+// out and retried, never dropped.
+func (d *Digest) post(ctx context.Context, msg *slack.WebhookMessage, thread string) (string, error) {
+	opts := []slack.MsgOption{slack.MsgOptionText(msg.Text, false), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl()}
+	if msg.Blocks != nil {
+		opts = append(opts, slack.MsgOptionBlocks(msg.Blocks.BlockSet...))
+	}
+	if thread != "" {
+		opts = append(opts, slack.MsgOptionTS(thread))
+	}
+	failures := 0
+	for {
+		if err := d.pace(ctx); err != nil {
+			return "", err
+		}
+		_, ts, err := d.Slack.PostMessageContext(ctx, d.Channel, opts...)
+		// Pace from when Slack answered: that is when its window starts.
+		d.mu.Lock()
+		d.lastPost = time.Now()
+		d.mu.Unlock()
+		if err == nil {
+			return ts, nil
+		}
+		var rl *slack.RateLimitedError
+		if errors.As(err, &rl) {
+			wait := max(rl.RetryAfter, time.Second)
+			d.Logger.Warn("slack rate limit: waiting before posting the next digest message", "retry_after", wait)
+			if err := httpx.Sleep(ctx, wait); err != nil {
+				return "", err
+			}
+			continue
+		}
+		var ne net.Error
+		var se slack.StatusCodeError
+		if (errors.As(err, &ne) || (errors.As(err, &se) && se.Code >= 500)) && failures < 3 {
+			failures++
+			if err := httpx.Sleep(ctx, time.Duration(failures)*2*time.Second); err != nil {
+				return "", err
+			}
+			continue
+		}
+		return "", fmt.Errorf("posting the digest to %s: %w", d.Channel, err)
+	}
+}
+
+func (d *Digest) pace(ctx context.Context) error {
+	d.mu.Lock()
+	wait := time.Until(d.lastPost.Add(d.PostInterval))
+	d.mu.Unlock()
+	return httpx.Sleep(ctx, wait)
+}
+
+func (d *Digest) defaults() {
+	if d.Lookback <= 0 {
+		d.Lookback = 24 * time.Hour
+	}
+	if d.Overlap <= 0 {
+		d.Overlap = 2 * time.Hour
+	}
+	if d.MaxPerTenant <= 0 {
+		d.MaxPerTenant = 500
+	}
+	if d.PostInterval <= 0 {
+		d.PostInterval = time.Second
+	}
+	if d.Now == nil {
+		d.Now = func() time.Time { return time.Now().UTC() }
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Owner == "" {
+		d.Owner = DefaultOwner()
+	}
+}
