@@ -9,6 +9,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,9 +36,6 @@ type Config struct {
 	MaxBackoff time.Duration
 }
 
-// Interaction handles a button click after the envelope was acked.
-type Interaction func(ctx context.Context, cb slack.InteractionCallback)
-
 // Bot serves /mcas over Socket Mode.
 type Bot struct {
 	cfg    Config
@@ -52,8 +50,10 @@ type Bot struct {
 	connected atomic.Bool
 	inflight  sync.WaitGroup
 
-	// OnInteraction, when set, receives block_actions clicks.
-	OnInteraction Interaction
+	jira      *JiraButtons
+	clickAuth authorizer
+	msgLocks  sync.Map // channel/ts -> *sync.Mutex
+
 	// Metrics hooks, all optional.
 	OnAck       func(kind string, d time.Duration)
 	OnCommand   func(name, outcome string, d time.Duration)
@@ -363,11 +363,22 @@ func (b *Bot) reply(ctx context.Context, log *slog.Logger, url string, msg *slac
 
 func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallback) {
 	b.ack(req, "interactive", nil)
-	if cb.Type != slack.InteractionTypeBlockActions || b.OnInteraction == nil {
+	if cb.Type != slack.InteractionTypeBlockActions {
 		return
 	}
 	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID, "channel", cb.Channel.ID)
-	b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.OnInteraction(ctx, cb) })
+	for _, a := range cb.ActionCallback.BlockActions {
+		if !strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
+			continue // e.g. Open in Defender: a link, nothing to do
+		}
+		if b.jira == nil {
+			b.submit(log, cb.ResponseURL, func(ctx context.Context) {
+				b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Jira is not configured for this mcasbot (set JIRA_URL and JIRA_PROJECT)."))
+			})
+			continue
+		}
+		b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.onCreateJira(ctx, log, cb, a) })
+	}
 }
 
 // Reply posts msg to a response_url (for interaction handlers).

@@ -35,7 +35,10 @@ var now = time.Now().UTC()
 type harness struct {
 	slack   *slackfake.Server
 	tenants []*mcasfake.Server
+	clients []*mcas.Client
 	abuse   *abusefake.Server
+	rep     *abuseipdb.Client
+	logger  *slog.Logger
 	bot     *bot.Bot
 	logs    *syncBuffer
 	cancel  context.CancelFunc
@@ -60,12 +63,21 @@ func (s *syncBuffer) String() string {
 }
 
 func start(t testing.TB, cfg bot.Config, names ...string) *harness {
+	return startWith(t, cfg, nil, nil, names...)
+}
+
+// startWith can reuse a fake Slack (a restarted bot) and runs setup
+// before the bot starts.
+func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(*harness), names ...string) *harness {
 	t.Helper()
 	if len(names) == 0 {
 		names = []string{"contoso", "fabrikam"}
 	}
-	h := &harness{slack: slackfake.New(), logs: &syncBuffer{}, done: make(chan error, 1)}
-	t.Cleanup(h.slack.Close)
+	if fake == nil {
+		fake = slackfake.New()
+		t.Cleanup(fake.Close)
+	}
+	h := &harness{slack: fake, logs: &syncBuffer{}, done: make(chan error, 1)}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	runner := &commands.Runner{Timeout: 5 * time.Second}
 	for i, n := range names {
@@ -79,12 +91,15 @@ func start(t testing.TB, cfg bot.Config, names ...string) *harness {
 			t.Fatal(err)
 		}
 		h.tenants = append(h.tenants, srv)
+		h.clients = append(h.clients, c)
 		runner.Tenants = append(runner.Tenants, c)
 	}
+	h.logger = logger
 	h.abuse = abusefake.New(abuseToken, 1000)
 	t.Cleanup(h.abuse.Close)
 	rep, _ := abuseipdb.New(abuseipdb.Config{APIKey: abuseToken, URL: h.abuse.URL}, h.abuse.Client(), logger)
 	runner.Reputation = rep
+	h.rep = rep
 
 	api := slack.New(botToken, slack.OptionAppLevelToken(appToken), slack.OptionAPIURL(h.slack.APIURL()))
 	if cfg.PingInterval == 0 {
@@ -94,11 +109,15 @@ func start(t testing.TB, cfg bot.Config, names ...string) *harness {
 		cfg.MaxBackoff = 200 * time.Millisecond
 	}
 	h.bot = bot.New(cfg, api, runner, nil, logger)
+	if setup != nil {
+		setup(h)
+	}
+	before := h.slack.Connections()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.bot.Run(ctx) }()
 	t.Cleanup(func() { h.stop(t) })
-	if err := h.slack.WaitConnections(1, 5*time.Second); err != nil {
+	if err := h.slack.WaitConnections(before+1, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -108,6 +127,7 @@ func (h *harness) stop(t testing.TB) {
 	h.cancel()
 	select {
 	case <-h.done:
+		h.done <- nil // stopping twice is fine
 	case <-time.After(10 * time.Second):
 		t.Error("bot did not stop")
 	}

@@ -331,6 +331,7 @@ func (s *Server) Posts() []Post {
 }
 
 // WaitPosts waits until match holds for at least n posts and returns them.
+// match runs under the fake's lock: it must not call the fake.
 func (s *Server) WaitPosts(n int, timeout time.Duration, match func(Post) bool) ([]Post, error) {
 	var got []Post
 	err := s.wait(timeout, func() bool {
@@ -345,7 +346,8 @@ func (s *Server) WaitPosts(n int, timeout time.Duration, match func(Post) bool) 
 	return slices.Clone(got), err
 }
 
-// Responses waits for n posts to the response_url of a slash command envelope.
+// Responses waits for n posts to the response_url of a slash command or
+// click envelope.
 func (s *Server) Responses(envID string, n int, timeout time.Duration) ([]Post, error) {
 	target := s.ResponseID(envID)
 	return s.WaitPosts(n, timeout, func(p Post) bool { return p.Method == "response_url" && p.Target == target })
@@ -486,4 +488,63 @@ func writeJSON(w http.ResponseWriter, v any) {
 // Interaction sends a block_actions payload and returns its envelope id.
 func (s *Server) Interaction(cb slack.InteractionCallback) (string, error) {
 	return s.Send("interactive", cb)
+}
+
+// Current is a posted message as it is now: its latest chat.update, if any.
+func (s *Server) Current(msg Post) Post {
+	for _, p := range s.Posts() {
+		if p.Method == "chat.update" && p.Channel == msg.Channel && p.TS == msg.TS {
+			msg.Blocks, msg.Text = p.Blocks, p.Text
+		}
+	}
+	return msg
+}
+
+// Click presses the button with actionID in msg as the user saw it (pass
+// Current(msg) for the latest version; an older one is a stale view, as
+// after a double click), and returns the envelope id. The payload is
+// block_actions as Slack sends it, with a response_url served by this fake.
+func (s *Server) Click(user string, msg Post, actionID string) (string, error) {
+	blocks := msg.Blocks
+	var parsed []map[string]any
+	if err := json.Unmarshal(blocks, &parsed); err != nil {
+		return "", fmt.Errorf("message blocks: %w", err)
+	}
+	var value, blockID string
+	for _, b := range parsed {
+		els, _ := b["elements"].([]any)
+		for _, e := range els {
+			el, _ := e.(map[string]any)
+			if el["action_id"] == actionID {
+				value, _ = el["value"].(string)
+				blockID, _ = b["block_id"].(string)
+			}
+		}
+	}
+	if blockID == "" {
+		return "", fmt.Errorf("no button %q in the message", actionID)
+	}
+	s.mu.Lock()
+	s.seq++
+	respID := fmt.Sprintf("click-%04d", s.seq)
+	s.mu.Unlock()
+	payload := map[string]any{
+		"type": "block_actions", "api_app_id": "A0MCAS", "token": "legacy-verification-token", "trigger_id": "trig-" + respID,
+		"team":      map[string]string{"id": "T0SOC", "domain": "soc"},
+		"user":      map[string]string{"id": user, "username": strings.ToLower(user), "name": strings.ToLower(user), "team_id": "T0SOC"},
+		"channel":   map[string]string{"id": msg.Channel, "name": "soc"},
+		"container": map[string]any{"type": "message", "message_ts": msg.TS, "channel_id": msg.Channel, "is_ephemeral": false},
+		"message":   map[string]any{"type": "message", "ts": msg.TS, "text": msg.Text, "blocks": parsed, "user": "U0BOT", "bot_id": "B0BOT"},
+		"actions": []map[string]any{{"type": "button", "action_id": actionID, "block_id": blockID, "value": value,
+			"text": map[string]any{"type": "plain_text", "text": "Create Jira"}, "action_ts": fmt.Sprint(time.Now().Unix())}},
+		"response_url": s.ResponseURL(respID),
+	}
+	id, err := s.Send("interactive", payload)
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	s.respIDs[id] = respID
+	s.mu.Unlock()
+	return id, nil
 }

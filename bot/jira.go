@@ -1,0 +1,174 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/bot/filing"
+	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/store"
+)
+
+// Filer files issues (*filing.Service).
+type Filer interface {
+	File(ctx context.Context, tenant, alertID string, by filing.Filer) (filing.Result, error)
+}
+
+// IssueReader reads issue records (store.Store).
+type IssueReader interface {
+	Issue(ctx context.Context, tenant, alertID string) (store.IssueRecord, bool, error)
+}
+
+// JiraButtons is the Create Jira button's configuration.
+type JiraButtons struct {
+	Filer  Filer
+	Issues IssueReader
+	// ActionUsers may press the button; empty means the allowed users.
+	ActionUsers []string
+	// Channels where the button works besides the allowed channels (the
+	// digest channel).
+	Channels []string
+	// OnOutcome, when set, counts filings by outcome.
+	OnOutcome func(outcome string)
+}
+
+// EnableJira turns the Create Jira buttons on. Call before Run.
+func (b *Bot) EnableJira(j JiraButtons) {
+	b.jira = &j
+	users := j.ActionUsers
+	if len(users) == 0 {
+		users = b.cfg.AllowedUsers
+	}
+	var channels []string
+	if len(b.cfg.AllowedChannels) > 0 {
+		channels = append(append(channels, b.cfg.AllowedChannels...), j.Channels...)
+	}
+	b.clickAuth = newAuthorizer(channels, users)
+}
+
+// onCreateJira handles one Create Jira click, after the ack.
+func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback, action *slack.BlockAction) {
+	v, err := formatting.ParseButtonValue(action.Value)
+	if err != nil {
+		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: That button is not one mcasbot understands."))
+		return
+	}
+	log = log.With("tenant", v.Tenant, "alert", v.AlertID)
+	if ok, why := b.clickAuth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+		if strings.Contains(why, "list of users") {
+			why = "You are not on the list of users allowed to file Jira issues (SLACK_ACTION_USERS)."
+		}
+		log.Warn("audit: jira click refused", "reason", why, "outcome", "refused")
+		b.outcome("refused")
+		b.Reply(ctx, cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+		return
+	}
+	res, err := b.jira.Filer.File(ctx, v.Tenant, v.AlertID, filing.Filer{ID: cb.User.ID, Name: userName(cb.User)})
+	switch {
+	case err != nil:
+		log.Error("audit: jira filing failed", "outcome", string(res.Outcome), "error", err)
+		b.outcome(string(res.Outcome))
+		msg := ":x: Could not file a Jira issue for this alert: " + formatting.CutEscaped(err.Error(), 1500)
+		if !errors.Is(err, filing.ErrStoreDown) {
+			msg += "\nThe button stays; click it again once the cause is fixed."
+		}
+		b.Reply(ctx, cb.ResponseURL, ephemeral(msg))
+	case res.Outcome == filing.Filed:
+		log.Info("audit: jira issue filed", "issue", res.Key, "outcome", "filed")
+		b.outcome("filed")
+		b.updateMessage(ctx, log, cb)
+	case res.Outcome == filing.AlreadyFiled:
+		log.Info("audit: jira click on filed alert", "issue", res.Key, "filed_by", res.By, "outcome", "already_filed")
+		b.outcome("already_filed")
+		by := ""
+		if res.By != "" {
+			by = " by <@" + res.By + ">"
+		}
+		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s%s.", issueLink(res.Key, res.URL), by)))
+		b.updateMessage(ctx, log, cb)
+	case res.Outcome == filing.InProgress:
+		log.Info("audit: jira click while filing", "filing_by", res.By, "outcome", "in_progress")
+		b.outcome("in_progress")
+		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is filing this alert right now; the message will show the issue in a moment.", res.By)))
+	}
+}
+
+func (b *Bot) outcome(o string) {
+	if b.jira.OnOutcome != nil {
+		b.jira.OnOutcome(o)
+	}
+}
+
+func userName(u slack.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.ID
+}
+
+func issueLink(key, url string) string {
+	if u := formatting.SafeURL(url); u != "" {
+		return "<" + u + "|" + formatting.Escape(key) + ">"
+	}
+	return formatting.Escape(key)
+}
+
+func ephemeral(text string) *slack.WebhookMessage {
+	m := formatting.Notice(text)
+	m.ReplaceOriginal = false
+	return m
+}
+
+// updateMessage redraws the digest message the click came from: every
+// alert in it whose issue exists shows "KEY filed by @user" instead of its
+// buttons. It reads the store, so concurrent clicks on one message converge.
+func (b *Bot) updateMessage(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
+	channel, ts := cb.Container.ChannelID, cb.Container.MessageTs
+	if channel == "" {
+		channel = cb.Channel.ID
+	}
+	if ts == "" {
+		ts = cb.Message.Timestamp
+	}
+	blocks := cb.Message.Blocks.BlockSet
+	if channel == "" || ts == "" || len(blocks) == 0 || cb.Container.IsEphemeral {
+		log.Warn("cannot update the digest message: the click carried no message")
+		return
+	}
+	mu := b.messageLock(channel + "/" + ts)
+	mu.Lock()
+	defer mu.Unlock()
+	filed := map[string]formatting.Filed{}
+	for key, v := range formatting.ButtonsOf(blocks) {
+		rec, ok, err := b.jira.Issues.Issue(ctx, v.Tenant, v.AlertID)
+		if err != nil {
+			log.Warn("reading issue record", "error", err)
+			continue
+		}
+		if ok && rec.State == store.IssueCreated {
+			filed[key] = formatting.Filed{Key: rec.Key, URL: rec.URL, By: rec.By}
+		}
+	}
+	if len(filed) == 0 {
+		return
+	}
+	version := strconv.FormatInt(time.Now().UnixNano(), 36)
+	_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts,
+		slack.MsgOptionText(cb.Message.Text, false), slack.MsgOptionBlocks(formatting.FiledBlocks(blocks, filed, version)...))
+	if err != nil {
+		log.Error("could not update the digest message", "error", err)
+	}
+}
+
+func (b *Bot) messageLock(key string) *sync.Mutex {
+	v, _ := b.msgLocks.LoadOrStore(key, &sync.Mutex{})
+	return v.(*sync.Mutex)
+}
