@@ -55,6 +55,8 @@ type Config struct {
 	// PostInterval paces posts to the channel (Slack allows about one
 	// message per second per channel; default 1s).
 	PostInterval time.Duration
+	// NoJira leaves out the Create Jira buttons.
+	NoJira bool
 }
 
 // Digest runs digests.
@@ -128,7 +130,7 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 		return rep, d.advance(ctx, found, dryRun)
 	}
 	formatting.SortForDigest(all)
-	in := formatting.DigestInput{Alerts: all, Reputation: d.reputations(ctx, all), Failures: rep.Failures, Truncated: map[string]int{}}
+	in := formatting.DigestInput{Alerts: all, Reputation: d.reputations(ctx, all), Failures: rep.Failures, Truncated: map[string]int{}, NoJira: d.NoJira}
 	for _, f := range found {
 		if f.more {
 			in.Truncated[f.tenant] = f.total - len(f.fresh)

@@ -39,6 +39,8 @@ type DigestInput struct {
 	Reputation map[string]abuseipdb.Report
 	Failures   []TenantProblem // tenants that could not be read
 	Truncated  map[string]int  // per tenant: alerts beyond the per-run cap
+	// NoJira leaves out the Create Jira button (Jira is not configured).
+	NoJira bool
 }
 
 // TenantProblem is a tenant the digest could not read.
@@ -160,7 +162,10 @@ func alertKey(a mcas.Alert) string {
 func cards(in DigestInput, as []mcas.Alert) []slack.Block {
 	var out []slack.Block
 	for _, a := range as {
-		out = append(out, section("alert:"+alertKey(a), card(in, a)), actions(a))
+		out = append(out, section("alert:"+alertKey(a), card(in, a)))
+		if act := actions(a, !in.NoJira); act != nil {
+			out = append(out, act)
+		}
 	}
 	return out
 }
@@ -202,15 +207,21 @@ func card(in DigestInput, a mcas.Alert) string {
 	return Cut(strings.Join(lines, "\n"), cardChars)
 }
 
-func actions(a mcas.Alert) *slack.ActionBlock {
-	val, _ := json.Marshal(ButtonValue{Tenant: a.Tenant, AlertID: a.ID})
-	create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(a), string(val), slack.NewTextBlockObject(slack.PlainTextType, "Create Jira", true, false))
-	create.Style = slack.StylePrimary
-	elems := []slack.BlockElement{create}
+func actions(a mcas.Alert, jira bool) *slack.ActionBlock {
+	var elems []slack.BlockElement
+	if jira {
+		val, _ := json.Marshal(ButtonValue{Tenant: a.Tenant, AlertID: a.ID})
+		create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(a), string(val), slack.NewTextBlockObject(slack.PlainTextType, "Create Jira", true, false))
+		create.Style = slack.StylePrimary
+		elems = append(elems, create)
+	}
 	if u := SafeURL(a.URL); u != "" {
 		open := slack.NewButtonBlockElement("open:"+alertKey(a), "open", slack.NewTextBlockObject(slack.PlainTextType, "Open in Defender", true, false))
 		open.URL = u
 		elems = append(elems, open)
+	}
+	if len(elems) == 0 {
+		return nil
 	}
 	return slack.NewActionBlock("actions:"+alertKey(a), elems...)
 }

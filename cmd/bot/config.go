@@ -13,6 +13,11 @@ import (
 	"time"
 
 	"github.com/caarlos0/env/v11"
+
+	"github.com/soc/mcasbot/bot/filing"
+	"github.com/soc/mcasbot/integrations/jira"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/schedule"
 )
 
 // Secret is a string that never prints: not in logs, errors or %v.
@@ -65,7 +70,50 @@ type Config struct {
 
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
+
+	DatabaseURL     Secret   `env:"DATABASE_URL"`
+	DatabaseURLFile string   `env:"DATABASE_URL_FILE"`
+	ActionUsers     []string `env:"SLACK_ACTION_USERS"`
+
+	DigestSchedule    string        `env:"DIGEST_SCHEDULE" envDefault:"0 8 * * *"`
+	DigestTimezone    string        `env:"DIGEST_TIMEZONE" envDefault:"UTC"`
+	DigestChannel     string        `env:"DIGEST_CHANNEL"`
+	DigestMinSeverity string        `env:"DIGEST_MIN_SEVERITY" envDefault:"low"`
+	DigestLookback    time.Duration `env:"DIGEST_LOOKBACK" envDefault:"24h"`
+	DigestOverlap     time.Duration `env:"DIGEST_OVERLAP" envDefault:"2h"`
+	DigestMaxAlerts   int           `env:"DIGEST_MAX_ALERTS" envDefault:"500"`
+	DigestQuiet       string        `env:"DIGEST_QUIET_MESSAGE"`
+
+	JiraURL          string `env:"JIRA_URL"`
+	JiraUser         string `env:"JIRA_USER"`
+	JiraAPIToken     Secret `env:"JIRA_API_TOKEN"`
+	JiraAPITokenFile string `env:"JIRA_API_TOKEN_FILE"`
+	JiraPAT          Secret `env:"JIRA_PAT"`
+	JiraPATFile      string `env:"JIRA_PAT_FILE"`
+	JiraDeployment   string `env:"JIRA_DEPLOYMENT"`
+	JiraProject      string `env:"JIRA_PROJECT"`
+	JiraIssueType    string `env:"JIRA_ISSUE_TYPE" envDefault:"Task"`
+	JiraPriorities   string `env:"JIRA_PRIORITIES"`
+	JiraRules        string `env:"JIRA_PRIORITY_RULES"`
+	JiraFields       struct {
+		AlertURL         string `env:"ALERT_URL"`
+		AlertSummary     string `env:"ALERT_SUMMARY"`
+		AlertDescription string `env:"ALERT_DESCRIPTION"`
+		AffectedUser     string `env:"AFFECTED_USER"`
+		IP               string `env:"IP"`
+		ReportedIPs      string `env:"REPORTED_IPS"`
+	} `envPrefix:"JIRA_FIELD_"`
+
+	// Derived while loading.
+	minSeverity mcas.Severity
+	mapping     filing.Mapping
 }
+
+// DigestEnabled reports whether a digest channel is configured.
+func (c *Config) DigestEnabled() bool { return c.DigestChannel != "" }
+
+// JiraEnabled reports whether Jira is configured.
+func (c *Config) JiraEnabled() bool { return c.JiraURL != "" }
 
 // Tenant is one resolved MCAS tenant.
 type Tenant struct {
@@ -111,7 +159,7 @@ func plural(n int, one, many string) string {
 }
 
 // needs says which parts a subcommand requires.
-type needs struct{ slack, tenants bool }
+type needs struct{ slack, tenants, digest bool }
 
 // Load reads the configuration from environ ("KEY=value" pairs) and
 // returns every problem at once.
@@ -158,6 +206,9 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	secret("SLACK_BOT_TOKEN", &cfg.SlackBotToken, cfg.SlackBotTokenFile)
 	secret("SLACK_APP_TOKEN", &cfg.SlackAppToken, cfg.SlackAppTokenFile)
 	secret("ABUSEIPDB_API_KEY", &cfg.AbuseKey, cfg.AbuseKeyFile)
+	secret("DATABASE_URL", &cfg.DatabaseURL, cfg.DatabaseURLFile)
+	secret("JIRA_API_TOKEN", &cfg.JiraAPIToken, cfg.JiraAPITokenFile)
+	secret("JIRA_PAT", &cfg.JiraPAT, cfg.JiraPATFile)
 
 	if need.slack {
 		switch {
@@ -225,8 +276,97 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		fatal("LOG_FORMAT must be text or json, not %q", cfg.LogFormat)
 	}
+	validateDigest(&cfg, need, fatal, warn)
+	validateJira(&cfg, fatal, warn)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Fatal && !ps[j].Fatal })
 	return &cfg, tenants, ps
+}
+
+func validateDigest(cfg *Config, need needs, fatal, warn func(string, ...any)) {
+	if _, _, err := schedule.ParseSchedule(cfg.DigestSchedule, cfg.DigestTimezone); err != nil {
+		fatal("DIGEST_SCHEDULE/DIGEST_TIMEZONE: %v", err)
+	}
+	sev, ok := mcas.ParseSeverity(cfg.DigestMinSeverity)
+	if !ok {
+		fatal("DIGEST_MIN_SEVERITY must be informational, low, medium or high, not %q", cfg.DigestMinSeverity)
+	}
+	cfg.minSeverity = sev
+	if cfg.DigestChannel != "" && !slackID.MatchString(cfg.DigestChannel) {
+		fatal("DIGEST_CHANNEL %q is not a channel ID (like C0123ABCD)", cfg.DigestChannel)
+	}
+	if need.digest && cfg.DigestChannel == "" {
+		fatal("DIGEST_CHANNEL is not set (the ID of the channel the digest is posted in)")
+	}
+	if cfg.DigestLookback <= 0 || cfg.DigestLookback > 30*24*time.Hour {
+		fatal("DIGEST_LOOKBACK must be between 1s and 720h, not %s", cfg.DigestLookback)
+	}
+	if cfg.DigestOverlap < 0 || cfg.DigestOverlap > 7*24*time.Hour {
+		fatal("DIGEST_OVERLAP must be between 0 and 168h, not %s", cfg.DigestOverlap)
+	}
+	if cfg.DigestMaxAlerts < 1 || cfg.DigestMaxAlerts > 5000 {
+		fatal("DIGEST_MAX_ALERTS must be from 1 to 5000 (MCAS pages no deeper), not %d", cfg.DigestMaxAlerts)
+	}
+	for _, id := range cfg.ActionUsers {
+		if !slackID.MatchString(strings.TrimSpace(id)) {
+			fatal("%q in SLACK_ACTION_USERS is not a Slack user ID", id)
+		}
+	}
+}
+
+var customField = regexp.MustCompile(`^customfield_\d+$`)
+
+func validateJira(cfg *Config, fatal, warn func(string, ...any)) {
+	fields := map[string]string{
+		"JIRA_FIELD_ALERT_URL": cfg.JiraFields.AlertURL, "JIRA_FIELD_ALERT_SUMMARY": cfg.JiraFields.AlertSummary,
+		"JIRA_FIELD_ALERT_DESCRIPTION": cfg.JiraFields.AlertDescription, "JIRA_FIELD_AFFECTED_USER": cfg.JiraFields.AffectedUser,
+		"JIRA_FIELD_IP": cfg.JiraFields.IP, "JIRA_FIELD_REPORTED_IPS": cfg.JiraFields.ReportedIPs,
+	}
+	if !cfg.JiraEnabled() {
+		if cfg.JiraProject != "" || cfg.JiraAPIToken != "" || cfg.JiraPAT != "" {
+			warn("JIRA_* settings are present but JIRA_URL is not: the Create Jira button is off")
+		}
+		return
+	}
+	if u, err := url.Parse(cfg.JiraURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		fatal("JIRA_URL %q is not an https URL", cfg.JiraURL)
+	}
+	switch {
+	case cfg.JiraPAT != "" && cfg.JiraAPIToken != "":
+		fatal("JIRA_API_TOKEN (Cloud) and JIRA_PAT (Data Center) are both set; use one")
+	case cfg.JiraPAT == "" && cfg.JiraAPIToken == "":
+		fatal("Jira credentials missing: JIRA_USER + JIRA_API_TOKEN (Cloud) or JIRA_PAT (Data Center)")
+	case cfg.JiraAPIToken != "" && cfg.JiraUser == "":
+		fatal("JIRA_API_TOKEN needs JIRA_USER (the account's e-mail)")
+	}
+	if d := cfg.JiraDeployment; d != "" && d != string(jira.Cloud) && d != string(jira.DataCenter) {
+		fatal("JIRA_DEPLOYMENT must be cloud or datacenter, not %q", d)
+	}
+	if !regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,9}$`).MatchString(cfg.JiraProject) {
+		fatal("JIRA_PROJECT %q is not a project key (like SEC)", cfg.JiraProject)
+	}
+	if strings.TrimSpace(cfg.JiraIssueType) == "" {
+		fatal("JIRA_ISSUE_TYPE is empty")
+	}
+	prios, err := filing.ParsePriorities(cfg.JiraPriorities)
+	if err != nil {
+		fatal("JIRA_PRIORITIES: %v", err)
+	}
+	rules, err := filing.ParseRules(cfg.JiraRules)
+	if err != nil {
+		fatal("JIRA_PRIORITY_RULES: %v", err)
+	}
+	for name, id := range fields {
+		if id != "" && !customField.MatchString(id) {
+			fatal("%s %q is not a custom field id (like customfield_10050; `bot check` lists them)", name, id)
+		}
+	}
+	if !cfg.DigestEnabled() {
+		warn("JIRA_URL is set but DIGEST_CHANNEL is not: Create Jira buttons only appear in digests")
+	}
+	f := cfg.JiraFields
+	cfg.mapping = filing.Mapping{Project: cfg.JiraProject, IssueType: strings.TrimSpace(cfg.JiraIssueType), Priorities: prios, Rules: rules,
+		Fields: filing.Fields{AlertURL: f.AlertURL, AlertSummary: f.AlertSummary, AlertDescription: f.AlertDescription,
+			AffectedUser: f.AffectedUser, IP: f.IP, ReportedIPs: f.ReportedIPs}}
 }
 
 func hasFatal(ps Problems) bool {

@@ -117,6 +117,23 @@ func TestConfigFailures(t *testing.T) {
 		{"bad max age", with(good, "ABUSEIPDB_MAX_AGE_DAYS=400"), "ABUSEIPDB_MAX_AGE_DAYS"},
 		{"bad log level", with(good, "LOG_LEVEL=loud"), "LOG_LEVEL"},
 		{"bad log format", with(good, "LOG_FORMAT=xml"), "LOG_FORMAT"},
+		{"bad schedule", with(good, "DIGEST_SCHEDULE=every morning"), "DIGEST_SCHEDULE/DIGEST_TIMEZONE"},
+		{"bad timezone", with(good, "DIGEST_TIMEZONE=Mars/Base"), "DIGEST_SCHEDULE/DIGEST_TIMEZONE"},
+		{"digest channel name", with(good, "DIGEST_CHANNEL=#soc"), "DIGEST_CHANNEL"},
+		{"bad min severity", with(good, "DIGEST_MIN_SEVERITY=critical"), "DIGEST_MIN_SEVERITY"},
+		{"bad lookback", with(good, "DIGEST_LOOKBACK=0s"), "DIGEST_LOOKBACK"},
+		{"bad overlap", with(good, "DIGEST_OVERLAP=-1h"), "DIGEST_OVERLAP"},
+		{"bad max alerts", with(good, "DIGEST_MAX_ALERTS=9000"), "DIGEST_MAX_ALERTS"},
+		{"action user name", with(good, "SLACK_ACTION_USERS=@alice"), "SLACK_ACTION_USERS"},
+		{"jira no credentials", with(good, "JIRA_URL=https://x.atlassian.net", "JIRA_PROJECT=SEC"), "Jira credentials missing"},
+		{"jira token without user", with(good, "JIRA_URL=https://x.atlassian.net", "JIRA_PROJECT=SEC", "JIRA_API_TOKEN=t"), "JIRA_API_TOKEN needs JIRA_USER"},
+		{"jira both credentials", with(good, "JIRA_URL=https://x.atlassian.net", "JIRA_PROJECT=SEC", "JIRA_API_TOKEN=t", "JIRA_USER=u", "JIRA_PAT=p"), "use one"},
+		{"jira bad url", with(good, "JIRA_URL=x.atlassian.net", "JIRA_PROJECT=SEC", "JIRA_PAT=p"), "JIRA_URL"},
+		{"jira no project", with(good, "JIRA_URL=https://x.atlassian.net", "JIRA_PAT=p"), "JIRA_PROJECT"},
+		{"jira bad deployment", with(good, "JIRA_URL=https://x.atlassian.net", "JIRA_PROJECT=SEC", "JIRA_PAT=p", "JIRA_DEPLOYMENT=server"), "JIRA_DEPLOYMENT"},
+		{"jira bad rule", with(good, "JIRA_URL=https://x.atlassian.net", "JIRA_PROJECT=SEC", "JIRA_PAT=p", "JIRA_PRIORITY_RULES=title=High"), "JIRA_PRIORITY_RULES"},
+		{"jira bad priorities", with(good, "JIRA_URL=https://x.atlassian.net", "JIRA_PROJECT=SEC", "JIRA_PAT=p", "JIRA_PRIORITIES=urgent=P0"), "JIRA_PRIORITIES"},
+		{"jira field name not id", with(good, "JIRA_URL=https://x.atlassian.net", "JIRA_PROJECT=SEC", "JIRA_PAT=p", "JIRA_FIELD_IP=Source IP"), `JIRA_FIELD_IP "Source IP" is not a custom field id`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -2,6 +2,7 @@
 //
 //	bot [run]                  the Socket Mode bot
 //	bot exec [--json] '<text>' one /mcas command, without Slack
+//	bot digest [--dry-run]     one digest now
 //	bot demo                   a local console over a built-in sandbox
 package main
 
@@ -11,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -21,9 +21,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot"
-	"github.com/soc/mcasbot/bot/commands"
-	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/store"
 )
 
 const usage = `mcasbot: Microsoft Defender for Cloud Apps in Slack
@@ -31,6 +30,7 @@ const usage = `mcasbot: Microsoft Defender for Cloud Apps in Slack
 Usage:
   bot [run]                   run the Slack bot (Socket Mode)
   bot exec [--json] '<text>'  run one /mcas command without Slack and print the reply
+  bot digest [--dry-run]      post one digest now (--dry-run: print it as JSON, post and record nothing)
   bot demo [--json]           try every command against a built-in sandbox (no credentials)
 
 Configuration comes from the environment; see README.md.
@@ -59,6 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return runBot(ctx, stderr, environ)
 	case "exec":
 		return execCmd(ctx, args, stdout, stderr, environ)
+	case "digest":
+		return digestCmd(ctx, args, stdout, stderr, environ)
 	case "demo":
 		return demo(ctx, args, stdin, stdout, stderr)
 	case "help", "-h", "--help":
@@ -87,33 +89,12 @@ func loadOrExplain(environ []string, need needs, stderr io.Writer) (*Config, []T
 }
 
 func secretsOf(cfg *Config, tenants []Tenant) []string {
-	s := []string{cfg.SlackBotToken.Reveal(), cfg.SlackAppToken.Reveal(), cfg.AbuseKey.Reveal()}
+	s := []string{cfg.SlackBotToken.Reveal(), cfg.SlackAppToken.Reveal(), cfg.AbuseKey.Reveal(), cfg.JiraAPIToken.Reveal(),
+		cfg.JiraPAT.Reveal(), dbPassword(cfg.DatabaseURL.Reveal())}
 	for _, t := range tenants {
 		s = append(s, t.Token.Reveal())
 	}
 	return s
-}
-
-// newRunner wires the MCAS and AbuseIPDB clients.
-func newRunner(cfg *Config, tenants []Tenant, hc *http.Client, logger *slog.Logger) (*commands.Runner, error) {
-	r := &commands.Runner{Timeout: cfg.CommandTimout}
-	for _, t := range tenants {
-		c, err := mcas.New(mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Timeout: cfg.MCASTimeout,
-			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}, hc, logger)
-		if err != nil {
-			return nil, err
-		}
-		r.Tenants = append(r.Tenants, c)
-	}
-	if cfg.AbuseKey != "" {
-		c, err := abuseipdb.New(abuseipdb.Config{APIKey: cfg.AbuseKey.Reveal(), URL: cfg.AbuseURL, MaxAgeDays: cfg.AbuseMaxAge,
-			CacheTTL: cfg.AbuseCacheTTL}, hc, logger)
-		if err != nil {
-			return nil, err
-		}
-		r.Reputation = c
-	}
-	return r, nil
 }
 
 func httpClient() *http.Client {
@@ -131,26 +112,84 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	for _, p := range problems {
 		logger.Warn("configuration: " + p.Msg)
 	}
-	hc := httpClient()
-	runner, err := newRunner(cfg, tenants, hc, logger)
+	a, err := wire(ctx, cfg, tenants, logger, true)
 	if err != nil {
 		logger.Error("cannot start", "error", err)
 		return exitUsage
 	}
-	api := slack.New(cfg.SlackBotToken.Reveal(), slack.OptionAppLevelToken(cfg.SlackAppToken.Reveal()),
-		slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(hc))
-	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers}, api, runner, hc, logger)
+	defer a.Close()
+	api := slackAPI(cfg, a.hc)
+	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers}, api, a.runner, a.hc, logger)
+	a.enableJira(b)
 	names := make([]string, len(tenants))
 	for i, t := range tenants {
 		names[i] = t.Name
 	}
-	logger.Info("mcasbot starting", "tenants", names, "abuseipdb", cfg.AbuseKey != "")
+	logger.Info("mcasbot starting", "tenants", names, "abuseipdb", cfg.AbuseKey != "", "store", store.Kind(cfg.DatabaseURL.Reveal()),
+		"jira", cfg.JiraEnabled(), "digest", cfg.DigestEnabled())
+	if cfg.DigestEnabled() {
+		sched, err := schedule.NewScheduler(cfg.DigestSchedule, cfg.DigestTimezone, a.digest(api), logger)
+		if err != nil {
+			logger.Error("cannot schedule the digest", "error", err)
+			return exitUsage
+		}
+		sched.Start(ctx)
+		defer sched.Stop()
+	}
 	if err := b.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("stopped", "error", err)
 		return exitUpstream
 	}
 	logger.Info("mcasbot stopped")
 	return exitOK
+}
+
+// digestCmd runs one digest now.
+func digestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) int {
+	fs := flag.NewFlagSet("digest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dry := fs.Bool("dry-run", false, "print the messages as JSON; post and record nothing")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	cfg, tenants, _, ok := loadOrExplain(environ, needs{slack: !*dry, tenants: true, digest: !*dry}, stderr)
+	if !ok {
+		return exitUsage
+	}
+	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat, secretsOf(cfg, tenants))
+	a, err := wire(ctx, cfg, tenants, logger, true)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	defer a.Close()
+	var api *slack.Client
+	if !*dry {
+		api = slackAPI(cfg, a.hc)
+	}
+	rep, err := a.digest(api).Run(ctx, *dry)
+	if *dry {
+		writeJSON(stdout, rep.DryRun)
+	}
+	fmt.Fprintf(stderr, "digest: %d new, %d posted in %d messages, %d tenants failed%s\n", rep.New, rep.Posted, rep.Messages, len(rep.Failures), skipped(rep.Skipped))
+	for _, f := range rep.Failures {
+		fmt.Fprintf(stderr, "  %s: %s\n", f.Tenant, f.Reason)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return exitUpstream
+	}
+	if len(rep.Failures) > 0 {
+		return exitUpstream
+	}
+	return exitOK
+}
+
+func skipped(why string) string {
+	if why == "" {
+		return ""
+	}
+	return " (skipped: " + why + ")"
 }
 
 func execCmd(ctx context.Context, args []string, stdout, stderr io.Writer, environ []string) int {
@@ -165,12 +204,12 @@ func execCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		return exitUsage
 	}
 	logger := newLogger(stderr, "warn", cfg.LogFormat, secretsOf(cfg, tenants))
-	runner, err := newRunner(cfg, tenants, httpClient(), logger)
+	a, err := wire(ctx, cfg, tenants, logger, false)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	return execute(ctx, runner, joinArgs(fs.Args()), *asJSON, stdout, stderr)
+	return execute(ctx, a.runner, joinArgs(fs.Args()), *asJSON, stdout, stderr)
 }
 
 func joinArgs(a []string) string { return strings.Join(a, " ") }

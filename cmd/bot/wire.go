@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/bot/filing"
+	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/jira"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/store"
+)
+
+// app is every part, wired from the configuration.
+type app struct {
+	cfg     *Config
+	runner  *commands.Runner
+	mcas    []*mcas.Client
+	abuse   *abuseipdb.Client
+	store   store.Store
+	jira    *jira.Client
+	filing  *filing.Service
+	logger  *slog.Logger
+	hc      *http.Client
+	closers []func()
+}
+
+func (a *app) Close() {
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		a.closers[i]()
+	}
+}
+
+// wire builds the clients; withStore opens the state store too.
+func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logger, withStore bool) (*app, error) {
+	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout}}
+	for _, t := range tenants {
+		c, err := mcas.New(mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Timeout: cfg.MCASTimeout,
+			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}, a.hc, logger)
+		if err != nil {
+			return nil, err
+		}
+		a.mcas = append(a.mcas, c)
+		a.runner.Tenants = append(a.runner.Tenants, c)
+	}
+	if cfg.AbuseKey != "" {
+		c, err := abuseipdb.New(abuseipdb.Config{APIKey: cfg.AbuseKey.Reveal(), URL: cfg.AbuseURL, MaxAgeDays: cfg.AbuseMaxAge,
+			CacheTTL: cfg.AbuseCacheTTL}, a.hc, logger)
+		if err != nil {
+			return nil, err
+		}
+		a.abuse = c
+		a.runner.Reputation = c
+	}
+	if !withStore {
+		return a, nil
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("state store %s: %w", store.Kind(cfg.DatabaseURL.Reveal()), err)
+	}
+	a.store = st
+	a.closers = append(a.closers, func() { _ = st.Close() })
+	if cfg.JiraEnabled() {
+		jc, err := jira.New(jira.Config{URL: cfg.JiraURL, User: cfg.JiraUser, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
+			Deployment: jira.Deployment(cfg.JiraDeployment)}, a.hc, logger)
+		if err != nil {
+			return nil, err
+		}
+		a.jira = jc
+		readers := map[string]filing.AlertReader{}
+		for _, c := range a.mcas {
+			readers[c.Name()] = c
+		}
+		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: readers, Logger: logger}
+		if a.abuse != nil {
+			a.filing.Reputation = a.abuse
+		}
+	}
+	return a, nil
+}
+
+// digest builds the digest runner posting with api (nil for a dry run).
+func (a *app) digest(api *slack.Client) *schedule.Digest {
+	d := &schedule.Digest{
+		Config: schedule.Config{Channel: a.cfg.DigestChannel, MinSeverity: a.cfg.minSeverity, Lookback: a.cfg.DigestLookback,
+			Overlap: a.cfg.DigestOverlap, MaxPerTenant: a.cfg.DigestMaxAlerts, QuietText: a.cfg.DigestQuiet, NoJira: a.filing == nil},
+		Store: a.store, Logger: a.logger, Owner: schedule.DefaultOwner(),
+	}
+	if api != nil {
+		d.Slack = api
+	}
+	for _, c := range a.mcas {
+		d.Tenants = append(d.Tenants, c)
+	}
+	if a.abuse != nil {
+		d.Reputation = a.abuse
+	}
+	return d
+}
+
+// enableJira turns on the Create Jira buttons of b.
+func (a *app) enableJira(b *bot.Bot) {
+	if a.filing == nil {
+		return
+	}
+	var channels []string
+	if a.cfg.DigestChannel != "" {
+		channels = append(channels, a.cfg.DigestChannel)
+	}
+	b.EnableJira(bot.JiraButtons{Filer: a.filing, Issues: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels})
+}
+
+func slackAPI(cfg *Config, hc *http.Client) *slack.Client {
+	return slack.New(cfg.SlackBotToken.Reveal(), slack.OptionAppLevelToken(cfg.SlackAppToken.Reveal()),
+		slack.OptionAPIURL(cfg.SlackAPIURL), slack.OptionHTTPClient(hc))
+}
+
+// dbPassword is the password inside DATABASE_URL, for redaction.
+func dbPassword(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
+}
