@@ -270,7 +270,10 @@ func (d *Digest) fetchTenant(ctx context.Context, t Tenant, sevs []mcas.Severity
 		return f, list.Calls, err
 	}
 	for _, a := range list.Alerts {
+		// Paging can repeat an alert when new ones arrive between pages;
+		// one alert twice in a message would make Slack reject it.
 		if !posted[a.ID] {
+			posted[a.ID] = true
 			if a.Tenant == "" {
 				a.Tenant = t.Name()
 			}

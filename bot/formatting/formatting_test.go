@@ -27,7 +27,7 @@ var now = time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
 
 func alert(i int, tenant string) mcas.Alert {
 	return mcas.Alert{
-		ID: "65a1b2c3d4e5f60718293a" + string(rune('a'+i%26)) + "0", Tenant: tenant, Time: now.Add(-time.Duration(i) * time.Hour),
+		ID: fmt.Sprintf("65a1b2c3d4e5f607%08x", i), Tenant: tenant, Time: now.Add(-time.Duration(i) * time.Hour),
 		Title: "Impossible travel activity", Severity: mcas.Severity(i % 3),
 		URL: "https://" + tenant + ".portal.cloudappsecurity.com/#/alerts/65a1b2c3",
 		Entities: []mcas.Entity{

@@ -1,0 +1,100 @@
+package formatting_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/mcas"
+)
+
+func digestInput(n int) formatting.DigestInput {
+	as := alerts(n)
+	as = append(as, hostile())
+	formatting.SortForDigest(as)
+	return formatting.DigestInput{
+		Alerts:     as,
+		Reputation: map[string]abuseipdb.Report{"185.220.101.4": {Score: 100, Tor: true}},
+		Failures:   []formatting.TenantProblem{{Tenant: "northwind", Reason: "throttled (HTTP 429)"}},
+	}
+}
+
+func TestGoldenDigest(t *testing.T) {
+	chunks := formatting.Digest(digestInput(4))
+	if len(chunks) != 1 {
+		t.Fatalf("%d chunks for 5 alerts", len(chunks))
+	}
+	js, _ := json.MarshalIndent(chunks[0].Msg, "", "  ")
+	golden(t, "digest.golden.json", append(js, '\n'))
+	assertNoLiveMarkup(t, js)
+	if err := formatting.Check(chunks[0].Msg); err != nil {
+		t.Fatal(err)
+	}
+	// The most severe alerts come first.
+	if chunks[0].Alerts[0].Severity != mcas.SeverityHigh {
+		t.Fatalf("first alert is %s", chunks[0].Alerts[0].Severity)
+	}
+
+	// Filing the hostile alert replaces its buttons and renews every block id.
+	blocks := chunks[0].Msg.Blocks.BlockSet
+	key := formatting.AlertKeyOf(hostile().Tenant, hostile().ID)
+	filed := formatting.FiledBlocks(blocks, map[string]formatting.Filed{key: {Key: "SEC-42", URL: "https://jira.example/browse/SEC-42", By: "U0LEAD"}}, "v1")
+	js, _ = json.MarshalIndent(filed, "", "  ")
+	golden(t, "digest_filed.golden.json", append(js, '\n'))
+	// slack-go's marshaller writes < and > as \u003c and \u003e.
+	if !strings.Contains(string(js), `\u003chttps://jira.example/browse/SEC-42|SEC-42\u003e filed by \u003c@U0LEAD\u003e`) {
+		t.Fatal("no filed line")
+	}
+	if _, still := formatting.ButtonsOf(filed)[key]; still {
+		t.Fatal("the filed alert kept its button")
+	}
+	if len(formatting.ButtonsOf(filed)) != len(formatting.ButtonsOf(blocks))-1 {
+		t.Fatal("other alerts lost their buttons")
+	}
+}
+
+func TestLargeDigestSplitsWithinLimits(t *testing.T) {
+	chunks := formatting.Digest(digestInput(300))
+	total := 0
+	for i, c := range chunks {
+		if err := formatting.Check(c.Msg); err != nil {
+			t.Fatalf("chunk %d: %v", i, err)
+		}
+		if i > 0 && len(c.Alerts) > 20 {
+			t.Fatalf("chunk %d has %d alerts", i, len(c.Alerts))
+		}
+		total += len(c.Alerts)
+	}
+	if total != 301 || len(chunks) > 1+301/20 {
+		t.Fatalf("%d alerts in %d chunks", total, len(chunks))
+	}
+}
+
+func TestDigestWithoutJiraHasNoCreateButton(t *testing.T) {
+	in := digestInput(2)
+	in.NoJira = true
+	js, _ := json.Marshal(formatting.Digest(in)[0].Msg)
+	if strings.Contains(string(js), formatting.ActionCreateJira) || !strings.Contains(string(js), "Open in Defender") {
+		t.Fatal("Create Jira shown without Jira, or Open in Defender missing")
+	}
+}
+
+func TestButtonValueRoundTrip(t *testing.T) {
+	for _, bad := range []string{"", "{}", `{"t":"x"}`, "nope"} {
+		if _, err := formatting.ParseButtonValue(bad); err == nil {
+			t.Errorf("accepted %q", bad)
+		}
+	}
+	var blocks slack.Blocks
+	js, _ := json.Marshal(formatting.Digest(digestInput(1))[0].Msg.Blocks)
+	_ = json.Unmarshal(js, &blocks)
+	for _, v := range formatting.ButtonsOf(blocks.BlockSet) {
+		if v.Tenant == "" || v.AlertID == "" {
+			t.Fatal("button value lost after a JSON round trip")
+		}
+	}
+}
