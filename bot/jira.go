@@ -95,11 +95,44 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s%s.", issueLink(res.Key, res.URL), by)))
 		b.updateMessage(ctx, log, cb)
 	case res.Outcome == filing.InProgress:
+		// Someone else (maybe on another replica) is filing it: wait for
+		// their result so this user is told the same key.
+		if rec, ok := b.waitFiled(ctx, v.Tenant, v.AlertID); ok {
+			log.Info("audit: jira click while filing", "issue", rec.Key, "filed_by", rec.By, "outcome", "already_filed")
+			b.outcome("already_filed")
+			b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s by <@%s>.", issueLink(rec.Key, rec.URL), rec.By)))
+			return
+		}
 		log.Info("audit: jira click while filing", "filing_by", res.By, "outcome", "in_progress")
 		b.outcome("in_progress")
 		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is filing this alert right now; the message will show the issue in a moment.", res.By)))
 	}
 }
+
+// waitFiled polls the store until another click's filing is done.
+func (b *Bot) waitFiled(ctx context.Context, tenant, alertID string) (store.IssueRecord, bool) {
+	ctx, cancel := context.WithTimeout(ctx, filingWait)
+	defer cancel()
+	t := time.NewTicker(200 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return store.IssueRecord{}, false
+		case <-t.C:
+			rec, ok, err := b.jira.Issues.Issue(ctx, tenant, alertID)
+			if err != nil || !ok || rec.State == store.IssueFailed {
+				return store.IssueRecord{}, false
+			}
+			if rec.State == store.IssueCreated {
+				return rec, true
+			}
+		}
+	}
+}
+
+// filingWait bounds how long a click waits for another click's filing.
+const filingWait = 20 * time.Second
 
 func (b *Bot) outcome(o string) {
 	if b.jira.OnOutcome != nil {

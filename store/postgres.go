@@ -18,7 +18,10 @@ func openPostgres(ctx context.Context, databaseURL string) (Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := stdlib.OpenDB(*cfg)
+	// Check every reused connection: after an outage the pool holds dead
+	// ones, and the default (ping only after 1s idle) would hand them to the
+	// next click. Store calls are rare, so the round trip is cheap.
+	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return true }))
 	db.SetMaxOpenConns(10)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &sqlStore{db: db, now: func() time.Time { return time.Now().UTC() }, d: dialect{

@@ -121,6 +121,8 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	api := slackAPI(cfg, a.hc)
 	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers}, api, a.runner, a.hc, logger)
 	a.enableJira(b)
+	monitor := &store.Monitor{Store: a.store, Logger: logger}
+	go monitor.Run(ctx)
 	names := make([]string, len(tenants))
 	for i, t := range tenants {
 		names[i] = t.Name
