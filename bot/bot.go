@@ -46,8 +46,9 @@ type Bot struct {
 	log    *slog.Logger
 	auth   authorizer
 
-	jobs      chan func(context.Context)
-	connected atomic.Bool
+	jobs          chan func(context.Context)
+	connected     atomic.Bool
+	everConnected atomic.Bool
 	inflight  sync.WaitGroup
 
 	jira      *JiraButtons
@@ -57,7 +58,7 @@ type Bot struct {
 	// Metrics hooks, all optional.
 	OnAck       func(kind string, d time.Duration)
 	OnCommand   func(name, outcome string, d time.Duration)
-	OnReconnect func()
+	OnReconnect func() // a lost connection was re-established
 }
 
 // New wires a bot. api must carry the app-level token.
@@ -153,9 +154,6 @@ func (b *Bot) connectLoop(ctx context.Context) {
 			wait = time.Second // it had been up a while: not a tight failure loop
 		}
 		b.log.Error("socket mode connection ended; reconnecting", "error", describeConnErr(err), "retry_in", wait)
-		if b.OnReconnect != nil {
-			b.OnReconnect()
-		}
 		select {
 		case <-ctx.Done():
 			return
@@ -194,6 +192,9 @@ func (b *Bot) handle(ctx context.Context, evt socketmode.Event) {
 	case socketmode.EventTypeConnected, socketmode.EventTypeHello:
 		if !b.connected.Swap(true) {
 			b.log.Info("connected to Slack over Socket Mode")
+			if b.everConnected.Swap(true) && b.OnReconnect != nil {
+				b.OnReconnect()
+			}
 		}
 	case socketmode.EventTypeConnectionError:
 		b.connected.Store(false)

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"regexp"
@@ -68,6 +69,7 @@ type Config struct {
 	AbuseCacheTTL time.Duration `env:"ABUSEIPDB_CACHE_TTL" envDefault:"6h"`
 	AbuseMaxAge   int           `env:"ABUSEIPDB_MAX_AGE_DAYS" envDefault:"90"`
 
+	HTTPAddr  string `env:"HTTP_ADDR" envDefault:":8080"`
 	LogLevel  string `env:"LOG_LEVEL" envDefault:"info"`
 	LogFormat string `env:"LOG_FORMAT" envDefault:"text"`
 
@@ -275,6 +277,11 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	}
 	if cfg.LogFormat != "text" && cfg.LogFormat != "json" {
 		fatal("LOG_FORMAT must be text or json, not %q", cfg.LogFormat)
+	}
+	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
+		if _, port, err := net.SplitHostPort(cfg.HTTPAddr); err != nil || port == "" {
+			fatal("HTTP_ADDR %q is not host:port (like :8080), or \"off\"", cfg.HTTPAddr)
+		}
 	}
 	validateDigest(&cfg, need, fatal, warn)
 	validateJira(&cfg, fatal, warn)

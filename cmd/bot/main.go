@@ -12,15 +12,18 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/ops"
 	"github.com/soc/mcasbot/schedule"
 	"github.com/soc/mcasbot/store"
 )
@@ -32,6 +35,8 @@ Usage:
   bot exec [--json] '<text>'  run one /mcas command without Slack and print the reply
   bot digest [--dry-run]      post one digest now (--dry-run: print it as JSON, post and record nothing)
   bot demo [--json]           try every command against a built-in sandbox (no credentials)
+  bot check                   validate the configuration and reach every upstream
+  bot probe <url>             GET a health URL; exit 0 on 2xx (container healthchecks)
 
 Configuration comes from the environment; see README.md.
 `
@@ -63,6 +68,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return digestCmd(ctx, args, stdout, stderr, environ)
 	case "demo":
 		return demo(ctx, args, stdin, stdout, stderr)
+	case "probe":
+		return probe(ctx, args, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
@@ -120,9 +127,29 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	defer a.Close()
 	api := slackAPI(cfg, a.hc)
 	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers}, api, a.runner, a.hc, logger)
-	a.enableJira(b)
+	metrics := ops.NewMetrics()
+	a.instrument(metrics, b)
+	a.enableJira(b, metrics)
 	monitor := &store.Monitor{Store: a.store, Logger: logger}
 	go monitor.Run(ctx)
+	metrics.Watch(b.Connected, monitor.Healthy, a.quota())
+	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
+		srv := ops.Server(cfg.HTTPAddr, ops.Handler(metrics,
+			ops.Check{Name: "slack_socket_mode", OK: b.Connected},
+			ops.Check{Name: "state_store", OK: monitor.Healthy}))
+		ln, err := net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			logger.Error("cannot listen for health and metrics", "addr", cfg.HTTPAddr, "error", err)
+			return exitUsage
+		}
+		go func() { _ = srv.Serve(ln) }()
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		}()
+		logger.Info("serving /healthz, /readyz and /metrics", "addr", ln.Addr().String())
+	}
 	names := make([]string, len(tenants))
 	for i, t := range tenants {
 		names[i] = t.Name
@@ -130,11 +157,14 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	logger.Info("mcasbot starting", "tenants", names, "abuseipdb", cfg.AbuseKey != "", "store", store.Kind(cfg.DatabaseURL.Reveal()),
 		"jira", cfg.JiraEnabled(), "digest", cfg.DigestEnabled())
 	if cfg.DigestEnabled() {
-		sched, err := schedule.NewScheduler(cfg.DigestSchedule, cfg.DigestTimezone, a.digest(api), logger)
+		d := a.digest(api)
+		d.OnPosted = func(n int) { metrics.AlertsPosted.Add(float64(n)) }
+		sched, err := schedule.NewScheduler(cfg.DigestSchedule, cfg.DigestTimezone, d, logger)
 		if err != nil {
 			logger.Error("cannot schedule the digest", "error", err)
 			return exitUsage
 		}
+		sched.OnRun = func(o string) { metrics.DigestRuns.WithLabelValues(o).Inc() }
 		sched.Start(ctx)
 		defer sched.Stop()
 	}
@@ -182,6 +212,33 @@ func digestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return exitUpstream
 	}
 	if len(rep.Failures) > 0 {
+		return exitUpstream
+	}
+	return exitOK
+}
+
+// probe GETs a URL and exits 0 on a 2xx answer: a healthcheck for images
+// without curl.
+func probe(ctx context.Context, args []string, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: bot probe http://127.0.0.1:8080/healthz")
+		return exitUsage
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, args[0], nil)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUsage
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return exitUpstream
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		fmt.Fprintln(stderr, resp.Status)
 		return exitUpstream
 	}
 	return exitOK

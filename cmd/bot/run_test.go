@@ -37,7 +37,7 @@ func TestRunServesAndShutsDownCleanly(t *testing.T) {
 	slack := slackfake.New()
 	defer slack.Close()
 	env = append(env, "SLACK_BOT_TOKEN=xoxb-run-secret", "SLACK_APP_TOKEN=xapp-run-secret", "SLACK_API_URL="+slack.APIURL(),
-		"SLACK_ALLOWED_CHANNELS=C0SOC", "LOG_LEVEL=debug", "LOG_FORMAT=json", "DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "s.db"))
+		"SLACK_ALLOWED_CHANNELS=C0SOC", "LOG_LEVEL=debug", "LOG_FORMAT=json", "HTTP_ADDR=off", "DATABASE_URL=sqlite:"+filepath.Join(t.TempDir(), "s.db"))
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr lockedBuffer
 	done := make(chan int, 1)
@@ -86,7 +86,7 @@ func TestDigestAndJiraWiredEndToEnd(t *testing.T) {
 	db := filepath.Join(t.TempDir(), "s.db")
 	env = append(env, "SLACK_BOT_TOKEN=xoxb-w", "SLACK_APP_TOKEN=xapp-w", "SLACK_API_URL="+fake.APIURL(),
 		"SLACK_ALLOWED_CHANNELS=C0SOC", "SLACK_ACTION_USERS=U0LEAD", "DIGEST_CHANNEL=C0DIGEST", "DIGEST_MIN_SEVERITY=high",
-		"DATABASE_URL=sqlite:"+db, "JIRA_URL="+js.URL, "JIRA_USER=soc@example.com", "JIRA_API_TOKEN=jira-wired-secret",
+		"DATABASE_URL=sqlite:"+db, "HTTP_ADDR=off", "JIRA_URL="+js.URL, "JIRA_USER=soc@example.com", "JIRA_API_TOKEN=jira-wired-secret",
 		"JIRA_PROJECT=SEC", "JIRA_FIELD_ALERT_URL=customfield_10050", "JIRA_PRIORITY_RULES=title~Urgent=Highest")
 
 	// A dry run prints the digest and records nothing.

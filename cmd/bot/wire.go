@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/slack-go/slack"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/ops"
 	"github.com/soc/mcasbot/schedule"
 	"github.com/soc/mcasbot/store"
 )
@@ -108,7 +110,7 @@ func (a *app) digest(api *slack.Client) *schedule.Digest {
 }
 
 // enableJira turns on the Create Jira buttons of b.
-func (a *app) enableJira(b *bot.Bot) {
+func (a *app) enableJira(b *bot.Bot, m *ops.Metrics) {
 	if a.filing == nil {
 		return
 	}
@@ -116,7 +118,50 @@ func (a *app) enableJira(b *bot.Bot) {
 	if a.cfg.DigestChannel != "" {
 		channels = append(channels, a.cfg.DigestChannel)
 	}
-	b.EnableJira(bot.JiraButtons{Filer: a.filing, Issues: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels})
+	b.EnableJira(bot.JiraButtons{Filer: a.filing, Issues: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels,
+		OnOutcome: func(o string) { m.Issues.WithLabelValues(o).Inc() }})
+}
+
+// instrument feeds the metrics from every client and from the bot.
+func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
+	for _, c := range a.mcas {
+		m.ObserveCaller(c.Caller())
+		m.ObserveWindow("mcas", c.Window())
+	}
+	if a.abuse != nil {
+		m.ObserveCaller(a.abuse.Caller())
+		a.abuse.OnCache = func(hit bool) {
+			if hit {
+				m.AbuseCache.WithLabelValues("hit").Inc()
+			} else {
+				m.AbuseCache.WithLabelValues("miss").Inc()
+			}
+		}
+	}
+	if a.jira != nil {
+		for _, c := range a.jira.Callers() {
+			m.ObserveCaller(c)
+		}
+	}
+	b.OnAck = func(kind string, d time.Duration) { m.AckLatency.WithLabelValues(kind).Observe(d.Seconds()) }
+	b.OnCommand = func(name, outcome string, d time.Duration) {
+		m.Commands.WithLabelValues(name, outcome).Inc()
+		if d > 0 {
+			m.ReplyLatency.WithLabelValues(name).Observe(d.Seconds())
+		}
+	}
+	b.OnReconnect = m.Reconnects.Inc
+}
+
+// quota reads AbuseIPDB's remaining quota, if configured.
+func (a *app) quota() func() (int, bool) {
+	if a.abuse == nil {
+		return nil
+	}
+	return func() (int, bool) {
+		q := a.abuse.Quota()
+		return q.Remaining, q.Known
+	}
 }
 
 func slackAPI(cfg *Config, hc *http.Client) *slack.Client {

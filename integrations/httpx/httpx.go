@@ -156,6 +156,8 @@ type Caller struct {
 	Detail func(body []byte) string
 	// Observe, when set, sees every attempt (for metrics).
 	Observe func(op string, status int, d time.Duration)
+	// OnRetry, when set, is told of every retry and its wait.
+	OnRetry func(op string, wait time.Duration)
 	Logger  *slog.Logger
 	// Sleep is replaceable in tests.
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -184,6 +186,9 @@ func (c *Caller) Do(ctx context.Context, op string, newReq func(ctx context.Cont
 			}
 			if c.Logger != nil {
 				c.Logger.Warn("retrying upstream call", "service", c.Service, "op", op, "attempt", attempt+1, "wait", wait, "error", last.Error())
+			}
+			if c.OnRetry != nil {
+				c.OnRetry(op, wait)
 			}
 			if err := c.sleep(ctx, wait); err != nil {
 				return nil, c.fail(op, KindTimeout, 0, "", err)

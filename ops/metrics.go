@@ -1,0 +1,107 @@
+// Package ops is what an operator scrapes and probes: Prometheus metrics,
+// /healthz and /readyz.
+package ops
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/soc/mcasbot/integrations/httpx"
+)
+
+// Metrics are every metric mcasbot exports.
+type Metrics struct {
+	Registry *prometheus.Registry
+
+	Commands        *prometheus.CounterVec   // name, outcome
+	AckLatency      *prometheus.HistogramVec // kind
+	ReplyLatency    *prometheus.HistogramVec // command
+	Upstream        *prometheus.CounterVec   // integration, status
+	UpstreamLatency *prometheus.HistogramVec // integration
+	Retries         *prometheus.CounterVec   // integration
+	RateLimitWaits  *prometheus.CounterVec   // integration
+	RateLimitWaited *prometheus.CounterVec   // integration (seconds)
+	AbuseCache      *prometheus.CounterVec   // result: hit, miss
+	DigestRuns      *prometheus.CounterVec // outcome
+	AlertsPosted    prometheus.Counter
+	Issues          *prometheus.CounterVec // outcome
+	Reconnects      prometheus.Counter
+}
+
+// NewMetrics registers every metric on a fresh registry (with the Go and
+// process collectors).
+func NewMetrics() *Metrics {
+	r := prometheus.NewRegistry()
+	r.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	f := func(c prometheus.Collector) prometheus.Collector { r.MustRegister(c); return c }
+	latency := []float64{.0001, .0005, .001, .005, .01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	m := &Metrics{Registry: r}
+	m.Commands = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_commands_total", Help: "Slash commands by name and outcome (ok, upstream_error, bad_input, denied)."}, []string{"command", "outcome"})).(*prometheus.CounterVec)
+	m.AckLatency = f(prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcasbot_ack_seconds", Help: "Time to acknowledge a Socket Mode envelope.", Buckets: latency}, []string{"kind"})).(*prometheus.HistogramVec)
+	m.ReplyLatency = f(prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcasbot_reply_seconds", Help: "Time from a command to its reply.", Buckets: latency}, []string{"command"})).(*prometheus.HistogramVec)
+	m.Upstream = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_upstream_requests_total", Help: "Upstream HTTP requests by integration and status (0 = no answer)."}, []string{"integration", "status"})).(*prometheus.CounterVec)
+	m.UpstreamLatency = f(prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcasbot_upstream_request_seconds", Help: "Upstream HTTP request latency.", Buckets: latency}, []string{"integration"})).(*prometheus.HistogramVec)
+	m.Retries = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_upstream_retries_total", Help: "Upstream requests retried (429, 5xx, timeouts)."}, []string{"integration"})).(*prometheus.CounterVec)
+	m.RateLimitWaits = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_rate_limit_waits_total", Help: "Requests that waited for the local rate limiter."}, []string{"integration"})).(*prometheus.CounterVec)
+	m.RateLimitWaited = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_rate_limit_wait_seconds_total", Help: "Time spent waiting for the local rate limiter."}, []string{"integration"})).(*prometheus.CounterVec)
+	m.AbuseCache = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_abuseipdb_cache_total", Help: "AbuseIPDB lookups by cache result (hit, miss)."}, []string{"result"})).(*prometheus.CounterVec)
+	m.DigestRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_digest_runs_total", Help: "Scheduled digest runs by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.AlertsPosted = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_digest_alerts_posted_total", Help: "Alerts posted by digests."})).(prometheus.Counter)
+	m.Issues = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_issues_total", Help: "Create Jira clicks by outcome (filed, already_filed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.Reconnects = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_socketmode_reconnects_total", Help: "Socket Mode connections lost and re-established."})).(prometheus.Counter)
+	return m
+}
+
+// Watch exports live state read at scrape time: the Socket Mode
+// connection, the store, and AbuseIPDB's remaining quota (quota may be nil).
+func (m *Metrics) Watch(socket, store func() bool, quota func() (int, bool)) {
+	b := func(f func() bool) func() float64 {
+		return func() float64 {
+			if f() {
+				return 1
+			}
+			return 0
+		}
+	}
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcasbot_socketmode_connected", Help: "1 while the Socket Mode connection is up."}, b(socket)),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcasbot_store_up", Help: "1 while the state store answers."}, b(store)),
+	)
+	if quota != nil {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcasbot_abuseipdb_quota_remaining",
+			Help: "AbuseIPDB checks left today, as its last answer said (-1 unknown)."}, func() float64 {
+			if n, ok := quota(); ok {
+				return float64(n)
+			}
+			return -1
+		}))
+	}
+}
+
+// Integration is the metric label of a caller: "mcas", "abuseipdb", "jira".
+func Integration(service string) string {
+	name, _, _ := strings.Cut(service, " ")
+	return name
+}
+
+// ObserveCaller counts a client's requests, latencies and retries.
+func (m *Metrics) ObserveCaller(c *httpx.Caller) {
+	in := Integration(c.Service)
+	c.Observe = func(_ string, status int, d time.Duration) {
+		m.Upstream.WithLabelValues(in, strconv.Itoa(status)).Inc()
+		m.UpstreamLatency.WithLabelValues(in).Observe(d.Seconds())
+	}
+	c.OnRetry = func(string, time.Duration) { m.Retries.WithLabelValues(in).Inc() }
+}
+
+// ObserveWindow counts a rate limiter's waits.
+func (m *Metrics) ObserveWindow(integration string, w *httpx.Window) {
+	w.OnWait = func(d time.Duration) {
+		m.RateLimitWaits.WithLabelValues(integration).Inc()
+		m.RateLimitWaited.WithLabelValues(integration).Add(d.Seconds())
+	}
+}

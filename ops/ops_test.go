@@ -1,0 +1,90 @@
+package ops_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/soc/mcasbot/integrations/httpx"
+	"github.com/soc/mcasbot/ops"
+)
+
+func TestReadinessNamesWhatIsDown(t *testing.T) {
+	var socket, store atomic.Bool
+	socket.Store(true)
+	store.Store(true)
+	m := ops.NewMetrics()
+	m.Watch(socket.Load, store.Load, nil)
+	srv := httptest.NewServer(ops.Handler(m, ops.Check{Name: "slack_socket_mode", OK: socket.Load}, ops.Check{Name: "state_store", OK: store.Load}))
+	defer srv.Close()
+	get := func(path string) (int, map[string]any) {
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		return resp.StatusCode, body
+	}
+	if code, _ := get("/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code, body := get("/readyz"); code != 200 || body["status"] != "ready" {
+		t.Fatalf("readyz %d %v", code, body)
+	}
+	store.Store(false)
+	code, body := get("/readyz")
+	if code != 503 || body["status"] != "not ready" || !strings.Contains(toJSON(body["down"]), "state_store") || strings.Contains(toJSON(body["down"]), "slack") {
+		t.Fatalf("store down: %d %v", code, body)
+	}
+	socket.Store(false)
+	if _, body := get("/readyz"); !strings.Contains(toJSON(body["down"]), "slack_socket_mode") {
+		t.Fatalf("socket down: %v", body)
+	}
+	store.Store(true)
+	socket.Store(true)
+	if code, _ := get("/readyz"); code != 200 {
+		t.Fatalf("recovered: %d", code)
+	}
+	resp, _ := http.Get(srv.URL + "/metrics")
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "mcasbot_store_up 1") || !strings.Contains(string(b), "mcasbot_socketmode_connected 1") {
+		t.Fatalf("gauges missing:\n%s", b)
+	}
+}
+
+func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
+
+func TestCallerAndWindowAreCounted(t *testing.T) {
+	m := ops.NewMetrics()
+	c := &httpx.Caller{Service: "mcas contoso"}
+	m.ObserveCaller(c)
+	c.Observe("list alerts", 429, 10*time.Millisecond)
+	c.Observe("list alerts", 200, 20*time.Millisecond)
+	c.OnRetry("list alerts", time.Second)
+	w := httpx.NewWindow(1, time.Minute)
+	m.ObserveWindow("mcas", w)
+	w.OnWait(2 * time.Second)
+	srv := httptest.NewServer(ops.Handler(m))
+	defer srv.Close()
+	resp, _ := http.Get(srv.URL + "/metrics")
+	b, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`mcasbot_upstream_requests_total{integration="mcas",status="429"} 1`,
+		`mcasbot_upstream_requests_total{integration="mcas",status="200"} 1`,
+		`mcasbot_upstream_retries_total{integration="mcas"} 1`,
+		`mcasbot_rate_limit_waits_total{integration="mcas"} 1`,
+		`mcasbot_rate_limit_wait_seconds_total{integration="mcas"} 2`,
+		`mcasbot_upstream_request_seconds_count{integration="mcas"} 2`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
