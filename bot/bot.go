@@ -49,7 +49,7 @@ type Bot struct {
 	jobs          chan func(context.Context)
 	connected     atomic.Bool
 	everConnected atomic.Bool
-	inflight  sync.WaitGroup
+	inflight      sync.WaitGroup
 
 	jira      *JiraButtons
 	clickAuth authorizer

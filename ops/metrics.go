@@ -26,7 +26,7 @@ type Metrics struct {
 	RateLimitWaits  *prometheus.CounterVec   // integration
 	RateLimitWaited *prometheus.CounterVec   // integration (seconds)
 	AbuseCache      *prometheus.CounterVec   // result: hit, miss
-	DigestRuns      *prometheus.CounterVec // outcome
+	DigestRuns      *prometheus.CounterVec   // outcome
 	AlertsPosted    prometheus.Counter
 	Issues          *prometheus.CounterVec // outcome
 	Reconnects      prometheus.Counter
