@@ -139,8 +139,10 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"ok": true, "url": s.GetWSURL()})
 }
 
+// authTest answers invalid_auth for the token "xoxb-invalid".
 func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("Authorization") == "Bearer xoxb-invalid" {
+	_ = r.ParseForm()
+	if r.Header.Get("Authorization") == "Bearer xoxb-invalid" || r.PostForm.Get("token") == "xoxb-invalid" {
 		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}

@@ -70,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return demo(ctx, args, stdin, stdout, stderr)
 	case "probe":
 		return probe(ctx, args, stderr)
+	case "check":
+		return checkCmd(ctx, stdout, stderr, environ)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

@@ -72,8 +72,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 	a.store = st
 	a.closers = append(a.closers, func() { _ = st.Close() })
 	if cfg.JiraEnabled() {
-		jc, err := jira.New(jira.Config{URL: cfg.JiraURL, User: cfg.JiraUser, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
-			Deployment: jira.Deployment(cfg.JiraDeployment)}, a.hc, logger)
+		jc, err := jiraClient(cfg, a.hc, logger)
 		if err != nil {
 			return nil, err
 		}
@@ -162,6 +161,11 @@ func (a *app) quota() func() (int, bool) {
 		q := a.abuse.Quota()
 		return q.Remaining, q.Known
 	}
+}
+
+func jiraClient(cfg *Config, hc *http.Client, logger *slog.Logger) (*jira.Client, error) {
+	return jira.New(jira.Config{URL: cfg.JiraURL, User: cfg.JiraUser, APIToken: cfg.JiraAPIToken.Reveal(), PAT: cfg.JiraPAT.Reveal(),
+		Deployment: jira.Deployment(cfg.JiraDeployment)}, hc, logger)
 }
 
 func slackAPI(cfg *Config, hc *http.Client) *slack.Client {
