@@ -19,6 +19,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/integrations/httpx"
 )
 
 // Config tunes the loop.
@@ -286,6 +287,7 @@ func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 	b.ack(req, "slash_command", formatting.LookingUp(parsed, tenants))
 	start := time.Now()
 	b.submit(log, cmd.ResponseURL, func(ctx context.Context) {
+		ctx = httpx.WithLogger(ctx, log)
 		res := b.runner.Run(ctx, parsed)
 		outcome := "ok"
 		if commands.Failed(res) {
@@ -378,7 +380,7 @@ func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallbac
 			})
 			continue
 		}
-		b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.onCreateJira(ctx, log, cb, a) })
+		b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.onCreateJira(httpx.WithLogger(ctx, log), log, cb, a) })
 	}
 }
 

@@ -86,7 +86,7 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 		srv.AddAlerts(mcasfake.Generate(n, 30, now, 5*24*time.Hour, uint64(i+1))...)
 		srv.AddAlerts(mcasfake.Hostile(n, now.Add(-time.Minute)))
 		srv.AddActivities(mcasfake.GenerateActivities(n, 50, now, 48*time.Hour, uint64(i+1))...)
-		c, err := mcas.New(mcas.Config{Name: n, URL: srv.URL, Token: mcasToken, Timeout: 3 * time.Second, RequestsPerMinute: -1, Attempts: 1}, srv.Client(), logger)
+		c, err := mcas.New(mcas.Config{Name: n, URL: srv.URL, Token: mcasToken, Timeout: 3 * time.Second, RequestsPerMinute: -1, Attempts: 2}, srv.Client(), logger)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -449,5 +449,33 @@ func BenchmarkAckLatency(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "µs-p99-ack")
 	for _, f := range h.tenants {
 		f.SetLatency(0)
+	}
+}
+
+// Every log line of a command carries its request id, user and channel,
+// and the lines about a tenant name it.
+func TestCommandLogLinesCarryTheRequest(t *testing.T) {
+	h := start(t, bot.Config{})
+	h.tenants[1].Fail(mcasfake.Fault{Status: 503}, mcasfake.Fault{Status: 401})
+	id, _ := h.command(t, "alerts")
+	if _, err := h.slack.Responses(id, 1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(2 * time.Second); !strings.Contains(h.logs.String(), "command answered") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	var n int
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if !strings.Contains(line, `"request_id":"`+id+`"`) {
+			continue
+		}
+		n++
+		if !strings.Contains(line, `"user":"`+analyst+`"`) || !strings.Contains(line, `"channel":"`+socChannel+`"`) {
+			t.Errorf("line without user or channel: %s", line)
+		}
+	}
+	logs := h.logs.String()
+	if n < 3 || !strings.Contains(logs, `"msg":"retrying upstream call","request_id":"`+id) || !strings.Contains(logs, `"msg":"tenant failed","request_id":"`+id) {
+		t.Fatalf("%d lines for the request; retry and failure lines must carry it:\n%s", n, logs)
 	}
 }

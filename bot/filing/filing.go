@@ -73,7 +73,7 @@ var ErrStoreDown = errors.New("the state store is unreachable, so issues cannot 
 // File files the issue for an alert at most once, whoever clicks and
 // however often.
 func (s *Service) File(ctx context.Context, tenant, alertID string, by Filer) (Result, error) {
-	log := s.logger().With("tenant", tenant, "alert", alertID, "user", by.ID)
+	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", tenant, "alert", alertID)
 	reader, ok := s.Tenants[tenant]
 	if !ok {
 		return Result{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", tenant)

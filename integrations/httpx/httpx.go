@@ -184,8 +184,8 @@ func (c *Caller) Do(ctx context.Context, op string, newReq func(ctx context.Cont
 			if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
 				return nil, last // waiting would outlive the caller
 			}
-			if c.Logger != nil {
-				c.Logger.Warn("retrying upstream call", "service", c.Service, "op", op, "attempt", attempt+1, "wait", wait, "error", last.Error())
+			if l := LoggerFrom(ctx, c.Logger); l != nil {
+				l.Warn("retrying upstream call", "service", c.Service, "op", op, "attempt", attempt+1, "wait", wait, "error", last.Error())
 			}
 			if c.OnRetry != nil {
 				c.OnRetry(op, wait)
