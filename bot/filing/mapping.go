@@ -275,10 +275,12 @@ func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []strin
 			fmt.Fprintf(&b, "||%s|%s|\n", k, wiki(v))
 		}
 	}
+	// Our own values (a time, an id) need no escaping.
+	rawRow := func(k, v string) { fmt.Fprintf(&b, "||%s|%s|\n", k, v) }
 	row("Title", title)
 	row("Tenant", formatting.Clean(a.Tenant))
 	row("Severity", a.Severity.String())
-	row("Time (UTC)", a.Time.UTC().Format("2006-01-02 15:04:05"))
+	rawRow("Time (UTC)", a.Time.UTC().Format("2006-01-02 15:04:05"))
 	row("Policy", formatting.Clean(a.Policy()))
 	row("Affected user", formatting.Clean(user))
 	row("IP addresses", strings.Join(ips, ", "))

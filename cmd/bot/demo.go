@@ -64,8 +64,8 @@ func (sb *sandbox) Close() {
 	}
 }
 
-const demoBanner = `mcasbot demo: a sandbox with two sample tenants (contoso, fabrikam) and AbuseIPDB.
-Type /mcas commands as you would in Slack; "quit" or Ctrl-D ends. Try:
+const demoBanner = `mcasbot demo: a sandbox with two sample tenants (contoso, fabrikam), AbuseIPDB, Jira
+and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D ends. Try:
   /mcas alerts
   /mcas alerts 10 high
   /mcas ip 185.220.101.4
@@ -73,6 +73,8 @@ Type /mcas commands as you would in Slack; "quit" or Ctrl-D ends. Try:
   /mcas user alice@contoso.com
   /mcas alerts limit=500        (bad input: see the message)
   /mcas help
+  digest                        post the morning digest (medium and high alerts)
+  jira 1                        press its first Create Jira button; press it again to see the dedupe
 `
 
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -89,6 +91,12 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		return exitUpstream
 	}
 	defer sb.Close()
+	var wf *workflow
+	defer func() {
+		if wf != nil {
+			wf.Close()
+		}
+	}()
 	interactive := isTerminal(stdin)
 	fmt.Fprint(stdout, demoBanner)
 	sc := bufio.NewScanner(stdin)
@@ -108,6 +116,21 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 		if !interactive {
 			fmt.Fprintf(stdout, "\n> %s\n", line)
+		}
+		word, arg, _ := strings.Cut(line, " ")
+		if word == "digest" || word == "jira" {
+			if wf == nil {
+				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
+					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
+					return exitUpstream
+				}
+			}
+			if word == "digest" {
+				wf.runDigest(ctx, stdout)
+			} else {
+				wf.press(stdout, arg)
+			}
+			continue
 		}
 		execute(ctx, sb.runner, line, *asJSON, stdout, stdout)
 		if ctx.Err() != nil {

@@ -106,3 +106,25 @@ func TestDemoNeedsNoCredentials(t *testing.T) {
 }
 
 func fault401() mcasfake.Fault { return mcasfake.Fault{Status: 401} }
+
+func TestDemoShowsDigestAndCreateJira(t *testing.T) {
+	var out, errb bytes.Buffer
+	in := strings.NewReader("digest\njira 1\njira 1\njira 0\ndigest\n")
+	if code := run(context.Background(), []string{"demo"}, in, &out, &errb, nil); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"MCAS digest:", "[Create Jira → jira 1]", "[Open in Defender → https://",
+		"The digest message now shows: ✅ SEC-1 filed by @you", "Summary:       [MCAS][",
+		"IP reputation:", "Already filed as SEC-1", `There is no button "0"`,
+		"No new alerts since the last digest",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if strings.Count(s, "SEC-2") != 0 {
+		t.Error("a second click filed a second issue")
+	}
+}

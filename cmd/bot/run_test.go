@@ -142,15 +142,3 @@ func TestDigestAndJiraWiredEndToEnd(t *testing.T) {
 		t.Fatal("Jira token logged")
 	}
 }
-
-func asList(v any) []map[string]any {
-	var out []map[string]any
-	if l, ok := v.([]any); ok {
-		for _, x := range l {
-			if m, ok := x.(map[string]any); ok {
-				out = append(out, m)
-			}
-		}
-	}
-	return out
-}

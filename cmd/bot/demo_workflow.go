@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/bot/filing"
+	"github.com/soc/mcasbot/bot/slackfake"
+	"github.com/soc/mcasbot/integrations/jira"
+	"github.com/soc/mcasbot/integrations/jira/jirafake"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/store"
+)
+
+const (
+	demoChannel = "C0DIGEST"
+	demoUser    = "U0DEMO"
+)
+
+// workflow is the digest and Create Jira part of the sandbox: the real bot
+// on a fake Slack (Socket Mode included), a SQLite store in a temporary
+// directory and a fake Jira.
+type workflow struct {
+	slack  *slackfake.Server
+	jira   *jirafake.Server
+	store  store.Store
+	digest *schedule.Digest
+	dir    string
+	stop   func()
+	// buttons maps the numbers shown in the digest to Create Jira buttons.
+	buttons []demoButton
+}
+
+type demoButton struct {
+	post   slackfake.Post
+	action string
+	title  string
+}
+
+func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*workflow, error) {
+	w := &workflow{slack: slackfake.New()}
+	w.jira = jirafake.New(jirafake.Options{Cloud: true, User: "soc@demo.example", Token: "demo-jira-token", SearchLag: 2 * time.Second,
+		Fields: []jirafake.CustomField{
+			{ID: "customfield_10050", Name: "Alert URL", Type: jirafake.URLField, OnScreen: true},
+			{ID: "customfield_10051", Name: "Affected user", Type: jirafake.SingleLine, OnScreen: true},
+			{ID: "customfield_10052", Name: "Source IPs", Type: jirafake.SingleLine, OnScreen: true},
+			{ID: "customfield_10053", Name: "IP reputation", Type: jirafake.Paragraph, OnScreen: true},
+		}})
+	dir, err := os.MkdirTemp("", "mcasbot-demo-")
+	if err != nil {
+		return nil, err
+	}
+	w.dir = dir
+	w.store, err = store.Open(ctx, "sqlite:"+filepath.Join(dir, "demo.db"))
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	jc, err := jira.New(jira.Config{URL: w.jira.URL, User: "soc@demo.example", APIToken: "demo-jira-token"}, w.jira.Client(), logger)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	readers := map[string]filing.AlertReader{}
+	for _, t := range sb.runner.Tenants {
+		readers[t.Name()] = t.(*mcas.Client)
+	}
+	prios, _ := filing.ParsePriorities("")
+	rules, _ := filing.ParseRules("title~Leaked credentials=Highest;title~Ransomware=Highest")
+	svc := &filing.Service{
+		Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules, Fields: filing.Fields{
+			AlertURL: "customfield_10050", AffectedUser: "customfield_10051", IP: "customfield_10052", ReportedIPs: "customfield_10053"}},
+		Store: w.store, Jira: jc, Tenants: readers, Reputation: sb.runner.Reputation, Logger: logger,
+	}
+	api := slack.New("xoxb-demo", slack.OptionAppLevelToken("xapp-demo"), slack.OptionAPIURL(w.slack.APIURL()))
+	b := bot.New(bot.Config{}, api, sb.runner, nil, logger)
+	b.EnableJira(bot.JiraButtons{Filer: svc, Issues: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}})
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { _ = b.Run(runCtx); close(done) }()
+	w.stop = func() { cancel(); <-done }
+	if err := w.slack.WaitConnections(1, 5*time.Second); err != nil {
+		w.Close()
+		return nil, err
+	}
+	w.digest = &schedule.Digest{
+		Config: schedule.Config{Channel: demoChannel, MinSeverity: mcas.SeverityMedium, Lookback: 24 * time.Hour, PostInterval: 5 * time.Millisecond},
+		Store:  w.store, Slack: api, Reputation: sb.runner.Reputation, Logger: logger,
+	}
+	for _, t := range sb.runner.Tenants {
+		w.digest.Tenants = append(w.digest.Tenants, t.(*mcas.Client))
+	}
+	return w, nil
+}
+
+func (w *workflow) Close() {
+	if w.stop != nil {
+		w.stop()
+	}
+	if w.store != nil {
+		_ = w.store.Close()
+	}
+	w.slack.Close()
+	w.jira.Close()
+	if w.dir != "" {
+		_ = os.RemoveAll(w.dir)
+	}
+}
+
+// runDigest posts a digest to the fake Slack and prints it as a reader
+// of the channel would see it, numbering the Create Jira buttons.
+func (w *workflow) runDigest(ctx context.Context, out io.Writer) {
+	before := len(w.slack.Posts())
+	rep, err := w.digest.Run(ctx, false)
+	if err != nil {
+		fmt.Fprintf(out, "digest failed: %v\n", err)
+		return
+	}
+	if rep.New == 0 {
+		fmt.Fprintln(out, "No new alerts since the last digest: nothing posted (run `digest` again after a while, or try `jira 1`).")
+		return
+	}
+	for _, p := range w.slack.Posts()[before:] {
+		if p.Method != "chat.postMessage" {
+			continue
+		}
+		where := "#soc-alerts"
+		if p.Thread != "" {
+			where = "  ↳ in thread"
+		}
+		fmt.Fprintf(out, "\n── %s ─────────────────────────────\n", where)
+		w.render(out, p)
+	}
+	fmt.Fprintf(out, "\nPosted %d alerts in %d %s. Type `jira <number>` to press a Create Jira button.\n", rep.Posted, rep.Messages, plural(rep.Messages, "message", "messages"))
+}
+
+func (w *workflow) render(out io.Writer, p slackfake.Post) {
+	var blocks []map[string]any
+	_ = json.Unmarshal(p.Blocks, &blocks)
+	for _, b := range blocks {
+		switch b["type"] {
+		case "header", "section":
+			if t, ok := b["text"].(map[string]any); ok {
+				fmt.Fprintln(out, mrkdwnToText(fmt.Sprint(t["text"])))
+			}
+		case "context":
+			for _, e := range asList(b["elements"]) {
+				fmt.Fprintln(out, "  "+mrkdwnToText(fmt.Sprint(e["text"])))
+			}
+		case "actions":
+			var btns []string
+			for _, e := range asList(b["elements"]) {
+				id, _ := e["action_id"].(string)
+				if strings.HasPrefix(id, "create_jira:") {
+					w.buttons = append(w.buttons, demoButton{post: p, action: id})
+					btns = append(btns, fmt.Sprintf("[Create Jira → jira %d]", len(w.buttons)))
+				} else if u, ok := e["url"].(string); ok {
+					btns = append(btns, "[Open in Defender → "+u+"]")
+				}
+			}
+			fmt.Fprintln(out, "  "+strings.Join(btns, "  "))
+		}
+	}
+}
+
+var (
+	mrkdwnLink = regexp.MustCompile(`<(https?://[^|>]+)\|([^>]+)>`)
+	mrkdwnUser = regexp.MustCompile(`<@([UW][A-Z0-9]+)>`)
+	mrkdwn     = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "*", "")
+)
+
+// mrkdwnToText shows Slack markup as a terminal reader would want it:
+// links as "text (url)", mentions as @id, entities decoded.
+func mrkdwnToText(s string) string {
+	s = mrkdwnLink.ReplaceAllString(s, "$2 ($1)")
+	s = mrkdwnUser.ReplaceAllString(s, "@$1")
+	return mrkdwn.Replace(s)
+}
+
+// press clicks Create Jira number n as the demo user, through Socket Mode.
+func (w *workflow) press(out io.Writer, arg string) {
+	n, err := strconv.Atoi(strings.TrimSpace(arg))
+	if err != nil || n < 1 || n > len(w.buttons) {
+		fmt.Fprintf(out, "There is no button %q: run `digest` first, then `jira 1` … `jira %d`.\n", arg, max(1, len(w.buttons)))
+		return
+	}
+	btn := w.buttons[n-1]
+	issues := len(w.jira.Issues())
+	updates := len(w.updates(btn.post))
+	id, err := w.slack.Click(demoUser, btn.post, btn.action)
+	if err != nil {
+		fmt.Fprintln(out, err)
+		return
+	}
+	// Either the message is updated (filed) or the clicker gets a reply.
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if len(w.updates(btn.post)) > updates && len(w.jira.Issues()) > issues {
+			is := w.jira.Issues()[len(w.jira.Issues())-1]
+			fmt.Fprintf(out, "The digest message now shows: ✅ %s filed by @you\n", is.Key)
+			printIssue(out, is)
+			return
+		}
+		if reps := w.replies(id); len(reps) > 0 {
+			fmt.Fprintln(out, "mcasbot (only you can see this): "+mrkdwnToText(reps[0].Text))
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	fmt.Fprintln(out, "no answer from the bot")
+}
+
+func (w *workflow) updates(p slackfake.Post) []slackfake.Post {
+	var out []slackfake.Post
+	for _, x := range w.slack.Posts() {
+		if x.Method == "chat.update" && x.TS == p.TS {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func (w *workflow) replies(envID string) []slackfake.Post {
+	target := w.slack.ResponseID(envID)
+	var out []slackfake.Post
+	for _, x := range w.slack.Posts() {
+		if x.Method == "response_url" && x.Target == target {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func printIssue(out io.Writer, is jirafake.Issue) {
+	str := func(k string) string {
+		var s string
+		var named struct{ Name string }
+		var list []string
+		switch {
+		case json.Unmarshal(is.Fields[k], &s) == nil:
+			return s
+		case json.Unmarshal(is.Fields[k], &list) == nil:
+			return strings.Join(list, ", ")
+		case json.Unmarshal(is.Fields[k], &named) == nil && named.Name != "":
+			return named.Name
+		}
+		return string(is.Fields[k])
+	}
+	fmt.Fprintf(out, "\nJira issue %s (in the sandbox Jira):\n", is.Key)
+	for _, f := range [][2]string{{"summary", "Summary"}, {"priority", "Priority"}, {"labels", "Labels"},
+		{"customfield_10050", "Alert URL"}, {"customfield_10051", "Affected user"}, {"customfield_10052", "Source IPs"}, {"customfield_10053", "IP reputation"}} {
+		if v := str(f[0]); v != "" {
+			fmt.Fprintf(out, "  %-14s %s\n", f[1]+":", strings.ReplaceAll(v, "\n", "\n                 "))
+		}
+	}
+	desc := str("description")
+	if i := strings.Index(desc, "\nh3. Description"); i > 0 {
+		desc = desc[:i]
+	}
+	fmt.Fprintf(out, "  Description:\n    %s\n", strings.ReplaceAll(strings.TrimSpace(desc), "\n", "\n    "))
+}
+
+// asList reads a JSON array of objects.
+func asList(v any) []map[string]any {
+	var out []map[string]any
+	if l, ok := v.([]any); ok {
+		for _, x := range l {
+			if m, ok := x.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+	}
+	return out
+}
