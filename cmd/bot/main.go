@@ -19,6 +19,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	_ "time/tzdata" // DIGEST_TIMEZONE works on images without zoneinfo
 
 	"github.com/slack-go/slack"
 
