@@ -218,7 +218,7 @@ func (d *Digest) fetch(ctx context.Context, rep *Report) []tenantFind {
 			rep.MCASCalls += calls
 			if err != nil {
 				d.Logger.Warn("digest: tenant failed", "tenant", t.Name(), "error", err)
-				rep.Failures = append(rep.Failures, formatting.TenantProblem{Tenant: t.Name(), Reason: reason(err)})
+				rep.Failures = append(rep.Failures, formatting.TenantProblem{Tenant: t.Name(), Reason: httpx.Describe(err)})
 				out[i] = tenantFind{tenant: t.Name(), failed: true}
 				return
 			}
@@ -227,21 +227,6 @@ func (d *Digest) fetch(ctx context.Context, rep *Report) []tenantFind {
 	}
 	wg.Wait()
 	return out
-}
-
-func reason(err error) string {
-	var e *httpx.Error
-	if errors.As(err, &e) {
-		s := string(e.Kind)
-		if e.Status != 0 {
-			s += fmt.Sprintf(" (HTTP %d)", e.Status)
-		}
-		if e.Detail != "" {
-			s += ": " + e.Detail
-		}
-		return s
-	}
-	return err.Error()
 }
 
 func (d *Digest) fetchTenant(ctx context.Context, t Tenant, sevs []mcas.Severity) (tenantFind, int, error) {

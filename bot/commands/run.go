@@ -57,23 +57,7 @@ type Failure struct {
 }
 
 // Reason says in a few words why the tenant failed.
-func (f Failure) Reason() string {
-	var e *httpx.Error
-	if errors.As(f.Err, &e) {
-		s := string(e.Kind)
-		if e.Status != 0 {
-			s += fmt.Sprintf(" (HTTP %d)", e.Status)
-		}
-		if e.Detail != "" {
-			s += ": " + e.Detail
-		}
-		return s
-	}
-	if errors.Is(f.Err, context.DeadlineExceeded) {
-		return string(httpx.KindTimeout)
-	}
-	return f.Err.Error()
-}
+func (f Failure) Reason() string { return httpx.Describe(f.Err) }
 
 // Result is what a command produced.
 type Result interface{ result() }
@@ -220,7 +204,7 @@ func (r *Runner) reputation(ctx context.Context, addr netip.Addr) (*abuseipdb.Re
 		if errors.Is(err, abuseipdb.ErrNotPublic) {
 			return nil, "private or reserved address: not sent to AbuseIPDB"
 		}
-		return nil, "reputation unavailable: " + Failure{Err: err}.Reason()
+		return nil, "reputation unavailable: " + httpx.Describe(err)
 	}
 	return &rep, ""
 }

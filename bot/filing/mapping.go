@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
@@ -229,7 +228,7 @@ func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, by Filer, n
 	is := jira.Issue{
 		Project:   m.Project,
 		IssueType: m.IssueType,
-		Summary:   cut(fmt.Sprintf("[MCAS][%s] %s", formatting.Clean(a.Tenant), title), maxSingleLine),
+		Summary:   formatting.Cut(fmt.Sprintf("[MCAS][%s] %s", formatting.Clean(a.Tenant), title), maxSingleLine),
 		Priority:  m.Priority(a),
 		Labels:    labels(a),
 		Custom:    map[string]any{},
@@ -246,7 +245,7 @@ func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, by Filer, n
 			if limit == maxSingleLine {
 				value = strings.Join(strings.Fields(value), " ")
 			}
-			is.Custom[id] = cut(value, limit)
+			is.Custom[id] = formatting.Cut(value, limit)
 		}
 	}
 	set(m.Fields.AlertURL, formatting.SafeURL(a.URL), maxSingleLine)
@@ -255,14 +254,14 @@ func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, by Filer, n
 	set(m.Fields.AffectedUser, formatting.Clean(user), maxSingleLine)
 	set(m.Fields.IP, strings.Join(ipList, ", "), maxSingleLine)
 	set(m.Fields.ReportedIPs, report, maxParagraph)
-	is.Description = cut(m.description(a, title, desc, user, ipList, report, by, now), maxParagraph)
+	is.Description = formatting.Cut(m.description(a, title, desc, user, ipList, report, by, now), maxParagraph)
 	return is
 }
 
 func labels(a mcas.Alert) []string {
 	out := []string{"mcas", Label(a.ID)}
 	if t := strings.ToLower(labelSafe(a.Tenant)); t != "" && t != "mcas" {
-		out = append(out, cut(t, 255))
+		out = append(out, formatting.Cut(t, 255))
 	}
 	return out
 }
@@ -356,10 +355,3 @@ func wiki(s string) string {
 }
 
 var urlRE = regexp.MustCompile(`https?://[^\s<>"'|\[\]{}]+`)
-
-func cut(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	return string([]rune(s)[:n-1]) + "…"
-}

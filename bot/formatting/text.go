@@ -10,6 +10,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/soc/mcasbot/integrations/httpx"
 )
 
 // Escape makes s safe inside mrkdwn: Slack parses exactly &, < and >, so an
@@ -82,16 +84,7 @@ func isBidi(r rune) bool {
 }
 
 // Cut shortens s to at most n runes, marking the cut with "…".
-func Cut(s string, n int) string {
-	if n <= 0 {
-		return ""
-	}
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n-1]) + "…"
-}
+func Cut(s string, n int) string { return httpx.Truncate(s, n) }
 
 // CutEscaped escapes s for mrkdwn and keeps the result within n characters
 // without splitting an entity.

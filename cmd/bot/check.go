@@ -114,7 +114,7 @@ func checkTenants(ctx context.Context, r *commands.Runner, add adder) {
 			case httpx.KindTimeout:
 				hint = " (use the regional portal URL)"
 			}
-			add("mcas", fail, "%s: %s%s", t.Name(), commands.Failure{Err: err}.Reason(), hint)
+			add("mcas", fail, "%s: %s%s", t.Name(), httpx.Describe(err), hint)
 		case len(list.Alerts) == 0:
 			add("mcas", pass, "%s: token valid, can read alerts (none yet)", t.Name())
 		default:
@@ -134,7 +134,7 @@ func checkAbuse(ctx context.Context, a *app, add adder) {
 	case httpx.KindOf(err) == httpx.KindThrottled:
 		add("abuseipdb", warn, "key valid but the daily quota is spent: reputation shows as unavailable until it resets")
 	case err != nil:
-		add("abuseipdb", fail, "%s", commands.Failure{Err: err}.Reason())
+		add("abuseipdb", fail, "%s", httpx.Describe(err))
 	case q.Known:
 		add("abuseipdb", pass, "key valid, %d of %d checks left today (this check used one)", q.Remaining, q.Limit)
 	default:
@@ -169,19 +169,19 @@ func checkJira(ctx context.Context, cfg *Config, add adder) {
 	}
 	me, err := jc.Myself(ctx)
 	if err != nil {
-		add("jira", fail, "credentials: %s", commands.Failure{Err: err}.Reason())
+		add("jira", fail, "credentials: %s", httpx.Describe(err))
 		return
 	}
 	add("jira", pass, "credentials: signed in as %s (%s)", me, jc.Deployment())
 	screen, err := jc.CreateScreen(ctx, cfg.JiraProject, cfg.mapping.IssueType)
 	if err != nil {
-		add("jira", fail, "project %s / issue type %s: %s", cfg.JiraProject, cfg.mapping.IssueType, commands.Failure{Err: err}.Reason())
+		add("jira", fail, "project %s / issue type %s: %s", cfg.JiraProject, cfg.mapping.IssueType, httpx.Describe(err))
 		return
 	}
 	add("jira", pass, "project %s has issue type %s", cfg.JiraProject, cfg.mapping.IssueType)
 	fields, err := jc.Fields(ctx)
 	if err != nil {
-		add("jira", fail, "listing fields: %s", commands.Failure{Err: err}.Reason())
+		add("jira", fail, "listing fields: %s", httpx.Describe(err))
 		return
 	}
 	names := map[string]string{}

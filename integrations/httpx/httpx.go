@@ -83,6 +83,27 @@ func KindOf(err error) Kind {
 	return ""
 }
 
+// Describe says in a few words why a call failed, for a person: the kind,
+// the HTTP status and the upstream's own message, without the service and
+// operation (the reader knows which tenant or tool it was).
+func Describe(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		s := string(e.Kind)
+		if e.Status != 0 {
+			s += fmt.Sprintf(" (HTTP %d)", e.Status)
+		}
+		if e.Detail != "" {
+			s += ": " + e.Detail
+		}
+		return s
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return string(KindTimeout)
+	}
+	return err.Error()
+}
+
 // Retryable reports whether err is an *Error worth retrying.
 func Retryable(err error) bool {
 	e, ok := errors.AsType[*Error](err)
