@@ -158,11 +158,18 @@ func (r *Runner) alertFanout(ctx context.Context, tenant string, q mcas.AlertQue
 		res.Alerts = append(res.Alerts, l.Alerts...)
 		res.More = res.More || l.More
 	}
-	slices.SortStableFunc(res.Alerts, func(a, b mcas.Alert) int { return b.Time.Compare(a.Time) })
-	if len(res.Alerts) > q.Limit {
-		res.Alerts, res.More = res.Alerts[:q.Limit], true
-	}
+	res.Alerts, res.More = newest(res.Alerts, res.More, q.Limit, func(a mcas.Alert) time.Time { return a.Time })
 	return res
+}
+
+// newest sorts merged tenant pages newest first and keeps limit of them;
+// more reports whether anything matched beyond what is kept.
+func newest[T any](items []T, more bool, limit int, at func(T) time.Time) ([]T, bool) {
+	slices.SortStableFunc(items, func(a, b T) int { return at(b).Compare(at(a)) })
+	if len(items) > limit {
+		return items[:limit], true
+	}
+	return items, more
 }
 
 func (r *Runner) ip(ctx context.Context, req IPRequest) Result {
@@ -178,10 +185,7 @@ func (r *Runner) ip(ctx context.Context, req IPRequest) Result {
 		res.Activities = append(res.Activities, l.Activities...)
 		res.More = res.More || l.More
 	}
-	slices.SortStableFunc(res.Activities, func(a, b mcas.Activity) int { return b.Time.Compare(a.Time) })
-	if len(res.Activities) > req.Limit {
-		res.Activities, res.More = res.Activities[:req.Limit], true
-	}
+	res.Activities, res.More = newest(res.Activities, res.More, req.Limit, func(a mcas.Activity) time.Time { return a.Time })
 	return res
 }
 
