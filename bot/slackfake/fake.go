@@ -289,7 +289,13 @@ func (s *Server) SlashCommand(user, channel, text string) (string, error) {
 		"user_id": user, "user_name": "analyst", "command": "/mcas", "text": text, "api_app_id": "A0MCAS",
 		"response_url": s.ResponseURL(respID), "trigger_id": "trig-" + respID,
 	}
-	id, err := s.Send("slash_commands", payload)
+	return s.sendReplyable("slash_commands", payload, respID)
+}
+
+// sendReplyable sends an envelope whose payload carries the response_url
+// of respID, and remembers which envelope it belongs to.
+func (s *Server) sendReplyable(typ string, payload any, respID string) (string, error) {
+	id, err := s.Send(typ, payload)
 	if err != nil {
 		return "", err
 	}
@@ -541,12 +547,5 @@ func (s *Server) Click(user string, msg Post, actionID string) (string, error) {
 			"text": map[string]any{"type": "plain_text", "text": "Create Jira"}, "action_ts": fmt.Sprint(time.Now().Unix())}},
 		"response_url": s.ResponseURL(respID),
 	}
-	id, err := s.Send("interactive", payload)
-	if err != nil {
-		return "", err
-	}
-	s.mu.Lock()
-	s.respIDs[id] = respID
-	s.mu.Unlock()
-	return id, nil
+	return s.sendReplyable("interactive", payload, respID)
 }

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/soc/mcasbot/integrations/internal/fault"
 )
 
 // Report is the check endpoint's data object.
@@ -33,25 +35,21 @@ type Report struct {
 	LastReportedAt       *string  `json:"lastReportedAt"`
 }
 
-// Fault is an injected answer for the next request.
-type Fault struct {
-	Status     int
-	RetryAfter string
-	Body       string
-	Delay      time.Duration
-}
+// Fault is an injected answer for the next request (an empty body stays
+// empty).
+type Fault = fault.Fault
 
 // Server is a fake AbuseIPDB.
 type Server struct {
 	*httptest.Server
 	Key string
 
+	faults fault.Queue
+
 	mu      sync.Mutex
 	reports map[string]Report
 	limit   int
 	used    int
-	faults  []Fault
-	latency time.Duration
 	calls   map[string]int
 	total   int
 }
@@ -71,18 +69,10 @@ func (s *Server) Set(r Report) {
 }
 
 // Fail queues faults for the next requests.
-func (s *Server) Fail(f ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f...)
-}
+func (s *Server) Fail(f ...Fault) { s.faults.Add(f...) }
 
 // SetLatency delays every answer.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+func (s *Server) SetLatency(d time.Duration) { s.faults.SetLatency(d) }
 
 // Calls is how many checks of ip were received.
 func (s *Server) Calls(ip string) int {
@@ -103,33 +93,11 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request) {
 	s.total++
 	ip := r.URL.Query().Get("ipAddress")
 	s.calls[ip]++
-	latency := s.latency
-	var fault *Fault
-	if len(s.faults) > 0 {
-		f := s.faults[0]
-		s.faults = s.faults[1:]
-		fault = &f
-	}
 	s.mu.Unlock()
-	if fault != nil && fault.Delay > 0 {
-		latency = fault.Delay
-	}
-	if latency > 0 {
-		select {
-		case <-time.After(latency):
-		case <-r.Context().Done():
-			return
-		}
-	}
-	jsonWanted := r.Header.Get("Accept") == "application/json"
-	if fault != nil && fault.Status != 0 {
-		if fault.RetryAfter != "" {
-			w.Header().Set("Retry-After", fault.RetryAfter)
-		}
-		w.WriteHeader(fault.Status)
-		_, _ = w.Write([]byte(fault.Body))
+	if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), nil) {
 		return
 	}
+	jsonWanted := r.Header.Get("Accept") == "application/json"
 	if r.URL.Path != "/check" && r.URL.Path != "/api/v2/check" {
 		s.fail(w, jsonWanted, http.StatusNotFound, "Not found", "")
 		return

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+
+	"github.com/soc/mcasbot/integrations/internal/fault"
 )
 
 // FieldType is how a custom field's value is shaped and limited.
@@ -58,25 +60,19 @@ type Issue struct {
 }
 
 // Fault is an injected answer for the next request to a path prefix
-// ("" = any request).
-type Fault struct {
-	Path       string
-	Status     int
-	RetryAfter string
-	Body       string
-	Delay      time.Duration
-}
+// ("" = any request); its default body is Jira's errorMessages JSON.
+type Fault = fault.Fault
 
 // Server is a fake Jira site.
 type Server struct {
 	*httptest.Server
 	opt Options
 
+	faults fault.Queue
+
 	mu       sync.Mutex
 	issues   []Issue
-	faults   []Fault
 	requests map[string]int
-	latency  time.Duration
 }
 
 // New starts a fake Jira.
@@ -105,18 +101,10 @@ func New(opt Options) *Server {
 }
 
 // Fail queues faults.
-func (s *Server) Fail(f ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f...)
-}
+func (s *Server) Fail(f ...Fault) { s.faults.Add(f...) }
 
 // SetLatency delays every answer.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+func (s *Server) SetLatency(d time.Duration) { s.faults.SetLatency(d) }
 
 // Issues returns what was created.
 func (s *Server) Issues() []Issue {
@@ -163,37 +151,10 @@ func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.requests[r.Method+" "+r.URL.Path]++
-		latency := s.latency
-		var fault *Fault
-		for i, f := range s.faults {
-			if strings.HasPrefix(r.URL.Path, f.Path) {
-				fault = &f
-				s.faults = slices.Delete(s.faults, i, i+1)
-				break
-			}
-		}
 		s.mu.Unlock()
-		if fault != nil && fault.Delay > 0 {
-			latency = fault.Delay
-		}
-		if latency > 0 {
-			select {
-			case <-time.After(latency):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if fault != nil && fault.Status != 0 {
-			if fault.RetryAfter != "" {
-				w.Header().Set("Retry-After", fault.RetryAfter)
-			}
-			body := fault.Body
-			if body == "" {
-				body = fmt.Sprintf(`{"errorMessages":[%q],"errors":{}}`, http.StatusText(fault.Status))
-			}
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(fault.Status)
-			_, _ = w.Write([]byte(body))
+		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), func(status int) string {
+			return fmt.Sprintf(`{"errorMessages":[%q],"errors":{}}`, http.StatusText(status))
+		}) {
 			return
 		}
 		if !s.authorized(r) {

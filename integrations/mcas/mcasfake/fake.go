@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/soc/mcasbot/integrations/internal/fault"
 )
 
 // Entity is an alert entity on the wire.
@@ -62,24 +64,19 @@ type Activity struct {
 	RawDataJSON map[string]any `json:"rawDataJson,omitempty"`
 }
 
-// Fault is an injected answer.
-type Fault struct {
-	Status     int    // HTTP status to answer
-	RetryAfter string // Retry-After header, if any
-	Body       string // raw body; default a {"detail":…} JSON
-	Delay      time.Duration
-}
+// Fault is an injected answer; its default body is a {"detail":…} JSON.
+type Fault = fault.Fault
 
 // Server is one fake tenant.
 type Server struct {
 	*httptest.Server
 	Token string
 
+	faults fault.Queue
+
 	mu         sync.Mutex
 	alerts     []Alert
 	activities []Activity
-	faults     []Fault
-	latency    time.Duration
 	requests   []Request
 }
 
@@ -132,18 +129,10 @@ func (s *Server) AddActivities(a ...Activity) {
 }
 
 // Fail queues faults answered, in order, instead of the next requests.
-func (s *Server) Fail(f ...Fault) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, f...)
-}
+func (s *Server) Fail(f ...Fault) { s.faults.Add(f...) }
 
 // SetLatency delays every answer.
-func (s *Server) SetLatency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+func (s *Server) SetLatency(d time.Duration) { s.faults.SetLatency(d) }
 
 // Requests returns what was received so far.
 func (s *Server) Requests() []Request {
@@ -170,35 +159,8 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		}
 		s.mu.Lock()
 		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body})
-		latency := s.latency
-		var fault *Fault
-		if len(s.faults) > 0 {
-			f := s.faults[0]
-			s.faults = s.faults[1:]
-			fault = &f
-		}
 		s.mu.Unlock()
-		if fault != nil && fault.Delay > 0 {
-			latency = fault.Delay
-		}
-		if latency > 0 {
-			select {
-			case <-time.After(latency):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		if fault != nil && fault.Status != 0 {
-			if fault.RetryAfter != "" {
-				w.Header().Set("Retry-After", fault.RetryAfter)
-			}
-			if fault.Body != "" {
-				w.Header().Set("Content-Type", "application/json")
-				w.WriteHeader(fault.Status)
-				_, _ = w.Write([]byte(fault.Body))
-				return
-			}
-			writeDetail(w, fault.Status, http.StatusText(fault.Status))
+		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), detailBody) {
 			return
 		}
 		if r.Header.Get("Authorization") != "Token "+s.Token {
@@ -209,6 +171,11 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		r = r.WithContext(withBody(r.Context(), body))
 		next.ServeHTTP(w, r)
 	})
+}
+
+func detailBody(status int) string {
+	b, _ := json.Marshal(map[string]string{"detail": http.StatusText(status)})
+	return string(b)
 }
 
 func writeDetail(w http.ResponseWriter, status int, detail string) {
