@@ -1,6 +1,8 @@
 package formatting
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -154,9 +156,26 @@ func sortedKeys[V any](m map[string]V) []string {
 
 var idSafe = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 
-func alertKey(a mcas.Alert) string {
-	return Cut(idSafe.ReplaceAllString(a.Tenant, "_"), 60) + ":" + Cut(idSafe.ReplaceAllString(a.ID, "_"), 100)
+// alertKey names an alert in block and action ids: unique per (tenant,
+// id), short, and free of the "~" FiledBlocks uses for versions.
+func alertKey(a mcas.Alert) string { return idPart(a.Tenant, 60) + ":" + idPart(a.ID, 64) }
+
+// idPart is s when it is short and safe; otherwise a readable prefix and a
+// hash of all of s, so that two different values never share a key.
+func idPart(s string, n int) string {
+	if s != "" && len(s) <= n && !idSafe.MatchString(s) {
+		return s
+	}
+	sum := sha256.Sum256([]byte(s))
+	prefix := idSafe.ReplaceAllString(s, "_")
+	if len(prefix) > n-18 {
+		prefix = prefix[:n-18]
+	}
+	return prefix + "-h" + hex.EncodeToString(sum[:8])
 }
+
+// maxButtonID keeps a Create Jira button's value well under Slack's 2,000.
+const maxButtonID = 200
 
 // cards renders each alert as a section and an actions block.
 func cards(in DigestInput, as []mcas.Alert) []slack.Block {
@@ -209,7 +228,7 @@ func card(in DigestInput, a mcas.Alert) string {
 
 func actions(a mcas.Alert, jira bool) *slack.ActionBlock {
 	var elems []slack.BlockElement
-	if jira {
+	if jira && len(a.ID)+len(a.Tenant) <= maxButtonID {
 		val, _ := json.Marshal(ButtonValue{Tenant: a.Tenant, AlertID: a.ID})
 		create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(a), string(val), slack.NewTextBlockObject(slack.PlainTextType, "Create Jira", true, false))
 		create.Style = slack.StylePrimary

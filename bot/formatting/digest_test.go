@@ -2,6 +2,7 @@ package formatting_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -97,4 +98,28 @@ func TestButtonValueRoundTrip(t *testing.T) {
 			t.Fatal("button value lost after a JSON round trip")
 		}
 	}
+}
+
+// FuzzDigest: whatever upstream sends, every digest message stays within
+// Slack's limits, pings nobody, and keeps block and action ids unique.
+func FuzzDigest(f *testing.F) {
+	h := hostile()
+	f.Add(h.Title, h.Tenant, h.ID, h.URL, "<@U0ADMIN>", 3)
+	f.Add(strings.Repeat("t", 3000), strings.Repeat("x", 300), strings.Repeat("f", 300), "https://ok.example/a", "u", 60)
+	f.Fuzz(func(t *testing.T, title, tenant, id, url, user string, n int) {
+		n = min(max(n, 1), 60)
+		as := make([]mcas.Alert, n)
+		for i := range as {
+			as[i] = mcas.Alert{ID: fmt.Sprintf("%s%d", id, i), Tenant: tenant, Title: title, URL: url, Severity: mcas.Severity(i % 4),
+				Entities: []mcas.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: user}}}
+		}
+		formatting.SortForDigest(as)
+		for _, c := range formatting.Digest(formatting.DigestInput{Alerts: as, Failures: []formatting.TenantProblem{{Tenant: tenant, Reason: title}}}) {
+			if err := formatting.Check(c.Msg); err != nil {
+				t.Fatalf("limit broken: %v", err)
+			}
+			js, _ := json.Marshal(c.Msg)
+			assertNoLiveMarkup(t, js)
+		}
+	})
 }
