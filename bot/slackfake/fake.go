@@ -57,7 +57,6 @@ type Server struct {
 	openErr   string
 	opens     int
 	seq       int
-	authUser  string
 	rateLimit map[string]time.Time // channel -> earliest next post (when enforcing)
 	enforce   bool
 	postFail  []string

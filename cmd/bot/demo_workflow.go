@@ -47,7 +47,6 @@ type workflow struct {
 type demoButton struct {
 	post   slackfake.Post
 	action string
-	title  string
 }
 
 func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*workflow, error) {

@@ -214,7 +214,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		errs["issuetype"] = "valid issue type is required"
 	}
 	if named.Priority != nil && !slices.Contains(s.opt.Priorities, named.Priority.Name) {
-		errs["priority"] = fmt.Sprintf("The priority selected is invalid.")
+		errs["priority"] = "The priority selected is invalid."
 	}
 	var summary string
 	if json.Unmarshal(body.Fields["summary"], &summary) != nil || strings.TrimSpace(summary) == "" {
