@@ -77,7 +77,7 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		log.Error("audit: jira filing failed", "outcome", string(res.Outcome), "error", err)
 		b.outcome(string(res.Outcome))
 		msg := ":x: Could not file a Jira issue for this alert: " + formatting.CutEscaped(err.Error(), 1500)
-		if !errors.Is(err, filing.ErrStoreDown) {
+		if !errors.Is(err, filing.ErrStoreDown) && !strings.Contains(err.Error(), "is held until") {
 			msg += "\nThe button stays; click it again once the cause is fixed."
 		}
 		b.Reply(ctx, cb.ResponseURL, ephemeral(msg))
@@ -94,6 +94,11 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		}
 		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s%s.", issueLink(res.Key, res.URL), by)))
 		b.updateMessage(ctx, log, cb)
+	case res.Outcome == filing.InProgress && res.Held != "":
+		log.Info("audit: jira click on held alert", "held_by", res.By, "outcome", "in_progress")
+		b.outcome("in_progress")
+		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":warning: An earlier attempt by <@%s> got no answer from Jira (%s). To avoid a duplicate, this alert is held until %s UTC; after that a click searches Jira before filing.",
+			res.By, formatting.CutEscaped(res.Held, 300), res.HeldUntil.UTC().Format("15:04"))))
 	case res.Outcome == filing.InProgress:
 		// Someone else (maybe on another replica) is filing it: wait for
 		// their result so this user is told the same key.

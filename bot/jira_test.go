@@ -265,3 +265,28 @@ func TestJiraRejectionIsExplainedAndButtonStays(t *testing.T) {
 		t.Fatal("Jira token in logs")
 	}
 }
+
+func TestAmbiguousJiraFailureHoldsTheAlert(t *testing.T) {
+	js := newJira()
+	defer js.Close()
+	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), js, nil)
+	if _, err := w.digest.Run(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	parent := w.slack.Posts()[0]
+	action, _ := createButton(t, parent)
+	js.Fail(jirafake.Fault{Path: "/rest/api/2/issue", Status: 502})
+	id := w.click(t, lead, parent, action)
+	reply, err := w.slack.Responses(id, 1, 5*time.Second)
+	if err != nil || !strings.Contains(reply[0].Text, "may or may not exist") || !strings.Contains(reply[0].Text, "held until") {
+		t.Fatalf("first click: %+v %v", reply, err)
+	}
+	id = w.click(t, lead, parent, action)
+	reply, err = w.slack.Responses(id, 1, 5*time.Second)
+	if err != nil || !strings.Contains(reply[0].Text, "got no answer from Jira") || !strings.Contains(reply[0].Text, "HTTP 502") {
+		t.Fatalf("second click: %+v %v", reply, err)
+	}
+	if js.Requests("POST /rest/api/2/issue") != 1 {
+		t.Fatal("the held alert was filed again")
+	}
+}

@@ -296,6 +296,12 @@ func (s *sqlStore) FailIssue(ctx context.Context, tenant, alertID, reason string
 	return err
 }
 
+func (s *sqlStore) NoteIssue(ctx context.Context, tenant, alertID, note string) error {
+	_, err := s.exec(ctx, `UPDATE issues SET error = ? WHERE tenant = ? AND alert_id = ? AND state = 'pending'`,
+		truncate(note, 1000), tenant, alertID)
+	return err
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

@@ -31,6 +31,10 @@ type Store interface {
 	CompleteIssue(ctx context.Context, tenant, alertID, key, url string) error
 	// FailIssue releases a claim after a failure so it can be tried again.
 	FailIssue(ctx context.Context, tenant, alertID, reason string) error
+	// NoteIssue records why a pending claim is held without releasing it
+	// (Jira's answer was lost: the issue may exist). It frees itself after
+	// StaleClaim.
+	NoteIssue(ctx context.Context, tenant, alertID, note string) error
 	// Issue reads an alert's issue record.
 	Issue(ctx context.Context, tenant, alertID string) (IssueRecord, bool, error)
 

@@ -64,6 +64,11 @@ type Result struct {
 	By       string // who filed or is filing (Slack user ID)
 	// Found is set when the issue was found in Jira rather than the store.
 	Found bool
+	// Held is set (with InProgress) when an earlier attempt got no answer
+	// from Jira: the alert is held until HeldUntil so the issue, if it was
+	// created, shows up in Jira's search before anyone files again.
+	Held      string
+	HeldUntil time.Time
 }
 
 // ErrStoreDown is returned when claims cannot be checked: filing without
@@ -88,9 +93,26 @@ func (s *Service) File(ctx context.Context, tenant, alertID string, by Filer) (R
 		if rec.State == store.IssueCreated {
 			return Result{Outcome: AlreadyFiled, Key: rec.Key, URL: rec.URL, By: rec.By}, nil
 		}
-		return Result{Outcome: InProgress, By: rec.By}, nil
+		res := Result{Outcome: InProgress, By: rec.By}
+		if rec.Error != "" {
+			res.Held, res.HeldUntil = rec.Error, rec.ClaimedAt.Add(store.StaleClaim)
+		}
+		return res, nil
 	}
 	res, err := s.fileClaimed(ctx, log, reader, tenant, alertID, by)
+	var amb ambiguous
+	if errors.As(err, &amb) {
+		// Jira may have created the issue: keep the claim (it frees itself
+		// after the stale period), so no click files a twin before Jira's
+		// search can find it.
+		nctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if nerr := s.Store.NoteIssue(nctx, tenant, alertID, amb.Error()); nerr != nil {
+			log.Error("could not note the held claim", "error", nerr)
+		}
+		return Result{Outcome: Failed}, fmt.Errorf("%w; to avoid a duplicate this alert is held until %s UTC, then a click searches Jira before filing",
+			err, s.now().Add(store.StaleClaim).Format("15:04"))
+	}
 	if err != nil {
 		// Release the claim so the next click can try again. A fresh
 		// context: the caller's may be what ran out.
@@ -157,10 +179,13 @@ func describeCreateError(err error) error {
 	case e.Kind == httpx.KindAuth || e.Kind == httpx.KindForbidden:
 		return fmt.Errorf("Jira refused mcasbot's credentials (HTTP %d): %s", e.Status, e.Detail)
 	case e.Status >= 500 || e.Kind == httpx.KindTimeout || e.Kind == httpx.KindUnavailable:
-		return fmt.Errorf("Jira failed (%s); the issue may or may not exist: click again and mcasbot looks for it before filing", e.Error())
+		return ambiguous{fmt.Errorf("Jira did not confirm the issue (%s), so it may or may not exist", httpx.Describe(e))}
 	}
 	return fmt.Errorf("Jira did not create the issue: %s", e.Error())
 }
+
+// ambiguous is a create whose outcome is unknown.
+type ambiguous struct{ error }
 
 // reputations checks every public address concurrently within ReputationWait.
 func (s *Service) reputations(ctx context.Context, ips []netip.Addr) Reports {

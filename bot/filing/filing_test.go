@@ -202,14 +202,23 @@ func TestRejectedFieldIsNamedAndClickCanRetry(t *testing.T) {
 }
 
 func TestAmbiguousJiraFailureIsNotRepeatedBlindly(t *testing.T) {
-	e := newEnv(t, 0)
+	e := newEnv(t, time.Hour) // a new issue stays out of search for a long time
 	e.jira.Fail(jirafake.Fault{Path: "/rest/api/2/issue", Status: 500})
 	res, err := e.svc.File(context.Background(), "contoso", e.alert.ID, analyst)
-	if res.Outcome != filing.Failed || !strings.Contains(err.Error(), "may or may not exist") {
+	if res.Outcome != filing.Failed || !strings.Contains(err.Error(), "may or may not exist") || !strings.Contains(err.Error(), "held until") {
 		t.Fatalf("%+v %v", res, err)
 	}
 	if len(e.jira.Issues()) != 0 {
 		t.Fatal("retried a 500 create")
+	}
+	// A click right after is told why the alert is held, and files nothing
+	// (Jira's search could not yet show an issue the 500 may have created).
+	res, err = e.svc.File(context.Background(), "contoso", e.alert.ID, filing.Filer{ID: "U0OTHER"})
+	if err != nil || res.Outcome != filing.InProgress || !strings.Contains(res.Held, "HTTP 500") || res.HeldUntil.IsZero() || res.By != analyst.ID {
+		t.Fatalf("click on a held alert: %+v %v", res, err)
+	}
+	if e.jira.Requests("POST /rest/api/2/issue") != 1 {
+		t.Fatal("a held alert was filed again")
 	}
 }
 

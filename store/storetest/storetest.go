@@ -24,6 +24,7 @@ func Run(t *testing.T, open Opener) {
 		"ClaimConcurrent":           testClaimConcurrent,
 		"ClaimConcurrentTwoHandles": testClaimTwoHandles,
 		"ClaimAfterFailure":         testClaimAfterFailure,
+		"NoteKeepsClaim":            testNoteKeepsClaim,
 		"Runs":                      testRuns,
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
@@ -174,6 +175,18 @@ func testClaimAfterFailure(t *testing.T, open Opener) {
 	rec, _, _ = s.Issue(ctx, "contoso", "a1")
 	if rec.State != store.IssuePending || rec.By != "U2" || rec.Error != "" {
 		t.Fatalf("record after retry claim %+v", rec)
+	}
+}
+
+func testNoteKeepsClaim(t *testing.T, open Opener) {
+	s, _ := open(t)
+	if c, _ := s.ClaimIssue(ctx, "contoso", "a1", "U1"); !c.Won {
+		t.Fatal("claim")
+	}
+	must(t, s.NoteIssue(ctx, "contoso", "a1", "Jira answered 500"))
+	c, err := s.ClaimIssue(ctx, "contoso", "a1", "U2")
+	if err != nil || c.Won || c.Record.State != store.IssuePending || c.Record.Error != "Jira answered 500" || c.Record.By != "U1" {
+		t.Fatalf("claim of a held alert: %+v %v", c, err)
 	}
 }
 
