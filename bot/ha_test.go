@@ -101,11 +101,7 @@ func TestPostgresOutageKeepsCommandsAndRefusesFiling(t *testing.T) {
 	js := newJira()
 	defer js.Close()
 	w := startWorkflow(t, proxy.Via(dbURL), js, nil)
-	if _, err := w.digest.Run(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	parent := w.slack.Posts()[0]
-	action, _ := createButton(t, parent)
+	parent, action := w.postDigest(t)
 
 	proxy.Down()
 	id, _ := w.command(t, "alerts limit=2")

@@ -79,6 +79,18 @@ func newJira() *jirafake.Server {
 		}})
 }
 
+// postDigest runs a digest and returns its parent message and the action
+// id of the parent's first Create Jira button.
+func (w *workflow) postDigest(t *testing.T) (slackfake.Post, string) {
+	t.Helper()
+	if _, err := w.digest.Run(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	parent := w.slack.Posts()[0]
+	action, _ := createButton(t, parent)
+	return parent, action
+}
+
 func createButton(t *testing.T, p slackfake.Post) (string, formatting.ButtonValue) {
 	t.Helper()
 	var blocks slack.Blocks
@@ -196,11 +208,7 @@ func TestUnauthorizedClickFilesNothing(t *testing.T) {
 	js := newJira()
 	defer js.Close()
 	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), js, nil)
-	if _, err := w.digest.Run(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	parent := w.slack.Posts()[0]
-	action, _ := createButton(t, parent)
+	parent, action := w.postDigest(t)
 	// analyst may run commands but is not in SLACK_ACTION_USERS.
 	id := w.click(t, analyst, parent, action)
 	replies, err := w.slack.Responses(id, 1, 5*time.Second)
@@ -221,11 +229,7 @@ func TestRacingClicksFileOneIssueAndTellBothTheKey(t *testing.T) {
 	defer js.Close()
 	js.SetLatency(150 * time.Millisecond)
 	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), js, nil)
-	if _, err := w.digest.Run(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	parent := w.slack.Posts()[0]
-	action, _ := createButton(t, parent)
+	parent, action := w.postDigest(t)
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
@@ -248,11 +252,7 @@ func TestJiraRejectionIsExplainedAndButtonStays(t *testing.T) {
 	js := jirafake.New(jirafake.Options{Cloud: true, User: "soc@example.com", Token: "jira-SECRET-666"}) // no custom fields on screen
 	defer js.Close()
 	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), js, nil)
-	if _, err := w.digest.Run(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	parent := w.slack.Posts()[0]
-	action, _ := createButton(t, parent)
+	parent, action := w.postDigest(t)
 	id := w.click(t, lead, parent, action)
 	replies, err := w.slack.Responses(id, 1, 5*time.Second)
 	if err != nil || !strings.Contains(replies[0].Text, "customfield_10050: Field") || !strings.Contains(replies[0].Text, "button stays") {
@@ -270,11 +270,7 @@ func TestAmbiguousJiraFailureHoldsTheAlert(t *testing.T) {
 	js := newJira()
 	defer js.Close()
 	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), js, nil)
-	if _, err := w.digest.Run(context.Background(), false); err != nil {
-		t.Fatal(err)
-	}
-	parent := w.slack.Posts()[0]
-	action, _ := createButton(t, parent)
+	parent, action := w.postDigest(t)
 	js.Fail(jirafake.Fault{Path: "/rest/api/2/issue", Status: 502})
 	id := w.click(t, lead, parent, action)
 	reply, err := w.slack.Responses(id, 1, 5*time.Second)

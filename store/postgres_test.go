@@ -13,19 +13,7 @@ import (
 func postgresURL(t *testing.T) string { return storetest.PostgresURL(t) }
 
 func TestPostgresConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) (store.Store, func() store.Store) {
-		dsn := postgresURL(t)
-		open := func() store.Store {
-			s, err := store.Open(context.Background(), dsn)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-		s := open()
-		t.Cleanup(func() { _ = s.Close() })
-		return s, open
-	})
+	storetest.Run(t, storetest.OpenURL(postgresURL))
 }
 
 // Two replicas starting at once both migrate; the advisory lock makes one

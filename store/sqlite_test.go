@@ -11,19 +11,9 @@ import (
 )
 
 func TestSQLiteConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) (store.Store, func() store.Store) {
-		path := filepath.Join(t.TempDir(), "state.db")
-		open := func() store.Store {
-			s, err := store.Open(context.Background(), "sqlite:"+path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}
-		s := open()
-		t.Cleanup(func() { _ = s.Close() })
-		return s, open
-	})
+	storetest.Run(t, storetest.OpenURL(func(t *testing.T) string {
+		return "sqlite:" + filepath.Join(t.TempDir(), "state.db")
+	}))
 }
 
 func TestSQLiteRefusesNewerSchema(t *testing.T) {

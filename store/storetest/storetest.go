@@ -15,6 +15,23 @@ import (
 // second handle on the same database (another replica).
 type Opener func(t *testing.T) (s store.Store, reopen func() store.Store)
 
+// OpenURL is the Opener for a database URL made per test by url.
+func OpenURL(url func(t *testing.T) string) Opener {
+	return func(t *testing.T) (store.Store, func() store.Store) {
+		dsn := url(t)
+		open := func() store.Store {
+			s, err := store.Open(context.Background(), dsn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		s := open()
+		t.Cleanup(func() { _ = s.Close() })
+		return s, open
+	}
+}
+
 // Run runs every conformance test.
 func Run(t *testing.T, open Opener) {
 	tests := map[string]func(*testing.T, Opener){
