@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		"Runs":                      testRuns,
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
+		"Closes":                    testCloses,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
