@@ -33,6 +33,8 @@ type Runner struct {
 	Now        func() time.Time
 	// Timeout bounds one command end to end (default 25s).
 	Timeout time.Duration
+	// Records, when set, adds an alert's Jira issue and close to its card.
+	Records Records
 }
 
 // Parser returns a parser that knows the runner's tenants.
@@ -102,6 +104,8 @@ func Failed(r Result) bool {
 		return len(r.Failures) > 0
 	case IPResult:
 		return len(r.Failures) > 0
+	case AlertResult:
+		return len(r.Failures) > 0
 	}
 	return false
 }
@@ -122,6 +126,8 @@ func (r *Runner) Run(ctx context.Context, req Request) Result {
 		return r.ip(ctx, req)
 	case UserRequest:
 		return r.user(ctx, req)
+	case AlertRequest:
+		return r.alert(ctx, req)
 	default:
 		return HelpResult{Definitions: Definitions}
 	}
