@@ -105,7 +105,15 @@ var migrations = []string{
 		owner    TEXT NOT NULL,
 		until_ms BIGINT NOT NULL
 	)`,
-	// 2: alert closes (issue #8)
+	// 2: digest messages' render input, to redraw them from state.
+	`CREATE TABLE IF NOT EXISTS digest_messages (
+		channel    TEXT NOT NULL,
+		ts         TEXT NOT NULL,
+		body       TEXT NOT NULL,
+		updated_ms BIGINT NOT NULL,
+		PRIMARY KEY (channel, ts)
+	)`,
+	// 3: alert closes (issue #8)
 	`CREATE TABLE IF NOT EXISTS closes (
 		tenant         TEXT NOT NULL,
 		alert_id       TEXT NOT NULL,

@@ -38,6 +38,14 @@ type Store interface {
 	// Issue reads an alert's issue record.
 	Issue(ctx context.Context, tenant, alertID string) (IssueRecord, bool, error)
 
+	// Digest messages: what each posted message shows, so that any change to
+	// one of its alerts (filed, closed, Jira status) can redraw it.
+
+	// SaveMessage stores (or replaces) a message's render input.
+	SaveMessage(ctx context.Context, m MessageRecord) error
+	// LoadMessage reads a message's render input.
+	LoadMessage(ctx context.Context, channel, ts string) (MessageRecord, bool, error)
+
 	// Alert closes (issue #8): one close per alert, and what it was, for
 	// the messages and the weekly report.
 
@@ -78,6 +86,14 @@ type Posting struct {
 	Tenant, AlertID string
 	Channel, TS     string
 	PostedAt        time.Time
+}
+
+// MessageRecord is a posted message's render input (formatting.DigestView
+// as JSON: the store does not interpret it).
+type MessageRecord struct {
+	Channel, TS string
+	Body        []byte
+	UpdatedAt   time.Time
 }
 
 // IssueState is the life of an alert's issue.
