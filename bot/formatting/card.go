@@ -420,14 +420,8 @@ func evidenceText(a mcas.Alert) string {
 func cardActions(in CardInput, key, title string, closed bool) *slack.ActionBlock {
 	a := in.Alert
 	var elems []slack.BlockElement
-	if !in.NoJira && in.Issue == nil && len(a.ID)+len(a.Tenant) <= maxButtonID {
-		if b := actions(a, true); b != nil {
-			for _, e := range b.Elements.ElementSet {
-				if btn, ok := e.(*slack.ButtonBlockElement); ok && strings.HasPrefix(btn.ActionID, ActionCreateJira+":") {
-					elems = append(elems, btn)
-				}
-			}
-		}
+	if create := createButton(a); !in.NoJira && in.Issue == nil && create != nil {
+		elems = append(elems, create)
 	}
 	if !in.NoClose && !closed && mcas.ValidID(a.ID) && tenantNameRE.MatchString(a.Tenant) {
 		v := TriageValue{Op: OpClose, Tenant: a.Tenant, AlertID: a.ID, Title: Cut(title, 150)}

@@ -113,6 +113,13 @@ func States(ctx context.Context, st store.Store, alerts []mcas.Alert) (map[strin
 		if ok && rec.State == store.IssueCreated {
 			s.Filed = &formatting.Filed{Key: rec.Key, URL: rec.URL, By: rec.By}
 		}
+		c, ok, err := st.AlertClose(ctx, a.Tenant, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok && c.State == store.CloseDone {
+			s.Closed = formatting.ClosedFromStore(c)
+		}
 		out[formatting.AlertKeyOf(a.Tenant, a.ID)] = s
 	}
 	return out, nil
