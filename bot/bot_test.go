@@ -39,6 +39,7 @@ type harness struct {
 	abuse   *abusefake.Server
 	rep     *abuseipdb.Client
 	logger  *slog.Logger
+	runner  *commands.Runner
 	bot     *bot.Bot
 	logs    *syncBuffer
 	cancel  context.CancelFunc
@@ -108,6 +109,7 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 200 * time.Millisecond
 	}
+	h.runner = runner
 	h.bot = bot.New(cfg, api, runner, nil, logger)
 	if setup != nil {
 		setup(h)

@@ -438,11 +438,21 @@ func cardActions(in CardInput, key, title string, closed bool) *slack.ActionBloc
 	return slack.NewActionBlock("card-actions:"+key, elems...)
 }
 
+// AlertReply answers /mcas alert (an ephemeral replacement, like Reply),
+// leaving out Create Jira or Close… where they are not enabled.
+func AlertReply(r commands.AlertResult, noJira, noClose bool) *slack.WebhookMessage {
+	msg := alertResultMessage(r, noJira, noClose)
+	msg.ResponseType, msg.ReplaceOriginal = slack.ResponseTypeEphemeral, true
+	return msg
+}
+
 // alertResultMessage answers /mcas alert: the card, or where the id was
 // found, or that it was found nowhere.
-func alertResultMessage(r commands.AlertResult) *slack.WebhookMessage {
+func alertResultMessage(r commands.AlertResult, noJira, noClose bool) *slack.WebhookMessage {
 	if len(r.Found) == 1 {
-		msg := Card(CardFromResult(r))
+		in := CardFromResult(r)
+		in.NoJira, in.NoClose = noJira, noClose
+		msg := Card(in)
 		if len(r.Failures) > 0 {
 			blocks := append([]slack.Block{msg.Blocks.BlockSet[0]}, failureBlocks(r.Failures)...)
 			msg.Blocks.BlockSet = append(blocks, msg.Blocks.BlockSet[1:]...)
@@ -609,4 +619,11 @@ func plainAlertResult(b *strings.Builder, r commands.AlertResult) {
 		}
 		fmt.Fprintf(b, "No alert %s in %s.\n", r.ID, strings.Join(asked, ", "))
 	}
+}
+
+// AlreadyClosedText tells an analyst an alert was closed before they
+// tried: "Already closed as false positive by @dave".
+func AlreadyClosedText(c Closed) string {
+	w := closedWords(c, true)
+	return ":information_source: Already " + strings.ToLower(w[:1]) + w[1:] + "."
 }

@@ -208,6 +208,11 @@ func ParseCloseSubmission(v slack.View) (CloseForm, map[string]string) {
 			reasonBlock = id
 		}
 	}
+	for _, b := range v.Blocks.BlockSet {
+		if id := b.ID(); id == BlockReason || strings.HasPrefix(id, BlockReason+":") {
+			reasonBlock = id
+		}
+	}
 	if !hasBlock(v, reasonBlock) {
 		reasonBlock = BlockClassification
 	}

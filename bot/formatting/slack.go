@@ -25,7 +25,7 @@ func Reply(res commands.Result) *slack.WebhookMessage {
 	case commands.IPResult:
 		msg = ipMessage(r)
 	case commands.AlertResult:
-		msg = alertResultMessage(r)
+		msg = alertResultMessage(r, false, false)
 	case commands.HelpResult:
 		msg = Help(r.Problem)
 	default:
