@@ -29,6 +29,7 @@ type Metrics struct {
 	DigestRuns      *prometheus.CounterVec   // outcome
 	AlertsPosted    prometheus.Counter
 	Issues          *prometheus.CounterVec // outcome
+	Closes          *prometheus.CounterVec // outcome
 	Reconnects      prometheus.Counter
 }
 
@@ -52,6 +53,7 @@ func NewMetrics() *Metrics {
 	m.DigestRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_digest_runs_total", Help: "Scheduled digest runs by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.AlertsPosted = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_digest_alerts_posted_total", Help: "Alerts posted by digests."})).(prometheus.Counter)
 	m.Issues = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_issues_total", Help: "Create Jira clicks by outcome (filed, already_filed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.Closes = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_alert_closes_total", Help: "Alert closes from Slack by outcome (closed, already_closed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.Reconnects = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_socketmode_reconnects_total", Help: "Socket Mode connections lost and re-established."})).(prometheus.Counter)
 	return m
 }

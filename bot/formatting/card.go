@@ -625,5 +625,8 @@ func plainAlertResult(b *strings.Builder, r commands.AlertResult) {
 // tried: "Already closed as false positive by @dave".
 func AlreadyClosedText(c Closed) string {
 	w := closedWords(c, true)
-	return ":information_source: Already " + strings.ToLower(w[:1]) + w[1:] + "."
+	if !strings.HasSuffix(w, "\"") {
+		w += "."
+	}
+	return ":information_source: Already " + strings.ToLower(w[:1]) + w[1:]
 }

@@ -73,8 +73,13 @@ and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D end
   /mcas user alice@contoso.com
   /mcas alerts limit=500        (bad input: see the message)
   /mcas help
+  /mcas alert 6660000000000000000000ff              (in both tenants: the reply says to add tenant=)
+  /mcas alert 6660000000000000000000ff tenant=fabrikam
   digest                        post the morning digest (medium and high alerts)
   jira 1                        press its first Create Jira button; press it again to see the dedupe
+  details 1                     open the first alert's card from its menu
+  close 1 [benign|false_positive|true_positive] [reason] [comment]
+                                press Close… on it and fill in the form (asks, when run in a terminal)
 `
 
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -118,17 +123,32 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stdout, "\n> %s\n", line)
 		}
 		word, arg, _ := strings.Cut(line, " ")
-		if word == "digest" || word == "jira" {
+		if word == "digest" || word == "jira" || word == "details" || word == "close" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
 					return exitUpstream
 				}
 			}
-			if word == "digest" {
+			switch word {
+			case "digest":
 				wf.runDigest(ctx, stdout)
-			} else {
+			case "jira":
 				wf.press(stdout, arg)
+			case "details":
+				wf.details(stdout, arg)
+			case "close":
+				ask := func(string, string) (string, bool) { return "", false }
+				if interactive {
+					ask = func(q, def string) (string, bool) {
+						fmt.Fprintf(stdout, "  %s [%s]: ", q, def)
+						if !sc.Scan() {
+							return "", false
+						}
+						return strings.TrimSpace(sc.Text()), true
+					}
+				}
+				wf.closeEntry(stdout, arg, ask)
 			}
 			continue
 		}
