@@ -245,8 +245,10 @@ func TestCloseFromTheDigestEndToEnd(t *testing.T) {
 
 	viewID := w.openForm(t, lead, w.slack.Current(parent), e.menu, e.value(formatting.OpClose))
 	open := w.slack.Views()[len(w.slack.Views())-1]
-	if !strings.Contains(string(open.View), `"callback_id":"close_alert"`) || !strings.Contains(string(open.View), e.alertID) {
-		t.Fatalf("form %s", open.View)
+	fa, _ := w.tenant(e.tenant).Alert(e.alertID)
+	if !strings.Contains(string(open.View), `"callback_id":"close_alert"`) || !strings.Contains(string(open.View), e.alertID) ||
+		!strings.Contains(string(open.View), formatting.Escape(fa.Title)) {
+		t.Fatalf("form does not name the alert %q: %s", fa.Title, open.View)
 	}
 	w.choose(t, lead, viewID, mcas.Benign)
 	if body := string(w.slack.ViewBody(viewID)); strings.Contains(body, "not_of_interest") || !strings.Contains(body, "confirmed_with_end_user") {
@@ -446,9 +448,42 @@ func TestAFailedCloseExplainsAndKeepsTheButton(t *testing.T) {
 	if !strings.Contains(w.logs.String(), `"msg":"audit: alert close failed"`) {
 		t.Fatal("failure not audited")
 	}
+	all := w.logs.String()
+	for _, p := range w.slack.Posts() { // what users see (Web API calls carry the bot token by design)
+		all += p.Text + string(p.Blocks) + string(p.Attach)
+	}
+	for _, v := range w.slack.Views() {
+		all += string(v.View)
+	}
+	for _, secret := range []string{mcasToken, botToken, appToken, "jira-SECRET-666"} {
+		if i := strings.Index(all, secret); i >= 0 {
+			t.Fatalf("secret %q in logs, messages or forms: %s", secret, all[max(0, i-300):i+50])
+		}
+	}
 	// Fixed (the fault is spent): the same form can close it now.
 	viewID = w.openForm(t, lead, parent, e.menu, e.value(formatting.OpClose))
 	w.choose(t, lead, viewID, mcas.TruePositive)
 	w.submit(t, lead, viewID, closeForm("", ""))
 	w.waitUpdate(t, parent, "Closed as true positive")
+}
+
+// Create Jira on a detail card redraws the card with the issue.
+func TestCreateJiraOnACardRedrawsIt(t *testing.T) {
+	js := newJira()
+	defer js.Close()
+	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), js, nil)
+	a := mcasfake.Generate("contoso", 1, now, time.Hour, 43)[0]
+	w.tenants[0].AddAlerts(a)
+	id, _ := w.command(t, "alert "+a.ID)
+	card := w.reply(t, id)
+	create := formatting.ActionCreateJira + ":" + formatting.AlertKeyOf("contoso", a.ID)
+	click := w.click(t, lead, card, create)
+	redrawn, err := w.slack.Responses(click, 1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(redrawn[0].Blocks)
+	if !decode(t, redrawn[0].Raw).ReplaceOriginal || !strings.Contains(s, "SEC-1") || strings.Contains(s, create) {
+		t.Fatalf("card after filing: %s", s)
+	}
 }
