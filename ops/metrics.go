@@ -96,12 +96,8 @@ func (m *Metrics) ObserveCaller(c *httpx.Caller) {
 		m.UpstreamLatency.WithLabelValues(in).Observe(d.Seconds())
 	}
 	c.OnRetry = func(string, time.Duration) { m.Retries.WithLabelValues(in).Inc() }
-}
-
-// ObserveWindow counts a rate limiter's waits.
-func (m *Metrics) ObserveWindow(integration string, w *httpx.Window) {
-	w.OnWait = func(d time.Duration) {
-		m.RateLimitWaits.WithLabelValues(integration).Inc()
-		m.RateLimitWaited.WithLabelValues(integration).Add(d.Seconds())
+	c.OnLimit = func(d time.Duration) {
+		m.RateLimitWaits.WithLabelValues(in).Inc()
+		m.RateLimitWaited.WithLabelValues(in).Add(d.Seconds())
 	}
 }

@@ -23,6 +23,8 @@ type sqlStore struct {
 	db  *sql.DB
 	d   dialect
 	now func() time.Time
+	// budgets are SQLite's request budgets: one process, so in memory.
+	budgets memBudgets
 }
 
 func (s *sqlStore) q(query string) string {
@@ -103,6 +105,18 @@ var migrations = []string{
 	CREATE TABLE IF NOT EXISTS leases (
 		name     TEXT PRIMARY KEY,
 		owner    TEXT NOT NULL,
+		until_ms BIGINT NOT NULL
+	)`,
+	// 2: shared request budgets and cache (issue #10)
+	`CREATE TABLE IF NOT EXISTS budget_slots (
+		id     BIGINT PRIMARY KEY,
+		budget TEXT NOT NULL,
+		at_ms  BIGINT NOT NULL
+	);
+	CREATE INDEX IF NOT EXISTS budget_slots_by_time ON budget_slots (budget, at_ms);
+	CREATE TABLE IF NOT EXISTS shared_cache (
+		key      TEXT PRIMARY KEY,
+		value    TEXT NOT NULL,
 		until_ms BIGINT NOT NULL
 	)`,
 }

@@ -125,7 +125,6 @@ func (a *app) enableJira(b *bot.Bot, m *ops.Metrics) {
 func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 	for _, c := range a.mcas {
 		m.ObserveCaller(c.Caller())
-		m.ObserveWindow("mcas", c.Window())
 	}
 	if a.abuse != nil {
 		m.ObserveCaller(a.abuse.Caller())

@@ -45,6 +45,9 @@ func Run(t *testing.T, open Opener) {
 		"Runs":                      testRuns,
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
+		"BudgetSlots":               testBudgetSlots,
+		"BudgetConcurrent":          testBudgetConcurrent,
+		"SharedCache":               testSharedCache,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
