@@ -141,9 +141,12 @@ func (r *Runner) failure(ctx context.Context, t Tenant, op string, err error) er
 	if err == nil {
 		return nil
 	}
-	if _, ok := errors.AsType[*httpx.Error](err); !ok && ctx.Err() != nil {
+	// The command's time ran out, or the shared call's (the same length,
+	// started by another command): the same verdict either way.
+	_, shared := errors.AsType[*outOfTime](err)
+	if e, ok := errors.AsType[*httpx.Error](err); shared || ctx.Err() != nil && (!ok || e.Kind == httpx.KindTimeout && e.Status == 0) {
 		return &httpx.Error{Service: "mcas " + t.Name(), Op: op, Kind: httpx.KindTimeout,
-			Detail: fmt.Sprintf("no answer within %s", r.timeout().Round(time.Second)), Err: err}
+			Detail: fmt.Sprintf("no answer within %s", r.timeout()), Err: err}
 	}
 	return err
 }

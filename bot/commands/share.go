@@ -161,6 +161,9 @@ func ask[T any](r *Runner, ctx context.Context, q tenantQuery, fetch func(contex
 		if err == nil {
 			s.keep(q.key, cached{page: p, fetch: q.fetch, at: time.Now()})
 		}
+		if err != nil && fctx.Err() != nil {
+			err = &outOfTime{err}
+		}
 		return p, err
 	})
 	var seen time.Time
@@ -185,6 +188,12 @@ func ask[T any](r *Runner, ctx context.Context, q tenantQuery, fetch func(contex
 		}
 	}
 }
+
+// outOfTime is a shared call that used up its time (Timeout).
+type outOfTime struct{ err error }
+
+func (e *outOfTime) Error() string { return e.err.Error() }
+func (e *outOfTime) Unwrap() error { return e.err }
 
 func (r *Runner) hook(f func(bool), v bool) {
 	if f != nil {
