@@ -129,7 +129,8 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	}
 	defer a.Close()
 	api := slackAPI(cfg, a.hc)
-	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers}, api, a.runner, a.hc, logger)
+	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers,
+		ReplyDeadline: cfg.Busy.ReplyDeadline}, api, a.runner, a.hc, logger)
 	metrics := ops.NewMetrics()
 	a.instrument(metrics, b)
 	a.enableJira(b, metrics)
