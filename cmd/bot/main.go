@@ -272,7 +272,7 @@ func execCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	return execute(ctx, a.runner, joinArgs(fs.Args()), *asJSON, stdout, stderr)
+	return execute(ctx, a.runner, joinArgs(fs.Args()), 0, *asJSON, stdout, stderr)
 }
 
 func joinArgs(a []string) string { return strings.Join(a, " ") }
