@@ -283,3 +283,32 @@ func TestTwoReplicasShareOneTenantBudget(t *testing.T) {
 		t.Fatalf("two replicas spent %d AbuseIPDB checks on one address", n)
 	}
 }
+
+// A lookup that must queue for its tenant's request budget says so at once
+// (here after 100 ms instead of 2 s, with a budget of 1 per 1.5 s), then
+// the answer replaces it.
+func TestQueuedLookupSaysSoThenAnswers(t *testing.T) {
+	h := startWith(t, bot.Config{}, nil, func(h *harness) {
+		c, err := mcas.New(mcas.Config{Name: "contoso", URL: h.tenants[0].URL, Token: mcasToken, RequestsPerMinute: 1, BudgetWindow: 1500 * time.Millisecond},
+			h.tenants[0].Client(), h.logger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.runner.Tenants, h.runner.QueueNotice = []commands.Tenant{c}, 100*time.Millisecond
+	}, "contoso")
+	first, _ := h.command(t, "alerts")
+	if _, err := h.slack.Responses(first, 1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := h.command(t, "alerts high")
+	posts, err := h.slack.Responses(id, 2, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := rendered(posts[0]); !strings.Contains(s, "*contoso*'s API budget (1 per 1.5s) is in use: queued, about ") {
+		t.Fatalf("interim reply:\n%s", s)
+	}
+	if s := rendered(posts[1]); strings.Contains(s, "queued") || len(tableTenants(t, posts[1])) == 0 {
+		t.Fatalf("answer:\n%s", s)
+	}
+}
