@@ -107,7 +107,15 @@ var migrations = []string{
 		owner    TEXT NOT NULL,
 		until_ms BIGINT NOT NULL
 	)`,
-	// 2: shared request budgets and cache (issue #10)
+	// 2: digest messages' render input, to redraw them from state.
+	`CREATE TABLE IF NOT EXISTS digest_messages (
+		channel    TEXT NOT NULL,
+		ts         TEXT NOT NULL,
+		body       TEXT NOT NULL,
+		updated_ms BIGINT NOT NULL,
+		PRIMARY KEY (channel, ts)
+	)`,
+	// 3: shared request budgets and cache (issue #10)
 	`CREATE TABLE IF NOT EXISTS budget_slots (
 		id     BIGINT PRIMARY KEY,
 		budget TEXT NOT NULL,
