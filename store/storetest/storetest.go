@@ -45,6 +45,10 @@ func Run(t *testing.T, open Opener) {
 		"Runs":                      testRuns,
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
+		// issue #13
+		"PostingFacts": testPostingFacts,
+		"JiraStates":   testJiraStates,
+		"Activity":     testActivity,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
