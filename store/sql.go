@@ -105,7 +105,15 @@ var migrations = []string{
 		owner    TEXT NOT NULL,
 		until_ms BIGINT NOT NULL
 	)`,
-	// 2: what the weekly report counts, and the Jira state the sync last saw (issue #13).
+	// 2: digest messages' render input, to redraw them from state.
+	`CREATE TABLE IF NOT EXISTS digest_messages (
+		channel    TEXT NOT NULL,
+		ts         TEXT NOT NULL,
+		body       TEXT NOT NULL,
+		updated_ms BIGINT NOT NULL,
+		PRIMARY KEY (channel, ts)
+	)`,
+	// 3: what the weekly report counts, and the Jira state the sync last saw (issue #13).
 	`ALTER TABLE posted_alerts ADD COLUMN severity TEXT NOT NULL DEFAULT '';
 	ALTER TABLE posted_alerts ADD COLUMN title TEXT NOT NULL DEFAULT '';
 	ALTER TABLE posted_alerts ADD COLUMN policy TEXT NOT NULL DEFAULT '';
