@@ -30,6 +30,10 @@ type Metrics struct {
 	AlertsPosted    prometheus.Counter
 	Issues          *prometheus.CounterVec // outcome
 	Reconnects      prometheus.Counter
+	// Jira sync and report (issue #13).
+	JiraSyncRuns    *prometheus.CounterVec // outcome
+	JiraSyncChanges prometheus.Counter
+	ReportRuns      *prometheus.CounterVec // outcome
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -53,6 +57,9 @@ func NewMetrics() *Metrics {
 	m.AlertsPosted = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_digest_alerts_posted_total", Help: "Alerts posted by digests."})).(prometheus.Counter)
 	m.Issues = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_issues_total", Help: "Create Jira clicks by outcome (filed, already_filed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.Reconnects = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_socketmode_reconnects_total", Help: "Socket Mode connections lost and re-established."})).(prometheus.Counter)
+	m.JiraSyncRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_runs_total", Help: "Jira status syncs by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.JiraSyncChanges = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_jira_sync_changes_total", Help: "Filed issues whose Jira status, assignee or resolution changed (or that were deleted)."})).(prometheus.Counter)
+	m.ReportRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_report_runs_total", Help: "Scheduled reports by outcome (ok, chart_failed, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	return m
 }
 

@@ -66,8 +66,8 @@ func reportSummary(s report.Stats) string {
 	} else {
 		lines = append(lines, fmt.Sprintf("*%d %s* posted by the digest, %s against the previous %d days (%d).",
 			n, plural(n, "alert", "alerts"), delta(n, prev), days, prev))
-		lines = append(lines, fmt.Sprintf("*%d* became Jira issues (%d%%) · %d %s filed in the period.",
-			s.Ticketed, (s.Ticketed*100+n/2)/n, s.Filed, plural(s.Filed, "issue", "issues")))
+		lines = append(lines, fmt.Sprintf("*%d* became %s (%d%%) · %d %s filed in the period.",
+			s.Ticketed, plural(s.Ticketed, "a Jira issue", "Jira issues"), (s.Ticketed*100+n/2)/n, s.Filed, plural(s.Filed, "issue", "issues")))
 	}
 	if t := s.ToTicket; t.N > 0 {
 		lines = append(lines, fmt.Sprintf("From the digest to a ticket: median *%s*, 90th percentile *%s* (%d %s).",
@@ -154,11 +154,11 @@ func reportCloses(c report.Closes) string {
 	return text
 }
 
-// HumanDuration is a wait as people say it: 40s, 25m, 3h 20m, 2d 4h.
+// HumanDuration is a wait as people say it: under 1m, 25m, 3h 20m, 2d 4h.
 func HumanDuration(d time.Duration) string {
 	switch {
 	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
+		return "under 1m"
 	case d < time.Hour:
 		return fmt.Sprintf("%dm", int(d.Minutes()))
 	case d < 48*time.Hour:

@@ -72,7 +72,7 @@ func TestReportOfAQuietPeriod(t *testing.T) {
 
 func TestHumanDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
-		40 * time.Second: "40s", 25 * time.Minute: "25m", time.Hour: "1h", 200 * time.Minute: "3h 20m",
+		40 * time.Second: "under 1m", 25 * time.Minute: "25m", time.Hour: "1h", 200 * time.Minute: "3h 20m",
 		47 * time.Hour: "47h", 52 * time.Hour: "2d 4h", 72 * time.Hour: "3d",
 	} {
 		if got := formatting.HumanDuration(d); got != want {

@@ -75,6 +75,8 @@ and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D end
   /mcas help
   digest                        post the morning digest (medium and high alerts)
   jira 1                        press its first Create Jira button; press it again to see the dedupe
+  progress                      move the last filed issue on in Jira (In Progress, then Done) and sync
+  report                        post the weekly report and its chart (the PNG is saved to a temp file)
 `
 
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -118,17 +120,22 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stdout, "\n> %s\n", line)
 		}
 		word, arg, _ := strings.Cut(line, " ")
-		if word == "digest" || word == "jira" {
+		if word == "digest" || word == "jira" || word == "progress" || word == "report" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
 					return exitUpstream
 				}
 			}
-			if word == "digest" {
+			switch word {
+			case "digest":
 				wf.runDigest(ctx, stdout)
-			} else {
+			case "jira":
 				wf.press(stdout, arg)
+			case "progress":
+				wf.progress(ctx, stdout)
+			case "report":
+				wf.report(ctx, stdout)
 			}
 			continue
 		}
