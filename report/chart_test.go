@@ -62,3 +62,17 @@ func hasColor(img image.Image, r, g, b uint8) bool {
 	}
 	return false
 }
+
+func BenchmarkChart30Days(b *testing.B) {
+	_, to, cur, prev := reporttest.Week()
+	s := report.Compute(to.AddDate(0, 0, -30), to, cur, prev)
+	var size int
+	for b.Loop() {
+		png, err := report.Chart(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(png)
+	}
+	b.ReportMetric(float64(size)/1024, "KB")
+}
