@@ -34,6 +34,14 @@ type Redraw interface {
 	Message(ctx context.Context, channel, ts string) error
 }
 
+// DoneCloser closes the MCAS alert of an issue that reached Jira's done
+// category (JIRA_DONE_CLOSES_ALERT): the hook for issue #8's one close per
+// alert. It is called once per transition into done; the close itself
+// must be idempotent (a claim in the store), as a Close… click is.
+type DoneCloser interface {
+	CloseDone(ctx context.Context, issue store.TrackedIssue, now store.JiraState) error
+}
+
 // JiraSync mirrors the Jira status of filed issues into their digest
 // messages: every Interval, one replica reads the status, assignee and
 // resolution of every issue filed in the last Days, keeps them in the
@@ -43,6 +51,8 @@ type JiraSync struct {
 	Jira   JiraStatuses
 	Users  SlackUsers // nil: assignees show their Jira names
 	Redraw Redraw
+	// Closer, when set, closes the alerts whose issues reached done.
+	Closer DoneCloser
 	Logger *slog.Logger
 	Owner  string
 	// Interval between syncs (default 5m).
@@ -254,6 +264,11 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 		}
 		s.Logger.Info("audit: jira status synced", "tenant", t.Tenant, "alert", t.AlertID, "issue", t.Key,
 			"from", describeState(t.Jira), "to", describeState(next), "outcome", map[bool]string{true: "gone", false: "changed"}[next.Gone])
+		if s.Closer != nil && next.Category == jira.CategoryDone && t.Jira.Category != jira.CategoryDone {
+			if err := s.Closer.CloseDone(ctx, t, next); err != nil {
+				s.Logger.Warn("jira sync: could not close the alert of a done issue", "tenant", t.Tenant, "alert", t.AlertID, "issue", t.Key, "error", err)
+			}
+		}
 		t.Jira = next
 		changed = append(changed, t)
 	}

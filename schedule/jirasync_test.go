@@ -141,3 +141,37 @@ func BenchmarkSync500(b *testing.B) {
 	}
 	b.ReportMetric(float64(js.Searches())/float64(b.N), "searches/op")
 }
+
+type closer struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+func (c *closer) CloseDone(_ context.Context, t store.TrackedIssue, now store.JiraState) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.calls = append(c.calls, t.AlertID+" "+t.Key+" "+now.Resolution)
+	return nil
+}
+
+// The JIRA_DONE_CLOSES_ALERT hook fires once per move into done.
+func TestSyncCallsTheCloserOncePerDone(t *testing.T) {
+	js, _, s, _ := tracked(t, 2)
+	c := &closer{}
+	s.Closer = c
+	ctx := context.Background()
+	for _, step := range []func(){
+		func() {},
+		func() { _ = js.Move("SEC-2", "Done", "Fixed") },
+		func() {},
+		func() { _ = js.Move("SEC-2", "Done", "Won't Fix") }, // still done: no second close
+	} {
+		step()
+		if _, err := s.Run(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.calls) != 1 || c.calls[0] != "a0001 SEC-2 Fixed" {
+		t.Fatalf("closes %v", c.calls)
+	}
+}
