@@ -101,3 +101,19 @@ func FuzzReport(f *testing.F) {
 		assertNoLiveMarkup(t, js)
 	})
 }
+
+// The closes line, ready for when the store records closes (issue #8).
+func TestReportCloses(t *testing.T) {
+	s := fixtureStats()
+	s.Closes = report.Closes{Recorded: true, Total: 3, ByClassification: []report.Count{{Name: "true positive", Count: 2}, {Name: "benign <b>", Count: 1}},
+		ToClose: report.Durations{N: 3, Median: 90 * time.Minute, P90: 50 * time.Hour}}
+	js, _ := json.Marshal(formatting.Report(formatting.ReportInput{Stats: s}))
+	assertNoLiveMarkup(t, js)
+	if want := "Closed from Slack: *3* (true positive 2 · benign \\u0026lt;b\\u0026gt; 1) · from the digest to a close: median 1h 30m, 90th percentile 2d 2h"; !strings.Contains(string(js), want) {
+		t.Fatalf("lacks %s: %s", want, js)
+	}
+	s.Closes = report.Closes{Recorded: true}
+	if js, _ := json.Marshal(formatting.Report(formatting.ReportInput{Stats: s})); !strings.Contains(string(js), "Closed from Slack: none in this period.") {
+		t.Fatalf("%s", js)
+	}
+}
