@@ -36,10 +36,10 @@ type harness struct {
 	slack   *slackfake.Server
 	tenants []*mcasfake.Server
 	clients []*mcas.Client
+	runner  *commands.Runner
 	abuse   *abusefake.Server
 	rep     *abuseipdb.Client
 	logger  *slog.Logger
-	runner  *commands.Runner
 	bot     *bot.Bot
 	logs    *syncBuffer
 	cancel  context.CancelFunc
@@ -81,6 +81,7 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 	h := &harness{slack: fake, logs: &syncBuffer{}, done: make(chan error, 1)}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	runner := &commands.Runner{Timeout: 5 * time.Second}
+	h.runner = runner
 	for i, n := range names {
 		srv := mcasfake.New(mcasToken)
 		t.Cleanup(srv.Close)
@@ -109,7 +110,6 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 200 * time.Millisecond
 	}
-	h.runner = runner
 	h.bot = bot.New(cfg, api, runner, nil, logger)
 	if setup != nil {
 		setup(h)

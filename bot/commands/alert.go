@@ -42,6 +42,7 @@ type AlertResult struct {
 	Tenants  []string // asked
 	Found    []mcas.Alert
 	Failures []Failure
+	Pending  []Pending // tenants that have not answered yet (an interim reply)
 	// Set when exactly one tenant has the alert.
 	Reputation map[string]abuseipdb.Report
 	RepNotes   map[string]string // why an IP has no verdict
@@ -105,38 +106,51 @@ func alertID(s string) (id, tenant string, err error) {
 	return s, "", nil
 }
 
-func (r *Runner) alert(ctx context.Context, req AlertRequest) Result {
-	type hit struct {
-		alert mcas.Alert
-		found bool
-	}
-	hits, names, failures := fanout(ctx, r.pick(req.Tenant), func(ctx context.Context, t Tenant) (hit, error) {
-		ar, ok := t.(AlertReader)
-		if !ok {
-			return hit{}, fmt.Errorf("this tenant cannot read single alerts")
+// askAlert asks every tenant (or one) for the alert at once; each fills
+// in its part of the answer. With exactly one match, the card's extras
+// (reputation, the bot's records) follow. Single alerts are always read
+// fresh: a card redrawn after a close must show the new status.
+func (a *Answer) askAlert(r *Runner, ctx context.Context, wg *sync.WaitGroup, req AlertRequest) {
+	a.repDone = false
+	tenants := a.track(r.pick(req.Tenant))
+	wg.Go(func() {
+		var each sync.WaitGroup
+		for i, t := range tenants {
+			each.Go(func() {
+				var found []mcas.Alert
+				ar, ok := t.(AlertReader)
+				var err error
+				if !ok {
+					err = fmt.Errorf("this tenant cannot read single alerts")
+				} else {
+					var al mcas.Alert
+					al, err = ar.Alert(ctx, req.ID)
+					if httpx.KindOf(err) == httpx.KindNotFound {
+						err = nil
+					} else if err == nil {
+						if al.Tenant == "" {
+							al.Tenant = t.Name()
+						}
+						found = []mcas.Alert{al}
+					}
+				}
+				a.update(func() {
+					a.parts[i].alerts = page[mcas.Alert]{Items: found}
+					a.settle(i, time.Time{}, r.failure(ctx, t, "get alert", err))
+				})
+			})
 		}
-		a, err := ar.Alert(ctx, req.ID)
-		if httpx.KindOf(err) == httpx.KindNotFound {
-			return hit{}, nil
+		each.Wait()
+		res, _ := a.Result().(AlertResult)
+		if len(res.Found) == 1 {
+			r.enrich(ctx, &res)
 		}
-		if err != nil {
-			return hit{}, err
-		}
-		if a.Tenant == "" {
-			a.Tenant = t.Name()
-		}
-		return hit{alert: a, found: true}, nil
+		a.update(func() {
+			base := a.base.(AlertResult)
+			base.Reputation, base.RepNotes, base.Issue, base.Close = res.Reputation, res.RepNotes, res.Issue, res.Close
+			a.base, a.repDone = base, true
+		})
 	})
-	res := AlertResult{ID: req.ID, Tenants: names, Failures: failures}
-	for _, h := range hits {
-		if h.found {
-			res.Found = append(res.Found, h.alert)
-		}
-	}
-	if len(res.Found) == 1 {
-		r.enrich(ctx, &res)
-	}
-	return res
 }
 
 // enrich adds what the card shows beside the alert: each IP's AbuseIPDB

@@ -126,3 +126,28 @@ func TestAlertCarriesTheBotsRecords(t *testing.T) {
 		t.Fatalf("pending shown: %+v", res.Close)
 	}
 }
+
+// By the reply deadline, a slow tenant is named as pending; the whole
+// answer follows.
+func TestAlertAnswersByTheDeadline(t *testing.T) {
+	w := newWorld(t, "contoso", "fabrikam")
+	a := mcasfake.Generate("contoso", 1, now, time.Hour, 79)[0]
+	w.fakes[0].AddAlerts(a)
+	w.fakes[1].SetLatency(300 * time.Millisecond)
+	req, _ := w.runner.Parse("alert " + a.ID)
+	var interim []commands.Result
+	res := w.runner.Start(context.Background(), req).Await(time.Now().Add(50*time.Millisecond), func(r commands.Result, _ commands.Interim) {
+		interim = append(interim, r)
+	})
+	if len(interim) != 1 {
+		t.Fatalf("%d interim answers", len(interim))
+	}
+	part := interim[0].(commands.AlertResult)
+	if len(part.Pending) != 1 || part.Pending[0].Tenant != "fabrikam" || len(part.Found) != 1 || part.Reputation != nil {
+		t.Fatalf("interim %+v", part)
+	}
+	final := res.(commands.AlertResult)
+	if len(final.Pending) != 0 || len(final.Found) != 1 || final.Reputation == nil && final.RepNotes == nil {
+		t.Fatalf("final %+v", final)
+	}
+}

@@ -449,6 +449,9 @@ func AlertReply(r commands.AlertResult, noJira, noClose bool) *slack.WebhookMess
 // alertResultMessage answers /mcas alert: the card, or where the id was
 // found, or that it was found nowhere.
 func alertResultMessage(r commands.AlertResult, noJira, noClose bool) *slack.WebhookMessage {
+	if len(r.Pending) > 0 {
+		return alertInterim(r)
+	}
 	if len(r.Found) == 1 {
 		in := CardFromResult(r)
 		in.NoJira, in.NoClose = noJira, noClose
@@ -492,6 +495,24 @@ func alertResultMessage(r commands.AlertResult, noJira, noClose bool) *slack.Web
 	if sel := detailsSelect("Details for…", r.Found, true); sel != nil {
 		blocks = append(blocks, sel)
 	}
+	return &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: Escape(Cut(fallback, 300)), Blocks: &slack.Blocks{BlockSet: blocks}}
+}
+
+// alertInterim is /mcas alert before every tenant answered: where the
+// alert was found so far, and who is still being asked.
+func alertInterim(r commands.AlertResult) *slack.WebhookMessage {
+	var where []string
+	for _, a := range r.Found {
+		where = append(where, a.Tenant)
+	}
+	text := fmt.Sprintf(":mag: Looking up alert `%s`: not found so far.", Escape(r.ID))
+	if len(where) > 0 {
+		text = fmt.Sprintf(":mag: Looking up alert `%s`: found in %s so far.", Escape(r.ID), CutEscaped(Clean(strings.Join(where, ", ")), 300))
+	}
+	blocks := []slack.Block{section("looking", text)}
+	blocks = append(blocks, failureBlocks(r.Failures)...)
+	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
+	fallback := "Looking up alert " + r.ID + pendingFallback(r.Pending)
 	return &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: Escape(Cut(fallback, 300)), Blocks: &slack.Blocks{BlockSet: blocks}}
 }
 
@@ -595,7 +616,16 @@ func plainCard(b *strings.Builder, in CardInput) {
 // plainAlertResult renders /mcas alert for a terminal.
 func plainAlertResult(b *strings.Builder, r commands.AlertResult) {
 	plainFailures(b, r.Failures)
+	plainInterim(b, r.Pending, len(r.Tenants), time.Time{})
 	switch {
+	case len(r.Pending) > 0 && len(r.Found) > 0:
+		var where []string
+		for _, a := range r.Found {
+			where = append(where, Clean(a.Tenant))
+		}
+		fmt.Fprintf(b, "Looking up alert %s: found in %s so far.\n", r.ID, strings.Join(where, ", "))
+	case len(r.Pending) > 0:
+		fmt.Fprintf(b, "Looking up alert %s: not found so far.\n", r.ID)
 	case len(r.Found) == 1:
 		plainCard(b, CardFromResult(r))
 	case len(r.Found) > 1:

@@ -72,6 +72,7 @@ func alertCases() map[string]commands.AlertResult {
 		"alert_several":      several,
 		"alert_none":         {ID: "deadbeef", Tenants: []string{"contoso", "fabrikam"}, Failures: []commands.Failure{{Tenant: "fabrikam", Err: upstreamErr("throttled", 429, "")}}},
 		"alert_none_at_all":  {ID: "deadbeef", Tenants: []string{"contoso", "fabrikam"}},
+		"alert_pending":      {ID: "deadbeef", Tenants: []string{"contoso", "fabrikam"}, Found: []mcas.Alert{fullAlert()}, Pending: []commands.Pending{{Tenant: "fabrikam", After: 8 * time.Second}}},
 		"alert_every_failed": {ID: "deadbeef", Tenants: []string{"contoso"}, Failures: []commands.Failure{{Tenant: "contoso", Err: upstreamErr("authentication failed", 401, "Invalid token")}}},
 	}
 }

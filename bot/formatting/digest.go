@@ -89,8 +89,13 @@ type DigestView struct {
 // AlertState is what is known of an alert beyond MCAS's copy, drawn on its
 // card: the Jira issue filed for it, its close, and more as the bot learns more.
 type AlertState struct {
-	Filed  *Filed
-	Closed *Closed // closed from Slack (or found closed in MCAS): Close… gives way to how
+	Filed *Filed
+	// Jira is the filed issue's state in Jira, as the sync last saw it
+	// (issue #13); nil until seen.
+	Jira *JiraStatus
+	// Closed is the alert's close (issue #8), from Slack or found closed
+	// in MCAS: Close… gives way to how and by whom.
+	Closed *Closed
 }
 
 // RenderDigest draws a digest message from its view and the current state
@@ -261,7 +266,7 @@ func cards(v DigestView, states map[string]AlertState, closedStyle int) []slack.
 		}
 		out = append(out, sec)
 		if st.Filed != nil {
-			out = append(out, context("filed:"+key, filedText(*st.Filed)))
+			out = append(out, context("filed:"+key, issueText(*st.Filed, st.Jira)))
 			continue
 		}
 		if act := actions(a, !v.NoJira); act != nil {

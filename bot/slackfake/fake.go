@@ -63,6 +63,7 @@ type Server struct {
 	postFail  []string
 	updates   int
 	respIDs   map[string]string // envelope id -> response_url id
+	x         extras            // files.go: uploads, users.lookupByEmail
 
 	// Modals and interactions (views.go).
 	triggers    map[string]*trigger
@@ -91,6 +92,7 @@ func New() *Server {
 		c.Handle("/chat.update", s.chat("chat.update"))
 		c.Handle("/chat.postEphemeral", s.chat("chat.postEphemeral"))
 		c.Handle("/response/", s.response)
+		s.addExtras(c)
 		c.Handle("/views.open", s.viewsOpen)
 		c.Handle("/views.update", s.viewsUpdate)
 	})

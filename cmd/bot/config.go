@@ -62,6 +62,7 @@ type Config struct {
 	MCASAttempts  int           `env:"MCAS_ATTEMPTS" envDefault:"3"`
 	CommandTimout time.Duration `env:"COMMAND_TIMEOUT" envDefault:"25s"`
 	Workers       int           `env:"WORKERS" envDefault:"8"`
+	Busy          busyConfig
 
 	AbuseKey      Secret        `env:"ABUSEIPDB_API_KEY"`
 	AbuseKeyFile  string        `env:"ABUSEIPDB_API_KEY_FILE"`
@@ -105,6 +106,9 @@ type Config struct {
 		IP               string `env:"IP"`
 		ReportedIPs      string `env:"REPORTED_IPS"`
 	} `envPrefix:"JIRA_FIELD_"`
+
+	JiraSync SyncSettings   // config_report.go
+	Report   ReportSettings // config_report.go
 
 	// Derived while loading.
 	minSeverity mcas.Severity
@@ -285,6 +289,8 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	}
 	validateDigest(&cfg, need, fatal, warn)
 	validateJira(&cfg, fatal, warn)
+	validateBusy(&cfg, fatal, warn)
+	validateReport(&cfg, vars, fatal, warn)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Fatal && !ps[j].Fatal })
 	return &cfg, tenants, ps
 }

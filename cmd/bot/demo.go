@@ -27,7 +27,7 @@ type sandbox struct {
 }
 
 func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second}}
+	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second, CacheTTL: time.Minute}}
 	for i, name := range []string{"contoso", "fabrikam"} {
 		token := "demo-token-" + name
 		srv := mcasfake.New(token)
@@ -73,13 +73,18 @@ and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D end
   /mcas user alice@contoso.com
   /mcas alerts limit=500        (bad input: see the message)
   /mcas help
-  /mcas alert 6660000000000000000000ff              (in both tenants: the reply says to add tenant=)
-  /mcas alert 6660000000000000000000ff tenant=fabrikam
+  /mcas alerts 10 high          (again: the answer is reused, "as of" the first)
+  slow fabrikam                 fabrikam takes 3 s to answer its next lookup; then try
+  /mcas alerts 5 medium         the reply at the deadline (1 s) shows contoso, then the rest
   digest                        post the morning digest (medium and high alerts)
   jira 1                        press its first Create Jira button; press it again to see the dedupe
   details 1                     open the first alert's card from its menu
   close 1 [benign|false_positive|true_positive] [reason] [comment]
                                 press Close… on it and fill in the form (asks, when run in a terminal)
+  progress                      move the last filed issue on in Jira (In Progress, then Done) and sync
+  report                        post the weekly report and its chart (the PNG is saved to a temp file)
+  /mcas alert 6660000000000000000000ff              (in both tenants: the reply says to add tenant=)
+  /mcas alert 6660000000000000000000ff tenant=fabrikam
 `
 
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -123,7 +128,11 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stdout, "\n> %s\n", line)
 		}
 		word, arg, _ := strings.Cut(line, " ")
-		if word == "digest" || word == "jira" || word == "details" || word == "close" {
+		if word == "slow" {
+			sb.slow(stdout, strings.TrimSpace(arg))
+			continue
+		}
+		if word == "digest" || word == "jira" || word == "progress" || word == "report" || word == "details" || word == "close" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
@@ -135,6 +144,10 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 				wf.runDigest(ctx, stdout)
 			case "jira":
 				wf.press(stdout, arg)
+			case "progress":
+				wf.progress(ctx, stdout)
+			case "report":
+				wf.report(ctx, stdout)
 			case "details":
 				wf.details(stdout, arg)
 			case "close":
@@ -152,12 +165,27 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			}
 			continue
 		}
-		execute(ctx, sb.runner, line, *asJSON, stdout, stdout)
+		execute(ctx, sb.runner, line, demoDeadline, *asJSON, stdout, stdout)
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return exitOK
+}
+
+// demoDeadline stands in for REPLY_DEADLINE (8 s) in the sandbox.
+const demoDeadline = time.Second
+
+// slow makes a sandbox tenant take 3 s over its next lookup.
+func (sb *sandbox) slow(stdout io.Writer, name string) {
+	for i, t := range sb.runner.Tenants {
+		if t.Name() == name {
+			sb.tenants[i].Fail(mcasfake.Fault{Delay: 3 * time.Second})
+			fmt.Fprintf(stdout, "%s will take 3 s over its next lookup (answers reused from the cache do not reach it).\n", name)
+			return
+		}
+	}
+	fmt.Fprintf(stdout, "no sandbox tenant %q (contoso, fabrikam)\n", name)
 }
 
 func isTerminal(r io.Reader) bool {

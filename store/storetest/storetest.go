@@ -46,7 +46,15 @@ func Run(t *testing.T, open Opener) {
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
 		"Messages":                  testMessages,
-		"Closes":                    testCloses,
+		"BudgetSlots":               testBudgetSlots,
+		"BudgetConcurrent":          testBudgetConcurrent,
+		"SharedCache":               testSharedCache,
+		// issue #13
+		"PostingFacts": testPostingFacts,
+		"JiraStates":   testJiraStates,
+		"Activity":     testActivity,
+		// issue #8
+		"Closes": testCloses,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })

@@ -87,6 +87,7 @@ type Server struct {
 	alerts     []Alert
 	activities []Activity
 	requests   []Request
+	throttle   throttle
 	readOnly   map[string]bool
 	closes     []Close
 }
@@ -96,6 +97,7 @@ type Request struct {
 	Method, Path string
 	Auth         string
 	Body         ListBody
+	At           time.Time
 	Raw          json.RawMessage // the POST body as sent
 }
 
@@ -175,9 +177,15 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 		}
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body, Raw: raw})
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body, Raw: raw, At: time.Now()})
 		readOnly := s.readOnly[strings.TrimPrefix(r.Header.Get("Authorization"), "Token ")]
+		over := s.overBudget()
 		s.mu.Unlock()
+		if over {
+			w.Header().Set("Retry-After", "1")
+			writeDetail(w, http.StatusTooManyRequests, "Request was throttled.")
+			return
+		}
 		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), detailBody) {
 			return
 		}
