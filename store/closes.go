@@ -132,3 +132,41 @@ func scanClose(row scanner) (CloseRecord, error) {
 	rec.State, rec.Elsewhere, rec.ClaimedAt, rec.ClosedAt = CloseState(state), elsewhere == 1, fromMS(claimed), fromMS(closed)
 	return rec, nil
 }
+
+// ClosedAlert is an alert closed from Slack, and when its digest posted it
+// (zero when it was never in a digest), for the report's time to close.
+type ClosedAlert struct {
+	CloseRecord
+	PostedAt time.Time
+}
+
+// closedIn lists the closes made from Slack in [from, to): not the alerts
+// found already closed in MCAS.
+func (s *sqlStore) closedIn(ctx context.Context, from, to time.Time) ([]ClosedAlert, error) {
+	cols := "c." + strings.ReplaceAll(closeColumns, ", ", ", c.")
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+cols+`, COALESCE(p.posted_ms, 0) FROM closes c
+		LEFT JOIN posted_alerts p ON p.tenant = c.tenant AND p.alert_id = c.alert_id
+		WHERE c.state = 'closed' AND c.elsewhere = 0 AND c.closed_ms >= ? AND c.closed_ms < ?
+		ORDER BY c.closed_ms, c.tenant, c.alert_id`), ms(from), ms(to))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []ClosedAlert
+	for rows.Next() {
+		var c ClosedAlert
+		var posted int64
+		var extra scanFunc = func(dest ...any) error { return rows.Scan(append(dest, &posted)...) }
+		if c.CloseRecord, err = scanClose(extra); err != nil {
+			_ = rows.Close()
+			return nil, wrap(err)
+		}
+		c.PostedAt = fromMS(posted)
+		out = append(out, c)
+	}
+	return out, closeRows(rows)
+}
+
+// scanFunc adapts a Scan with extra destinations to scanClose.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }

@@ -112,5 +112,15 @@ func testCloses(t *testing.T, open Opener) {
 		if !got[0].ClosedAt.Equal(t0.Truncate(time.Millisecond)) {
 			t.Fatalf("closed at %v, want %v", got[0].ClosedAt, t0)
 		}
+		// The report's activity counts closes made from Slack, with the
+		// time their digest posted them.
+		posted := t0.Add(-2 * time.Hour).Truncate(time.Millisecond)
+		must(t, s.MarkPosted(ctx, []store.Posting{{Tenant: "contoso", AlertID: "a1", Channel: "C1", TS: "1.1", PostedAt: posted}}))
+		act, err := s.Activity(ctx, t0, t0.Add(time.Hour))
+		must(t, err)
+		if len(act.Closed) != 2 || act.Closed[0].AlertID != "a1" || !act.Closed[0].PostedAt.Equal(posted) || act.Closed[0].Reason != "triggered_by_test" ||
+			act.Closed[1].AlertID != "a3" || !act.Closed[1].PostedAt.IsZero() {
+			t.Fatalf("activity closes %+v", act.Closed)
+		}
 	})
 }
