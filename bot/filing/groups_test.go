@@ -115,7 +115,7 @@ func newGroupEnv(t *testing.T, rules string) *groupEnv {
 	e.graph = graphfake.New(contosoDir, authority)
 	t.Cleanup(e.graph.Close)
 	cred, err := entra.New(entra.Settings{Tenant: "contoso", TenantID: contosoDir, ClientID: graphApp, Method: entra.ClientSecret, Secret: appSecret,
-		AuthorityHost: authority.Authority()}, authority.Client(), nil)
+		AuthorityHost: authority.Authority()}, authority.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/entra"
+	"github.com/soc/mcasbot/integrations/graph"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/ops"
@@ -33,6 +35,8 @@ type app struct {
 	logger  *slog.Logger
 	hc      *http.Client
 	closers []func()
+	entra   map[string]*entra.Credential // by tenant, for those on Entra ID
+	graph   []*graph.Client
 }
 
 func (a *app) Close() {
@@ -45,7 +49,11 @@ func (a *app) Close() {
 func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logger, withStore bool) (*app, error) {
 	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout}}
 	for _, t := range tenants {
-		c, err := mcas.New(mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Timeout: cfg.MCASTimeout,
+		auth, err := a.signIn(t)
+		if err != nil {
+			return nil, err
+		}
+		c, err := mcas.New(mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Auth: auth, Timeout: cfg.MCASTimeout,
 			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}, a.hc, logger)
 		if err != nil {
 			return nil, err
@@ -84,6 +92,9 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: readers, Logger: logger}
 		if a.abuse != nil {
 			a.filing.Reputation = a.abuse
+		}
+		if a.filing.Groups, err = a.groups(); err != nil {
+			return nil, err
 		}
 	}
 	return a, nil
@@ -142,6 +153,7 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 			m.ObserveCaller(c)
 		}
 	}
+	a.instrumentEntra(m)
 	b.OnAck = func(kind string, d time.Duration) { m.AckLatency.WithLabelValues(kind).Observe(d.Seconds()) }
 	b.OnCommand = func(name, outcome string, d time.Duration) {
 		m.Commands.WithLabelValues(name, outcome).Inc()

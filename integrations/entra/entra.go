@@ -10,6 +10,8 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -107,6 +109,10 @@ type Credential struct {
 	// a burst of commands does not hammer it.
 	RejectionTTL time.Duration
 
+	// Observe, when set, sees every HTTP request the credential makes
+	// (for metrics). Set it before the first Token.
+	Observe func(status int, d time.Duration)
+
 	group singleflight.Group
 	mu    sync.Mutex
 	fails map[string]rejection
@@ -122,12 +128,9 @@ type rejection struct {
 // own schedule too, so keep it short.
 var retry = policy.RetryOptions{MaxRetries: 2, RetryDelay: 500 * time.Millisecond, MaxRetryDelay: 4 * time.Second}
 
-// Observer sees every HTTP request the credential makes (for metrics).
-type Observer func(status int, d time.Duration)
-
 // New builds the credential s asks for. transport carries its requests
-// (nil: the default); observe may be nil.
-func New(s Settings, transport policy.Transporter, observe Observer) (*Credential, error) {
+// (nil: the default).
+func New(s Settings, transport policy.Transporter) (*Credential, error) {
 	if s.AuthorityHost == "" {
 		s.AuthorityHost = DefaultAuthority
 	}
@@ -138,15 +141,15 @@ func New(s Settings, transport policy.Transporter, observe Observer) (*Credentia
 	if transport == nil {
 		transport = http.DefaultClient
 	}
+	c := &Credential{settings: s, fails: map[string]rejection{}, now: time.Now}
 	opts := azcore.ClientOptions{
 		Cloud:     cloud.Configuration{ActiveDirectoryAuthorityHost: s.AuthorityHost},
-		Transport: observed{next: transport, observe: observe},
+		Transport: observed{next: transport, c: c},
 		Retry:     retry,
 	}
 	// For a host MSAL does not know it would first ask
 	// login.microsoftonline.com about it: Azure Stack and fakes say no.
 	noDiscovery := !KnownAuthority(u.Hostname())
-	c := &Credential{settings: s, fails: map[string]rejection{}, now: time.Now}
 	var err error
 	switch s.Method {
 	case ClientSecret:
@@ -269,19 +272,40 @@ func redact(s string, secrets []string) string {
 
 // observed counts the credential's HTTP requests.
 type observed struct {
-	next    policy.Transporter
-	observe Observer
+	next policy.Transporter
+	c    *Credential
 }
 
 func (o observed) Do(r *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := o.next.Do(r)
-	if o.observe != nil {
+	if o.c.Observe != nil {
 		status := 0
 		if resp != nil {
 			status = resp.StatusCode
 		}
-		o.observe(status, time.Since(start))
+		o.c.Observe(status, time.Since(start))
 	}
 	return resp, err
+}
+
+// Roles reads the application permissions (the roles claim) from an
+// access token, without verifying it: for `bot check` to say what is
+// missing. ok is false when the token is not a readable JWT.
+func Roles(token string) (roles []string, ok bool) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, false
+	}
+	var claims struct {
+		Roles []string `json:"roles"`
+	}
+	if json.Unmarshal(raw, &claims) != nil {
+		return nil, false
+	}
+	return claims.Roles, true
 }

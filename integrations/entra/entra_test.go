@@ -52,7 +52,7 @@ func newCred(t *testing.T, f *entrafake.Server, s Settings) *Credential {
 	if s.Tenant == "" {
 		s.Tenant = "contoso"
 	}
-	c, err := New(s, f.Client(), nil)
+	c, err := New(s, f.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -226,7 +226,7 @@ func TestAHungAuthorityReleasesTheCaller(t *testing.T) {
 
 func TestUntrustedAuthorityIsNamed(t *testing.T) {
 	f := newFake(t)
-	c, err := New(Settings{Tenant: "contoso", TenantID: tenantA, ClientID: appID, Method: ClientSecret, Secret: secret, AuthorityHost: f.Authority()}, nil, nil)
+	c, err := New(Settings{Tenant: "contoso", TenantID: tenantA, ClientID: appID, Method: ClientSecret, Secret: secret, AuthorityHost: f.Authority()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

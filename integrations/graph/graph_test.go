@@ -44,7 +44,7 @@ func newWorld(t *testing.T, roles ...string) *world {
 
 func (w *world) clientFor(t *testing.T, tenantID string) *graph.Client {
 	cred, err := entra.New(entra.Settings{Tenant: "contoso", TenantID: tenantID, ClientID: app, Method: entra.ClientSecret, Secret: secret,
-		AuthorityHost: w.authority.Authority()}, w.authority.Client(), nil)
+		AuthorityHost: w.authority.Authority()}, w.authority.Client())
 	if err != nil {
 		t.Fatal(err)
 	}

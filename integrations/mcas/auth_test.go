@@ -44,7 +44,7 @@ func newEntraWorld(t *testing.T) *entraWorld {
 func (w *entraWorld) client(t *testing.T, mcasDir, credDir, clientID, secret string) (*mcas.Client, *entra.Credential) {
 	t.Helper()
 	cred, err := entra.New(entra.Settings{Tenant: "t", TenantID: credDir, ClientID: clientID, Method: entra.ClientSecret, Secret: secret,
-		AuthorityHost: w.authority.Authority()}, w.authority.Client(), nil)
+		AuthorityHost: w.authority.Authority()}, w.authority.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
