@@ -36,6 +36,7 @@ type harness struct {
 	slack   *slackfake.Server
 	tenants []*mcasfake.Server
 	clients []*mcas.Client
+	runner  *commands.Runner // setup may swap its tenants
 	abuse   *abusefake.Server
 	rep     *abuseipdb.Client
 	logger  *slog.Logger
@@ -94,7 +95,7 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 		h.clients = append(h.clients, c)
 		runner.Tenants = append(runner.Tenants, c)
 	}
-	h.logger = logger
+	h.logger, h.runner = logger, runner
 	h.abuse = abusefake.New(abuseToken, 1000)
 	t.Cleanup(h.abuse.Close)
 	rep, _ := abuseipdb.New(abuseipdb.Config{APIKey: abuseToken, URL: h.abuse.URL}, h.abuse.Client(), logger)
