@@ -307,4 +307,3 @@ func buttonFor(t *testing.T, p slackfake.Post, user string, alerts []mcasfake.Al
 	t.Fatalf("no button for %s", user)
 	return ""
 }
-
