@@ -307,3 +307,30 @@ func buttonFor(t *testing.T, p slackfake.Post, user string, alerts []mcasfake.Al
 	t.Fatalf("no button for %s", user)
 	return ""
 }
+
+// The digest names a tenant whose token cannot be had, in words, and
+// posts the others' alerts.
+func TestDigestNamesATenantWithoutToken(t *testing.T) {
+	var digest *schedule.Digest
+	w := startEntra(t, map[string]string{"contoso": wrongSecret}, func(w *entraWorld) {
+		st, err := store.Open(context.Background(), filepath.Join(t.TempDir(), "s.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = st.Close() })
+		digest = &schedule.Digest{Config: schedule.Config{Channel: digestChannel, MinSeverity: mcas.SeverityHigh, PostInterval: time.Millisecond, NoJira: true},
+			Store: st, Slack: w.bot.API(), Logger: w.logger}
+		for _, c := range w.clients {
+			digest.Tenants = append(digest.Tenants, c)
+		}
+	})
+	rep, err := digest.Run(context.Background(), false)
+	if err != nil || rep.Posted == 0 || len(rep.Failures) != 1 || rep.Failures[0].Tenant != "contoso" ||
+		!strings.Contains(rep.Failures[0].Reason, "Entra ID rejected the application's secret (AADSTS7000215)") {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	parent := string(w.slack.Posts()[0].Blocks)
+	if !strings.Contains(parent, "Could not read these tenants") || !strings.Contains(parent, "AADSTS7000215") || strings.Contains(parent, wrongSecret) {
+		t.Fatalf("parent %s", parent)
+	}
+}
