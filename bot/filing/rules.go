@@ -232,7 +232,7 @@ func (s *Service) decide(ctx context.Context, log *slog.Logger, a mcas.Alert) De
 		user := AffectedUser(a)
 		switch {
 		case s.Groups == nil:
-			return nil, errors.New("Microsoft Graph is not set up")
+			return nil, errors.New("group lookups are not set up (Microsoft Graph)")
 		case user == "":
 			return nil, errors.New("the alert names no user")
 		}

@@ -387,3 +387,23 @@ func TestInstanceDiscoveryOnlyForMicrosoftAuthorities(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// azidentity renews a token that is about to expire (within 5 minutes)
+// instead of handing it out.
+func TestTokenIsRenewedBeforeItExpires(t *testing.T) {
+	f := newFake(t)
+	f.SetLifetime(3 * time.Minute)
+	c := newCred(t, f, secretSettings(tenantA, secret))
+	first, err := c.Token(context.Background(), mcasScope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.SetLifetime(time.Hour)
+	second, err := c.Token(context.Background(), mcasScope)
+	if err != nil || second == first || f.TokenRequests(tenantA) != 2 {
+		t.Fatalf("renewed %v, %d requests, %v", second != first, f.TokenRequests(tenantA), err)
+	}
+	if _, err := c.Token(context.Background(), mcasScope); err != nil || f.TokenRequests(tenantA) != 2 {
+		t.Fatalf("the fresh token was not reused: %d requests, %v", f.TokenRequests(tenantA), err)
+	}
+}
