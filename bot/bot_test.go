@@ -113,12 +113,14 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 	if setup != nil {
 		setup(h)
 	}
-	before := h.slack.Connections()
+	// Count greetings, not open connections: a previous bot on the same
+	// fake may still be closing its socket, and would be counted.
+	before := h.slack.Accepted()
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel = cancel
 	go func() { h.done <- h.bot.Run(ctx) }()
 	t.Cleanup(func() { h.stop(t) })
-	if err := h.slack.WaitConnections(before+1, 5*time.Second); err != nil {
+	if err := h.slack.WaitAccepted(before+1, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return h

@@ -14,6 +14,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -38,6 +39,9 @@ type JiraButtons struct {
 	Channels []string
 	// OnOutcome, when set, counts filings by outcome.
 	OnOutcome func(outcome string)
+	// Messages redraws digest messages from the store; nil patches the
+	// clicked copy instead.
+	Messages *messages.Redrawer
 }
 
 // EnableJira turns the Create Jira buttons on. Call before Run.
@@ -165,9 +169,10 @@ func ephemeral(text string) *slack.WebhookMessage {
 	return m
 }
 
-// updateMessage redraws the digest message the click came from: every
-// alert in it whose issue exists shows "KEY filed by @user" instead of its
-// buttons. It reads the store, so concurrent clicks on one message converge.
+// updateMessage redraws the digest message the click came from from its
+// stored view and the store's state, so concurrent clicks (on any replica)
+// converge. Messages posted before views were kept are patched from the
+// click's copy instead.
 func (b *Bot) updateMessage(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
 	channel, ts := cb.Container.ChannelID, cb.Container.MessageTs
 	if channel == "" {
@@ -175,6 +180,16 @@ func (b *Bot) updateMessage(ctx context.Context, log *slog.Logger, cb slack.Inte
 	}
 	if ts == "" {
 		ts = cb.Message.Timestamp
+	}
+	if b.jira.Messages != nil && channel != "" && ts != "" && !cb.Container.IsEphemeral {
+		err := b.jira.Messages.Message(ctx, channel, ts)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, messages.ErrNoMessage) {
+			log.Error("could not redraw the digest message", "error", err)
+			return
+		}
 	}
 	blocks := cb.Message.Blocks.BlockSet
 	if channel == "" || ts == "" || len(blocks) == 0 || cb.Container.IsEphemeral {

@@ -14,6 +14,7 @@ import (
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
@@ -58,7 +59,8 @@ func startWorkflow(t *testing.T, dbPath string, jiraSrv *jirafake.Server, fake *
 				Fields: filing.Fields{AlertURL: "customfield_10050", AffectedUser: "customfield_10051", ReportedIPs: "customfield_10052"}},
 			Store: st, Jira: jc, Tenants: tenants, Reputation: h.rep, Logger: h.logger,
 		}
-		h.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{lead}, Channels: []string{digestChannel}})
+		h.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{lead}, Channels: []string{digestChannel},
+			Messages: &messages.Redrawer{Store: st, Slack: h.bot.API(), Logger: h.logger}})
 		w.digest = &schedule.Digest{
 			Config: schedule.Config{Channel: digestChannel, MinSeverity: mcas.SeverityHigh, PostInterval: time.Millisecond},
 			Store:  st, Slack: h.bot.API(), Reputation: h.rep, Logger: h.logger,
@@ -284,5 +286,64 @@ func TestAmbiguousJiraFailureHoldsTheAlert(t *testing.T) {
 	}
 	if js.Requests("POST /rest/api/2/issue") != 1 {
 		t.Fatal("the held alert was filed again")
+	}
+}
+
+// Two analysts file two alerts of one digest message at the same moment:
+// each update redraws the message from the store, so the message ends up
+// showing both issues, whichever update reached Slack last.
+func TestClicksOnTwoAlertsOfOneMessageBothShow(t *testing.T) {
+	js := newJira()
+	defer js.Close()
+	js.SetLatency(100 * time.Millisecond)
+	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), js, nil)
+	parent, _ := w.postDigest(t)
+	var blocks slack.Blocks
+	if err := json.Unmarshal(parent.Blocks, &blocks); err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for key := range formatting.ButtonsOf(blocks.BlockSet) {
+		actions = append(actions, formatting.ActionCreateJira+":"+key)
+	}
+	if len(actions) < 2 {
+		t.Fatalf("%d buttons in the digest", len(actions))
+	}
+	var wg sync.WaitGroup
+	for _, a := range actions[:2] {
+		wg.Go(func() {
+			if _, err := w.tryClick(lead, parent, a); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := w.slack.WaitPosts(2, 5*time.Second, func(p slackfake.Post) bool { return p.Method == "chat.update" && p.TS == parent.TS }); err != nil {
+		t.Fatal(err)
+	}
+	final := string(w.slack.Current(parent).Blocks)
+	for _, key := range []string{"SEC-1", "SEC-2"} {
+		if !strings.Contains(final, key) {
+			t.Fatalf("the message lost %s:\n%s", key, final)
+		}
+	}
+}
+
+// A digest posted before messages' views were kept (an upgrade) is still
+// updated, from the clicked copy.
+func TestMessageWithoutStoredViewIsPatched(t *testing.T) {
+	js := newJira()
+	defer js.Close()
+	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), js, nil)
+	parent, action := w.postDigest(t)
+	old := parent
+	old.TS = "1700000000.000001" // no stored view for this ts
+	w.click(t, lead, old, action)
+	ups, err := w.slack.WaitPosts(1, 5*time.Second, func(p slackfake.Post) bool { return p.Method == "chat.update" && p.TS == old.TS })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(ups[0].Blocks), "SEC-1") {
+		t.Fatalf("old message not updated: %s", ups[0].Blocks)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/mcas"
@@ -161,6 +162,11 @@ func (d *Digest) publishChunk(ctx context.Context, rep *Report, dryRun bool, c f
 		// Recorded only after Slack accepted the message.
 		if err := d.Store.MarkPosted(context.WithoutCancel(ctx), ps); err != nil {
 			return fmt.Errorf("recording posted alerts: %w", err)
+		}
+		// Without its view the message cannot be redrawn from state; clicks
+		// still update it from their own copy, so this does not stop the run.
+		if err := messages.Save(context.WithoutCancel(ctx), d.Store, d.Channel, posted, c.View); err != nil {
+			d.Logger.Error("could not keep the digest message's view", "ts", posted, "error", err)
 		}
 		rep.Posted += len(ps)
 		if d.OnPosted != nil {

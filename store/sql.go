@@ -105,6 +105,14 @@ var migrations = []string{
 		owner    TEXT NOT NULL,
 		until_ms BIGINT NOT NULL
 	)`,
+	// 2: digest messages' render input, to redraw them from state.
+	`CREATE TABLE IF NOT EXISTS digest_messages (
+		channel    TEXT NOT NULL,
+		ts         TEXT NOT NULL,
+		body       TEXT NOT NULL,
+		updated_ms BIGINT NOT NULL,
+		PRIMARY KEY (channel, ts)
+	)`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

@@ -38,6 +38,14 @@ type Store interface {
 	// Issue reads an alert's issue record.
 	Issue(ctx context.Context, tenant, alertID string) (IssueRecord, bool, error)
 
+	// Digest messages: what each posted message shows, so that any change to
+	// one of its alerts (filed, closed, Jira status) can redraw it.
+
+	// SaveMessage stores (or replaces) a message's render input.
+	SaveMessage(ctx context.Context, m MessageRecord) error
+	// LoadMessage reads a message's render input.
+	LoadMessage(ctx context.Context, channel, ts string) (MessageRecord, bool, error)
+
 	// TryRun marks a scheduled run (e.g. "digest@2026-11-24T08:00Z") as
 	// taken by owner; false when another took it and is alive or done.
 	TryRun(ctx context.Context, run, owner string, lease time.Duration) (bool, error)
@@ -60,6 +68,14 @@ type Posting struct {
 	Tenant, AlertID string
 	Channel, TS     string
 	PostedAt        time.Time
+}
+
+// MessageRecord is a posted message's render input (formatting.DigestView
+// as JSON: the store does not interpret it).
+type MessageRecord struct {
+	Channel, TS string
+	Body        []byte
+	UpdatedAt   time.Time
 }
 
 // IssueState is the life of an alert's issue.

@@ -3,7 +3,9 @@ package filing_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -302,4 +304,80 @@ func TestParseRulesAndPriorities(t *testing.T) {
 	if m.Priority(a) != "Low" {
 		t.Fatal("severity mapping not applied")
 	}
+}
+
+// TestUpstreamMarkupIsNeverLiveInJira plants Jira wiki markup in every
+// upstream text that reaches the issue (the alert's title, description,
+// user and entity labels; AbuseIPDB's ISP, domain and hostnames, which the
+// address's holder chooses) and reads every field Jira renders as Jira would.
+func TestUpstreamMarkupIsNeverLiveInJira(t *testing.T) {
+	e := newEnv(t, 0)
+	payloads := []string{
+		"[click here|https://evil.example/login]", "!https://evil.example/pixel.png!", "[~accountid:5b10a2844c20165700ede21g]",
+		"{html}<b>x</b>{html}", "{color:red}alarm{color}", "{code}x(){code}", `a\\b`, "table|pipe", "*bold* _em_ {{mono}}",
+	}
+	evil := strings.Join(payloads, " ")
+	a := e.alert
+	a.ID = "bad0000000000000000000aa"
+	a.Title = "Leaked credentials " + evil
+	a.Description = "<p>h1. Heading</p><br>----<br>" + evil
+	a.Entities = []mcasfake.Entity{
+		{Type: "account", ID: "mallory@contoso.com", Label: evil, PA: "mallory@contoso.com"},
+		{Type: "ip", ID: "5.188.10.66"},
+		{Type: "service", ID: 11161, Label: "[pay here|https://evil.example/pay]"},
+	}
+	a.Evidence = []any{map[string]any{"text": evil}}
+	domain := "[pay here|https://evil.example/pay]"
+	e.abuse.Set(abusefake.Report{IPAddress: "5.188.10.66", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 90,
+		ISP: "[pay here|https://evil.example/pay] !https://evil.example/isp.png!", Domain: &domain,
+		UsageType: "{html}x{html}", Hostnames: []string{"[~accountid:99]", "h1.evil.example"}})
+	// Without a reported-IPs field the reputation goes into the description.
+	for i, reportedIPs := range []string{"customfield_6", ""} {
+		e.svc.Mapping.Fields.ReportedIPs = reportedIPs
+		a.ID = fmt.Sprintf("bad00000000000000000000%d", i)
+		e.mcas.AddAlerts(a)
+		res, err := e.svc.File(context.Background(), "contoso", a.ID, filing.Filer{ID: "U0ANALYST", Name: "[~accountid:1] Ana"})
+		if err != nil || res.Outcome != filing.Filed {
+			t.Fatalf("%+v %v", res, err)
+		}
+		is := e.jira.Issues()[len(e.jira.Issues())-1]
+		fields := e.jira.WikiFields(is)
+		if want := map[string]int{"customfield_6": 3, "": 2}[reportedIPs]; len(fields) != want {
+			t.Fatalf("rendered fields %v", fields)
+		}
+		for id, wiki := range fields {
+			text, live := jirafake.Render(wiki)
+			for _, l := range live {
+				if !ours(l, a.URL) {
+					t.Errorf("%s: live %s %q from upstream text", id, l.Kind, l.Text)
+				}
+			}
+			// Escaped, not stripped: the analyst reads the original text.
+			wants := map[string][]string{
+				"description":   {"[click here|https://evil.example/login]", "[pay here|https://evil.example/pay]", "h1. Heading ----"},
+				"customfield_3": {"[click here|https://evil.example/login]", `a\\b table|pipe`},
+				"customfield_6": {"[pay here|https://evil.example/pay] !https://evil.example/isp.png!", "[~accountid:99]"},
+			}
+			for _, want := range wants[id] {
+				if !strings.Contains(text, want) {
+					t.Errorf("%s does not show %q as text:\n%s", id, want, text)
+				}
+			}
+		}
+	}
+}
+
+// ours reports whether a live construct is the bot's own markup.
+func ours(l jirafake.Live, portal string) bool {
+	switch l.Kind {
+	case "table", "list":
+		return true
+	case "heading":
+		return slices.Contains([]string{"Defender for Cloud Apps alert", "Description", "Entities", "Evidence", "IP reputation (AbuseIPDB)"}, l.Text)
+	case "link":
+		return l.Text == "Open in Defender for Cloud Apps|"+portal
+	case "effect":
+		return strings.HasPrefix(l.Text, "_Filed from Slack by ")
+	}
+	return false
 }

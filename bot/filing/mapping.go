@@ -139,7 +139,12 @@ func reportLine(ip netip.Addr, rep abuseipdb.Report) string {
 	if rep.Tor {
 		parts = append(parts, "Tor exit node")
 	}
-	for _, kv := range [][2]string{{"ISP", rep.ISP}, {"usage", rep.UsageType}, {"country", rep.Country}, {"domain", rep.Domain}} {
+	hosts := rep.Hostnames
+	if len(hosts) > 3 {
+		hosts = hosts[:3]
+	}
+	for _, kv := range [][2]string{{"ISP", rep.ISP}, {"usage", rep.UsageType}, {"country", rep.Country}, {"domain", rep.Domain},
+		{"hostnames", strings.Join(hosts, " ")}} {
 		if kv[1] != "" {
 			parts = append(parts, kv[0]+" "+formatting.Clean(kv[1]))
 		}
@@ -185,10 +190,11 @@ func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, d Decision,
 	}
 	set(m.Fields.AlertURL, formatting.SafeURL(a.URL), maxSingleLine)
 	set(m.Fields.AlertSummary, title, maxSingleLine)
-	set(m.Fields.AlertDescription, desc, maxParagraph)
+	// Paragraph fields are rendered as wiki markup, like the description.
+	set(m.Fields.AlertDescription, jira.Escape(desc), maxParagraph)
 	set(m.Fields.AffectedUser, formatting.Clean(user), maxSingleLine)
 	set(m.Fields.IP, strings.Join(ipList, ", "), maxSingleLine)
-	set(m.Fields.ReportedIPs, report, maxParagraph)
+	set(m.Fields.ReportedIPs, jira.Escape(report), maxParagraph)
 	is.Description = formatting.Cut(m.description(a, title, desc, user, ipList, report, d, by, now), maxParagraph)
 	return is
 }
@@ -206,7 +212,7 @@ func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []strin
 	b.WriteString("h3. Defender for Cloud Apps alert\n")
 	row := func(k, v string) {
 		if v != "" {
-			fmt.Fprintf(&b, "||%s|%s|\n", k, wiki(v))
+			fmt.Fprintf(&b, "||%s|%s|\n", k, jira.Escape(v))
 		}
 	}
 	// Our own values (a time, an id) need no escaping.
@@ -222,11 +228,11 @@ func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []strin
 	row("Apps", formatting.Clean(strings.Join(a.Services(), ", ")))
 	row("Alert ID", a.ID)
 	if u := formatting.SafeURL(a.URL); u != "" {
-		fmt.Fprintf(&b, "||Portal|[Open in Defender for Cloud Apps|%s]|\n", u)
+		fmt.Fprintf(&b, "||Portal|%s|\n", jira.Link("Open in Defender for Cloud Apps", u))
 	}
 	groupNotes(&b, d) // issue #9
 	if desc != "" {
-		fmt.Fprintf(&b, "\nh3. Description\n%s\n", wiki(desc))
+		fmt.Fprintf(&b, "\nh3. Description\n%s\n", jira.Escape(desc))
 	}
 	if len(a.Entities) > 0 {
 		b.WriteString("\nh3. Entities\n||Type||Value||\n")
@@ -239,55 +245,25 @@ func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []strin
 					v = alt
 				}
 			}
-			fmt.Fprintf(&b, "|%s|%s|\n", wiki(formatting.Clean(e.Type)), wiki(formatting.Clean(v)))
+			fmt.Fprintf(&b, "|%s|%s|\n", jira.Escape(formatting.Clean(e.Type)), jira.Escape(formatting.Clean(v)))
 		}
 	}
 	if len(a.Evidence) > 0 {
 		b.WriteString("\nh3. Evidence\n")
 		for _, ev := range a.Evidence {
-			fmt.Fprintf(&b, "* %s\n", wiki(formatting.StripHTML(ev)))
+			fmt.Fprintf(&b, "* %s\n", jira.Escape(formatting.StripHTML(ev)))
 		}
 	}
 	if m.Fields.ReportedIPs == "" && report != "" {
 		b.WriteString("\nh3. IP reputation (AbuseIPDB)\n")
 		for _, line := range strings.Split(report, "\n") {
-			fmt.Fprintf(&b, "* %s\n", wiki(line))
+			fmt.Fprintf(&b, "* %s\n", jira.Escape(line))
 		}
 	}
 	name := formatting.Clean(by.Name)
 	if name == "" {
 		name = by.ID
 	}
-	fmt.Fprintf(&b, "\n_Filed from Slack by %s (%s) with mcasbot on %s UTC._\n", wiki(name), wiki(by.ID), now.UTC().Format("2006-01-02 15:04"))
+	fmt.Fprintf(&b, "\n_Filed from Slack by %s (%s) with mcasbot on %s UTC._\n", jira.Escape(name), jira.Escape(by.ID), now.UTC().Format("2006-01-02 15:04"))
 	return b.String()
 }
-
-var wikiSpecial = strings.NewReplacer(
-	`\`, `\\`, `{`, `\{`, `}`, `\}`, `[`, `\[`, `]`, `\]`, `|`, `\|`, `*`, `\*`, `_`, `\_`,
-	`^`, `\^`, `~`, `\~`, `+`, `\+`, `!`, `\!`, `#`, `\#`, `-`, `\-`, `?`, `\?`,
-)
-
-// wiki escapes text for Jira wiki markup so upstream text cannot add
-// links, macros ({code}, {html}) or formatting.
-func wiki(s string) string {
-	// URLs stay readable and clickable: escape around them.
-	var b strings.Builder
-	rest := s
-	for {
-		loc := urlRE.FindStringIndex(rest)
-		if loc == nil {
-			b.WriteString(wikiSpecial.Replace(rest))
-			return b.String()
-		}
-		b.WriteString(wikiSpecial.Replace(rest[:loc[0]]))
-		u := rest[loc[0]:loc[1]]
-		if formatting.SafeURL(u) != "" && !strings.ContainsAny(u, "[]{}|") {
-			b.WriteString(u)
-		} else {
-			b.WriteString(wikiSpecial.Replace(u))
-		}
-		rest = rest[loc[1]:]
-	}
-}
-
-var urlRE = regexp.MustCompile(`https?://[^\s<>"'|\[\]{}]+`)

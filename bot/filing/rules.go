@@ -12,6 +12,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/httpx"
+	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas"
 )
 
@@ -218,10 +219,10 @@ func (r Rule) groupsMatch(have []string) ([]string, bool) {
 // priority: the groups that made a rule match, or why they are unknown.
 func groupNotes(b *strings.Builder, d Decision) {
 	if len(d.Groups) > 0 {
-		fmt.Fprintf(b, "||Matched groups|%s|\n", wiki(formatting.Clean(strings.Join(d.Groups, ", "))))
+		fmt.Fprintf(b, "||Matched groups|%s|\n", jira.Escape(formatting.Clean(strings.Join(d.Groups, ", "))))
 	}
 	if d.Unavailable != "" {
-		fmt.Fprintf(b, "\n_group membership unavailable: %s_ (no group priority rule applied)\n", wiki(formatting.Clean(d.Unavailable)))
+		fmt.Fprintf(b, "\n_group membership unavailable: %s_ (no group priority rule applied)\n", jira.Escape(formatting.Clean(d.Unavailable)))
 	}
 }
 

@@ -69,6 +69,42 @@ func SortForDigest(as []mcas.Alert) {
 type DigestChunk struct {
 	Msg    *slack.WebhookMessage
 	Alerts []mcas.Alert
+	// View is what the message shows, kept in the store after posting so
+	// the message can be redrawn whenever one of its alerts changes.
+	View DigestView
+}
+
+// DigestView is one digest message as data: its fixed head and tail
+// (totals, failures, the thread note) and the alerts whose cards are drawn
+// from their current state each time the message is rendered.
+type DigestView struct {
+	Text       string                      `json:"text"`
+	Head       slack.Blocks                `json:"head"`
+	Alerts     []mcas.Alert                `json:"alerts"`
+	Reputation map[string]abuseipdb.Report `json:"reputation,omitempty"`
+	Tail       slack.Blocks                `json:"tail"`
+	NoJira     bool                        `json:"no_jira,omitempty"`
+}
+
+// AlertState is what is known of an alert beyond MCAS's copy, drawn on its
+// card: the Jira issue filed for it, and more as the bot learns more.
+type AlertState struct {
+	Filed *Filed
+}
+
+// RenderDigest draws a digest message from its view and the current state
+// of its alerts (by AlertKeyOf). A non-empty version is appended to every
+// block_id, which Slack needs to redraw blocks in chat.update.
+func RenderDigest(v DigestView, states map[string]AlertState, version string) *slack.WebhookMessage {
+	blocks := append([]slack.Block{}, v.Head.BlockSet...)
+	blocks = append(blocks, cards(v, states)...)
+	blocks = append(blocks, v.Tail.BlockSet...)
+	if version != "" {
+		for i, b := range blocks {
+			blocks[i] = withID(b, baseID(b.ID())+"~"+version)
+		}
+	}
+	return &slack.WebhookMessage{Text: v.Text, Blocks: &slack.Blocks{BlockSet: blocks}}
 }
 
 // Digest renders a digest: the parent (totals and the most severe alerts)
@@ -96,21 +132,37 @@ func Digest(in DigestInput) []DigestChunk {
 	}
 	fallback := fmt.Sprintf("MCAS digest: %d new %s", total, plural(total, "alert", "alerts"))
 	n := min(alertsInParent, total)
-	parent := &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: append(head, cards(in, in.Alerts[:n])...)}}
+	parent := view(in, Escape(fallback), head, in.Alerts[:n])
 	if total > n {
-		parent.Blocks.BlockSet = append(parent.Blocks.BlockSet, context("thread-note",
-			fmt.Sprintf(":thread: %d more in the thread below.", total-n)))
+		parent.Tail.BlockSet = []slack.Block{context("thread-note", fmt.Sprintf(":thread: %d more in the thread below.", total-n))}
 	}
-	out := []DigestChunk{{Msg: parent, Alerts: in.Alerts[:n]}}
+	out := []DigestChunk{{View: parent, Alerts: in.Alerts[:n]}}
 	for rest := in.Alerts[n:]; len(rest) > 0; {
 		k := min(alertsPerMessage, len(rest))
-		out = append(out, DigestChunk{
-			Msg:    &slack.WebhookMessage{Text: Escape(fmt.Sprintf("MCAS digest, %d more alerts", k)), Blocks: &slack.Blocks{BlockSet: cards(in, rest[:k])}},
-			Alerts: rest[:k],
-		})
+		out = append(out, DigestChunk{View: view(in, Escape(fmt.Sprintf("MCAS digest, %d more alerts", k)), nil, rest[:k]), Alerts: rest[:k]})
 		rest = rest[k:]
 	}
+	for i := range out {
+		out[i].Msg = RenderDigest(out[i].View, nil, "")
+	}
 	return out
+}
+
+// view keeps what the cards of as need: their alerts and the reputation of
+// their addresses.
+func view(in DigestInput, text string, head []slack.Block, as []mcas.Alert) DigestView {
+	v := DigestView{Text: text, Head: slack.Blocks{BlockSet: head}, Alerts: as, NoJira: in.NoJira}
+	for _, a := range as {
+		for _, ip := range a.IPs() {
+			if rep, ok := in.Reputation[ip]; ok {
+				if v.Reputation == nil {
+					v.Reputation = map[string]abuseipdb.Report{}
+				}
+				v.Reputation[ip] = rep
+			}
+		}
+	}
+	return v
 }
 
 // QuietDigest is the one line posted when nothing is new (if configured).
@@ -177,19 +229,26 @@ func idPart(s string, n int) string {
 // maxButtonID keeps a Create Jira button's value well under Slack's 2,000.
 const maxButtonID = 200
 
-// cards renders each alert as a section and an actions block.
-func cards(in DigestInput, as []mcas.Alert) []slack.Block {
+// cards renders each alert as a section, then its buttons, or what became
+// of it (its Jira issue) in their place.
+func cards(v DigestView, states map[string]AlertState) []slack.Block {
 	var out []slack.Block
-	for _, a := range as {
-		out = append(out, section("alert:"+alertKey(a), card(in, a)))
-		if act := actions(a, !in.NoJira); act != nil {
+	for _, a := range v.Alerts {
+		key := alertKey(a)
+		out = append(out, section("alert:"+key, card(v, a)))
+		st := states[key]
+		if st.Filed != nil {
+			out = append(out, context("filed:"+key, filedText(*st.Filed)))
+			continue
+		}
+		if act := actions(a, !v.NoJira); act != nil {
 			out = append(out, act)
 		}
 	}
 	return out
 }
 
-func card(in DigestInput, a mcas.Alert) string {
+func card(in DigestView, a mcas.Alert) string {
 	title := CutEscaped(Clean(a.Title), 150)
 	if title == "" {
 		title = "(untitled alert)"

@@ -123,3 +123,45 @@ func FuzzDigest(f *testing.F) {
 		}
 	})
 }
+
+// A digest message is redrawn from its stored view: the view survives a
+// JSON round trip (the store keeps it as JSON) and draws the same message,
+// and an alert's state replaces its buttons.
+func TestDigestViewRedrawsFromState(t *testing.T) {
+	chunk := formatting.Digest(digestInput(4))[0]
+	raw, err := json.Marshal(chunk.View)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v formatting.DigestView
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := json.Marshal(chunk.Msg)
+	if got, _ := json.Marshal(formatting.RenderDigest(v, nil, "")); string(got) != string(want) {
+		t.Fatalf("stored view draws a different message:\n%s\nwant\n%s", got, want)
+	}
+
+	key := formatting.AlertKeyOf(hostile().Tenant, hostile().ID)
+	states := map[string]formatting.AlertState{key: {Filed: &formatting.Filed{Key: "SEC-42", URL: "https://jira.example/browse/SEC-42", By: "U0LEAD"}}}
+	msg := formatting.RenderDigest(v, states, "v2")
+	js, _ := json.MarshalIndent(msg, "", "  ")
+	golden(t, "digest_redrawn.golden.json", append(js, '\n'))
+	if err := formatting.Check(msg); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(js), `filed by \u003c@U0LEAD\u003e`) {
+		t.Fatal("no filed line")
+	}
+	if _, still := formatting.ButtonsOf(msg.Blocks.BlockSet)[key]; still {
+		t.Fatal("the filed alert kept its button")
+	}
+	if len(formatting.ButtonsOf(msg.Blocks.BlockSet)) != len(formatting.ButtonsOf(chunk.Msg.Blocks.BlockSet))-1 {
+		t.Fatal("other alerts lost their buttons")
+	}
+	for _, b := range msg.Blocks.BlockSet {
+		if !strings.HasSuffix(b.ID(), "~v2") {
+			t.Fatalf("block %q kept its old id", b.ID())
+		}
+	}
+}

@@ -50,6 +50,7 @@ type Server struct {
 	mu        sync.Mutex
 	cond      *sync.Cond
 	conns     []*conn
+	accepted  int // connections ever greeted: only grows
 	next      int
 	sent      map[string]time.Time
 	acks      map[string]Ack
@@ -162,6 +163,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	s.conns = append(s.conns, c)
+	s.accepted++
 	s.cond.Broadcast()
 	s.mu.Unlock()
 	go s.ping(c)
@@ -231,6 +233,20 @@ func (s *Server) Connections() int {
 // WaitConnections waits until at least n connections are open.
 func (s *Server) WaitConnections(n int, timeout time.Duration) error {
 	return s.wait(timeout, func() bool { return len(s.conns) >= n }, fmt.Sprintf("%d socket mode connections", n))
+}
+
+// Accepted is how many Socket Mode connections were ever greeted. Unlike
+// Connections it never goes down, so "a new connection arrived" can be
+// waited for while an old one is still being torn down.
+func (s *Server) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
+}
+
+// WaitAccepted waits until at least n connections were ever greeted.
+func (s *Server) WaitAccepted(n int, timeout time.Duration) error {
+	return s.wait(timeout, func() bool { return s.accepted >= n }, fmt.Sprintf("socket mode connection number %d", n))
 }
 
 // Disconnect sends Slack's disconnect message (e.g. "refresh_requested")

@@ -58,7 +58,7 @@ func (d *demoEntra) signIn(name string, srv *mcasfake.Server, logger *slog.Logge
 	if err != nil {
 		return nil, err
 	}
-	srv.Token = ""
+	srv.SetToken("")
 	srv.TrustEntra(demoDirectory, d.authority)
 	gc, err := graph.New(graph.Config{URL: d.graph.URL}, name, cred, d.graph.Client(), logger)
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/filing"
+	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
@@ -86,7 +87,8 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 	}
 	api := slack.New("xoxb-demo", slack.OptionAppLevelToken("xapp-demo"), slack.OptionAPIURL(w.slack.APIURL()))
 	b := bot.New(bot.Config{}, api, sb.runner, nil, logger)
-	b.EnableJira(bot.JiraButtons{Filer: svc, Issues: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}})
+	b.EnableJira(bot.JiraButtons{Filer: svc, Issues: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel},
+		Messages: &messages.Redrawer{Store: w.store, Slack: api, Logger: logger}})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = b.Run(runCtx); close(done) }()

@@ -71,7 +71,7 @@ func entraProcessWorld(t *testing.T) (*entrafake.Server, map[string]*mcasfake.Se
 	}
 	tenants["contoso"].TrustEntra(dirContoso, authority)
 	tenants["fabrikam"].TrustEntra(dirFabrikam, authority)
-	tenants["northwind"].Token = "tok-northwind-secret"
+	tenants["northwind"].SetToken("tok-northwind-secret")
 	g := graphfake.New(dirContoso, authority)
 	t.Cleanup(g.Close)
 	slack := slackfake.New()

@@ -13,6 +13,7 @@ import (
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/filing"
+	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/entra"
 	"github.com/soc/mcasbot/integrations/graph"
@@ -129,7 +130,13 @@ func (a *app) enableJira(b *bot.Bot, m *ops.Metrics) {
 		channels = append(channels, a.cfg.DigestChannel)
 	}
 	b.EnableJira(bot.JiraButtons{Filer: a.filing, Issues: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels,
-		OnOutcome: func(o string) { m.Issues.WithLabelValues(o).Inc() }})
+		OnOutcome: func(o string) { m.Issues.WithLabelValues(o).Inc() },
+		Messages:  a.redrawer(b.API())})
+}
+
+// redrawer redraws digest messages from the store through api.
+func (a *app) redrawer(api *slack.Client) *messages.Redrawer {
+	return &messages.Redrawer{Store: a.store, Slack: api, Logger: a.logger, Owner: schedule.DefaultOwner()}
 }
 
 // instrument feeds the metrics from every client and from the bot.

@@ -44,6 +44,7 @@ type Report struct {
 	ISP           string
 	UsageType     string
 	Domain        string
+	Hostnames     []string // reverse DNS names, chosen by whoever holds the address
 	Country       string
 	Tor           bool
 	Whitelisted   bool
@@ -258,25 +259,26 @@ func (c *Client) noteQuota(h http.Header) {
 }
 
 type wireReport struct {
-	IPAddress            string  `json:"ipAddress"`
-	IsPublic             bool    `json:"isPublic"`
-	IsWhitelisted        *bool   `json:"isWhitelisted"`
-	AbuseConfidenceScore int     `json:"abuseConfidenceScore"`
-	CountryCode          *string `json:"countryCode"`
-	UsageType            *string `json:"usageType"`
-	ISP                  *string `json:"isp"`
-	Domain               *string `json:"domain"`
-	IsTor                bool    `json:"isTor"`
-	TotalReports         int     `json:"totalReports"`
-	NumDistinctUsers     int     `json:"numDistinctUsers"`
-	LastReportedAt       *string `json:"lastReportedAt"`
+	IPAddress            string   `json:"ipAddress"`
+	IsPublic             bool     `json:"isPublic"`
+	IsWhitelisted        *bool    `json:"isWhitelisted"`
+	AbuseConfidenceScore int      `json:"abuseConfidenceScore"`
+	CountryCode          *string  `json:"countryCode"`
+	UsageType            *string  `json:"usageType"`
+	ISP                  *string  `json:"isp"`
+	Domain               *string  `json:"domain"`
+	IsTor                bool     `json:"isTor"`
+	TotalReports         int      `json:"totalReports"`
+	NumDistinctUsers     int      `json:"numDistinctUsers"`
+	LastReportedAt       *string  `json:"lastReportedAt"`
+	Hostnames            []string `json:"hostnames"`
 }
 
 func (w wireReport) report() Report {
 	r := Report{
 		IP: w.IPAddress, Public: w.IsPublic, Score: w.AbuseConfidenceScore, Reports: w.TotalReports,
 		DistinctUsers: w.NumDistinctUsers, ISP: deref(w.ISP), UsageType: deref(w.UsageType), Domain: deref(w.Domain),
-		Country: deref(w.CountryCode), Tor: w.IsTor, Whitelisted: w.IsWhitelisted != nil && *w.IsWhitelisted,
+		Country: deref(w.CountryCode), Tor: w.IsTor, Whitelisted: w.IsWhitelisted != nil && *w.IsWhitelisted, Hostnames: w.Hostnames,
 	}
 	if w.LastReportedAt != nil {
 		if t, err := time.Parse(time.RFC3339, *w.LastReportedAt); err == nil {

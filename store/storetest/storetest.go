@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		"Runs":                      testRuns,
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
+		"Messages":                  testMessages,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
@@ -275,5 +276,26 @@ func testLeases(t *testing.T, open Opener) {
 	time.Sleep(20 * time.Millisecond)
 	if ok, _ := s.Lock(ctx, "digest", "a", time.Minute); !ok {
 		t.Fatal("expired lease not taken")
+	}
+}
+
+func testMessages(t *testing.T, open Opener) {
+	s, reopen := open(t)
+	if _, ok, err := s.LoadMessage(ctx, "C1", "1.1"); ok || err != nil {
+		t.Fatalf("unknown message: %v %v", ok, err)
+	}
+	body := []byte(`{"text":"digest","alerts":[{"ID":"a1","Title":"caf\u00e9 ☕ <b>"}]}`)
+	must(t, s.SaveMessage(ctx, store.MessageRecord{Channel: "C1", TS: "1.1", Body: body}))
+	must(t, s.SaveMessage(ctx, store.MessageRecord{Channel: "C1", TS: "1.2", Body: []byte(`{}`)}))
+	other := reopen()
+	defer other.Close()
+	m, ok, err := other.LoadMessage(ctx, "C1", "1.1")
+	if err != nil || !ok || string(m.Body) != string(body) || m.UpdatedAt.IsZero() {
+		t.Fatalf("%+v %v %v", m, ok, err)
+	}
+	// Saving again replaces the body.
+	must(t, other.SaveMessage(ctx, store.MessageRecord{Channel: "C1", TS: "1.1", Body: []byte(`{"text":"v2"}`)}))
+	if m, _, _ := s.LoadMessage(ctx, "C1", "1.1"); string(m.Body) != `{"text":"v2"}` {
+		t.Fatalf("not replaced: %s", m.Body)
 	}
 }

@@ -23,16 +23,24 @@ func (s *Server) TrustEntra(tenantID string, authority *entrafake.Server) {
 	s.tenantID, s.authority = strings.ToLower(tenantID), authority
 }
 
+// SetToken changes the legacy token the tenant accepts ("" = none) while
+// it serves.
+func (s *Server) SetToken(token string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.Token = token
+}
+
 // authorize checks the Authorization header: 0 when it may pass.
 func (s *Server) authorize(r *http.Request) (int, string) {
+	s.mu.Lock()
+	legacy, tenantID, authority := s.Token, s.tenantID, s.authority
+	s.mu.Unlock()
 	h := r.Header.Get("Authorization")
-	if tok, ok := strings.CutPrefix(h, "Token "); ok && s.Token != "" && tok == s.Token {
+	if tok, ok := strings.CutPrefix(h, "Token "); ok && legacy != "" && tok == legacy {
 		return 0, ""
 	}
 	tok, ok := strings.CutPrefix(h, "Bearer ")
-	s.mu.Lock()
-	tenantID, authority := s.tenantID, s.authority
-	s.mu.Unlock()
 	if !ok || authority == nil {
 		return http.StatusUnauthorized, "Invalid token"
 	}
