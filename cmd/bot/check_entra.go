@@ -17,7 +17,7 @@ func checkTenants(ctx context.Context, a *app, tenants []Tenant, add adder) {
 		t := tenants[i]
 		can := "token valid, can read alerts"
 		if cred := a.entra[t.Name]; cred != nil {
-			if _, err := cred.Token(ctx, mcas.Scope); err != nil {
+			if _, err := token(ctx, a, cred, mcas.Scope); err != nil {
 				add("mcas", fail, "%s: %s: no token: %s", t.Name, t.AuthName(), httpx.Describe(err))
 				continue
 			}
@@ -71,7 +71,7 @@ func checkGraph(ctx context.Context, a *app, tenants []Tenant, add adder) {
 			add("graph", warn, "%s: signs in with a legacy token, so group priority rules never match its alerts", t.Name)
 			continue
 		}
-		tok, err := cred.Token(ctx, scope)
+		tok, err := token(ctx, a, cred, scope)
 		if err != nil {
 			add("graph", fail, "%s: no Microsoft Graph token: %s", t.Name, httpx.Describe(err))
 			continue
@@ -88,4 +88,11 @@ func checkGraph(ctx context.Context, a *app, tenants []Tenant, add adder) {
 			add("graph", fail, "%s: the application lacks GroupMember.Read.All in this tenant: grant it with admin consent, or group rules never match", t.Name)
 		}
 	}
+}
+
+// token waits for a token as long as a request to MCAS may take.
+func token(ctx context.Context, a *app, cred *entra.Credential, scope string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.MCASTimeout)
+	defer cancel()
+	return cred.Token(ctx, scope)
 }
