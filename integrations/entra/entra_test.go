@@ -407,3 +407,30 @@ func TestTokenIsRenewedBeforeItExpires(t *testing.T) {
 		t.Fatalf("the fresh token was not reused: %d requests, %v", f.TokenRequests(tenantA), err)
 	}
 }
+
+// BenchmarkCachedToken is what signing a request costs once the tenant's
+// token is cached: no request to Entra ID.
+func BenchmarkCachedToken(b *testing.B) {
+	f := entrafake.New()
+	defer f.Close()
+	f.AddApp(entrafake.App{ClientID: appID, Secret: secret, Tenants: []string{tenantA}})
+	c, err := New(Settings{Tenant: "contoso", TenantID: tenantA, ClientID: appID, Method: ClientSecret, Secret: secret, AuthorityHost: f.Authority()}, f.Client())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := c.Token(context.Background(), mcasScope); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := c.Token(context.Background(), mcasScope); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	if n := f.TokenRequests(tenantA); n != 1 {
+		b.Fatalf("%d token requests", n)
+	}
+}
