@@ -211,7 +211,8 @@ func validateEntra(cfg *Config, tenants []Tenant, fatal, warn func(string, ...an
 	} else if u.Scheme == "http" {
 		warn("GRAPH_URL uses plain http: Graph tokens would travel unencrypted")
 	}
-	if len(cfg.Tenants) > 0 && strings.TrimSpace(e.TenantID) != "" {
+	// (The workload identity webhook sets it for every pod: no news then.)
+	if len(cfg.Tenants) > 0 && strings.TrimSpace(e.TenantID) != "" && e.FederatedTokenFile == "" {
 		warn("AZURE_TENANT_ID is ignored with MCAS_TENANT_<i>_*: give each tenant its own MCAS_TENANT_<i>_AZURE_TENANT_ID")
 	}
 	var managed []string

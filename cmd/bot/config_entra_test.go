@@ -207,6 +207,8 @@ func TestEntraWarnings(t *testing.T) {
 		{"group rule and a legacy tenant", with(threeTenants, "JIRA_URL=https://x.atlassian.net", "JIRA_PROJECT=SEC", "JIRA_PAT=p",
 			"JIRA_PRIORITY_RULES=title~Leaked credentials&group=Staff=Highest"), "JIRA_PRIORITY_RULES tests groups, but northwind signs in with a legacy token"},
 		{"misspelt per-tenant setting", with(threeTenants, "MCAS_TENANT_0_AZURE_CLIENT_SECERT=x"), "MCAS_TENANT_0_AZURE_CLIENT_SECERT is not a known setting"},
+		{"AKS webhook's AZURE_TENANT_ID is no news", with(threeTenants, "AZURE_TENANT_ID="+dirContoso, "AZURE_CLIENT_SECRET=<unset>", "AZURE_FEDERATED_TOKEN_FILE=/var/run/secrets/azure/tokens/azure-identity-token"),
+			"AZURE_FEDERATED_TOKEN_FILE /var/run/secrets/azure/tokens/azure-identity-token cannot be read yet"},
 		{"graph over http", with(threeTenants, "GRAPH_URL=http://127.0.0.1:9"), "GRAPH_URL uses plain http"},
 	}
 	for _, tc := range cases {
@@ -219,6 +221,10 @@ func TestEntraWarnings(t *testing.T) {
 				t.Fatalf("warnings %s lack %q", got, tc.want)
 			}
 		})
+	}
+	aks := with(threeTenants, "AZURE_TENANT_ID="+dirContoso, "AZURE_CLIENT_SECRET=<unset>", "AZURE_FEDERATED_TOKEN_FILE="+write(t, "eyJ.k8s.sig"))
+	if _, _, ps := Load(aks, needs{slack: true, tenants: true}); len(ps) != 0 {
+		t.Fatalf("the AKS webhook's variables warn: %v", ps)
 	}
 	// The good three-tenant setup has nothing to warn about.
 	if _, _, ps := Load(threeTenants, needs{slack: true, tenants: true}); len(ps) != 0 {
