@@ -112,8 +112,8 @@ func (c *Client) Caller() *httpx.Caller { return c.caller }
 // id) belongs to, directly or through nested groups, sorted.
 func (c *Client) Groups(ctx context.Context, user string) ([]string, error) {
 	key := strings.ToLower(strings.TrimSpace(user))
-	if key == "" {
-		return nil, errors.New("no user to look up")
+	if key == "" || strings.ContainsAny(key, "/\\?#") {
+		return nil, &httpx.Error{Service: c.caller.Service, Op: "list groups", Kind: httpx.KindBadRequest, Detail: fmt.Sprintf("%q is not a user principal name", user)}
 	}
 	if v, ok := c.cache.Get(key); ok {
 		return v.([]string), nil

@@ -161,6 +161,18 @@ func TestNextLinkMustStayOnGraph(t *testing.T) {
 	}
 }
 
+func TestOddUsersAreNotSent(t *testing.T) {
+	w := newWorld(t)
+	for _, u := range []string{"", "../../groups", "a/b@contoso.com", "x@contoso.com?$top=1"} {
+		if _, err := w.client.Groups(context.Background(), u); httpx.KindOf(err) != httpx.KindBadRequest {
+			t.Errorf("%q: %v", u, err)
+		}
+	}
+	if n := len(w.graph.Requests()); n != 0 {
+		t.Fatalf("%d requests", n)
+	}
+}
+
 func TestScopeFor(t *testing.T) {
 	for base, want := range map[string]string{
 		"https://graph.microsoft.com":     "https://graph.microsoft.com/.default",
