@@ -23,6 +23,8 @@ type sqlStore struct {
 	db  *sql.DB
 	d   dialect
 	now func() time.Time
+	// budgets are SQLite's request budgets: one process, so in memory.
+	budgets memBudgets
 }
 
 func (s *sqlStore) q(query string) string {
@@ -112,6 +114,18 @@ var migrations = []string{
 		body       TEXT NOT NULL,
 		updated_ms BIGINT NOT NULL,
 		PRIMARY KEY (channel, ts)
+	)`,
+	// 3: shared request budgets and cache (issue #10)
+	`CREATE TABLE IF NOT EXISTS budget_slots (
+		id     BIGINT PRIMARY KEY,
+		budget TEXT NOT NULL,
+		at_ms  BIGINT NOT NULL
+	);
+	CREATE INDEX IF NOT EXISTS budget_slots_by_time ON budget_slots (budget, at_ms);
+	CREATE TABLE IF NOT EXISTS shared_cache (
+		key      TEXT PRIMARY KEY,
+		value    TEXT NOT NULL,
+		until_ms BIGINT NOT NULL
 	)`,
 }
 

@@ -58,6 +58,19 @@ type Store interface {
 	// Unlock releases a lease held by owner.
 	Unlock(ctx context.Context, name, owner string) error
 
+	// Shared request budgets and cache (issue #10): with PostgreSQL every
+	// replica draws on the same rows; with SQLite budgets stay in memory.
+	//
+	// ReserveSlot takes the next free slot of a budget of n requests in any
+	// period and says how long until it starts.
+	ReserveSlot(ctx context.Context, budget string, n int, per time.Duration) (Slot, error)
+	// ReleaseSlot gives back a slot that will not be used.
+	ReleaseSlot(ctx context.Context, slot Slot) error
+	// CacheGet reads a cache entry that has not expired.
+	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
+	// CachePut writes a cache entry that expires after ttl.
+	CachePut(ctx context.Context, key string, value []byte, ttl time.Duration) error
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

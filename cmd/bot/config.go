@@ -64,6 +64,7 @@ type Config struct {
 	MCASAttempts  int           `env:"MCAS_ATTEMPTS" envDefault:"3"`
 	CommandTimout time.Duration `env:"COMMAND_TIMEOUT" envDefault:"25s"`
 	Workers       int           `env:"WORKERS" envDefault:"8"`
+	Busy          busyConfig
 
 	AbuseKey      Secret        `env:"ABUSEIPDB_API_KEY"`
 	AbuseKeyFile  string        `env:"ABUSEIPDB_API_KEY_FILE"`
@@ -290,6 +291,7 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	}
 	validateDigest(&cfg, need, fatal, warn)
 	validateJira(&cfg, fatal, warn)
+	validateBusy(&cfg, fatal, warn)
 	validateEntra(&cfg, tenants, fatal, warn)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Fatal && !ps[j].Fatal })
 	return &cfg, tenants, ps

@@ -28,7 +28,7 @@ type sandbox struct {
 }
 
 func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second}, entra: newDemoEntra()}
+	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second, CacheTTL: time.Minute}, entra: newDemoEntra()}
 	for i, name := range []string{"contoso", "fabrikam"} {
 		token := "demo-token-" + name
 		srv := mcasfake.New(token)
@@ -81,6 +81,9 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   /mcas user alice@contoso.com
   /mcas alerts limit=500        (bad input: see the message)
   /mcas help
+  /mcas alerts 10 high          (again: the answer is reused, "as of" the first)
+  slow fabrikam                 fabrikam takes 3 s to answer its next lookup; then try
+  /mcas alerts 5 medium         the reply at the deadline (1 s) shows contoso, then the rest
   digest                        post the morning digest (medium and high alerts)
   jira 1                        press its first Create Jira button; press it again to see the dedupe
   auth                          how each tenant signs in (Entra ID or legacy token)
@@ -131,6 +134,10 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			sb.entra.show(ctx, stdout, []string{"contoso", "fabrikam"})
 			continue
 		}
+		if word == "slow" {
+			sb.slow(stdout, strings.TrimSpace(arg))
+			continue
+		}
 		if word == "digest" || word == "jira" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
@@ -145,12 +152,27 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			}
 			continue
 		}
-		execute(ctx, sb.runner, line, *asJSON, stdout, stdout)
+		execute(ctx, sb.runner, line, demoDeadline, *asJSON, stdout, stdout)
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return exitOK
+}
+
+// demoDeadline stands in for REPLY_DEADLINE (8 s) in the sandbox.
+const demoDeadline = time.Second
+
+// slow makes a sandbox tenant take 3 s over its next lookup.
+func (sb *sandbox) slow(stdout io.Writer, name string) {
+	for i, t := range sb.runner.Tenants {
+		if t.Name() == name {
+			sb.tenants[i].Fail(mcasfake.Fault{Delay: 3 * time.Second})
+			fmt.Fprintf(stdout, "%s will take 3 s over its next lookup (answers reused from the cache do not reach it).\n", name)
+			return
+		}
+	}
+	fmt.Fprintf(stdout, "no sandbox tenant %q (contoso, fabrikam)\n", name)
 }
 
 func isTerminal(r io.Reader) bool {

@@ -129,7 +129,8 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	}
 	defer a.Close()
 	api := slackAPI(cfg, a.hc)
-	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers}, api, a.runner, a.hc, logger)
+	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers,
+		ReplyDeadline: cfg.Busy.ReplyDeadline}, api, a.runner, a.hc, logger)
 	metrics := ops.NewMetrics()
 	a.instrument(metrics, b)
 	a.enableJira(b, metrics)
@@ -271,7 +272,7 @@ func execCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	return execute(ctx, a.runner, joinArgs(fs.Args()), *asJSON, stdout, stderr)
+	return execute(ctx, a.runner, joinArgs(fs.Args()), 0, *asJSON, stdout, stderr)
 }
 
 func joinArgs(a []string) string { return strings.Join(a, " ") }

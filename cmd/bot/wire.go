@@ -35,6 +35,7 @@ type app struct {
 	filing  *filing.Service
 	logger  *slog.Logger
 	hc      *http.Client
+	budgets []*store.Budget
 	closers []func()
 	entra   map[string]*entra.Credential // by tenant, for those on Entra ID
 	graph   []*graph.Client
@@ -48,38 +49,54 @@ func (a *app) Close() {
 
 // wire builds the clients; withStore opens the state store too.
 func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logger, withStore bool) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout}}
+	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout, CacheTTL: cfg.Busy.QueryCacheTTL}}
+	if withStore {
+		st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
+		if err != nil {
+			return nil, fmt.Errorf("state store %s: %w", store.Kind(cfg.DatabaseURL.Reveal()), err)
+		}
+		a.store = st
+		a.closers = append(a.closers, func() { _ = st.Close() })
+	}
 	for _, t := range tenants {
 		auth, err := a.signIn(t)
 		if err != nil {
+			a.Close()
 			return nil, err
 		}
-		c, err := mcas.New(mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Auth: auth, Timeout: cfg.MCASTimeout,
-			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}, a.hc, logger)
+		mc := mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Auth: auth, Timeout: cfg.MCASTimeout,
+			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}
+		if a.store != nil {
+			// One budget per tenant for every replica (in memory on SQLite).
+			b := &store.Budget{Store: a.store, Name: "mcas:" + t.Name, N: cfg.MCASRate, Per: time.Minute, Fallback: cfg.fallbackBudget(), Logger: logger}
+			a.budgets = append(a.budgets, b)
+			mc.Limiter = b
+		}
+		c, err := mcas.New(mc, a.hc, logger)
 		if err != nil {
+			a.Close()
 			return nil, err
 		}
 		a.mcas = append(a.mcas, c)
 		a.runner.Tenants = append(a.runner.Tenants, c)
 	}
 	if cfg.AbuseKey != "" {
-		c, err := abuseipdb.New(abuseipdb.Config{APIKey: cfg.AbuseKey.Reveal(), URL: cfg.AbuseURL, MaxAgeDays: cfg.AbuseMaxAge,
-			CacheTTL: cfg.AbuseCacheTTL}, a.hc, logger)
+		ac := abuseipdb.Config{APIKey: cfg.AbuseKey.Reveal(), URL: cfg.AbuseURL, MaxAgeDays: cfg.AbuseMaxAge, CacheTTL: cfg.AbuseCacheTTL}
+		if a.store != nil {
+			ac.Shared = a.store
+		}
+		c, err := abuseipdb.New(ac, a.hc, logger)
 		if err != nil {
+			a.Close()
 			return nil, err
 		}
 		a.abuse = c
 		a.runner.Reputation = c
 	}
-	if !withStore {
+	if a.store == nil {
 		return a, nil
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
-	if err != nil {
-		return nil, fmt.Errorf("state store %s: %w", store.Kind(cfg.DatabaseURL.Reveal()), err)
-	}
-	a.store = st
-	a.closers = append(a.closers, func() { _ = st.Close() })
+	st := a.store
 	if cfg.JiraEnabled() {
 		jc, err := jiraClient(cfg, a.hc, logger)
 		if err != nil {
@@ -143,7 +160,6 @@ func (a *app) redrawer(api *slack.Client) *messages.Redrawer {
 func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 	for _, c := range a.mcas {
 		m.ObserveCaller(c.Caller())
-		m.ObserveWindow("mcas", c.Window())
 	}
 	if a.abuse != nil {
 		m.ObserveCaller(a.abuse.Caller())
@@ -169,6 +185,18 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 		}
 	}
 	b.OnReconnect = m.Reconnects.Inc
+	a.runner.OnCache = func(hit bool) {
+		if hit {
+			m.QueryCache.WithLabelValues("hit").Inc()
+		} else {
+			m.QueryCache.WithLabelValues("miss").Inc()
+		}
+	}
+	a.runner.OnCoalesced = m.Coalesced.Inc
+	b.OnInterim = func(_ string, why commands.Interim) { m.Interim.WithLabelValues(string(why)).Inc() }
+	for _, bu := range a.budgets {
+		bu.OnFallback = m.BudgetFallback.Inc
+	}
 }
 
 // quota reads AbuseIPDB's remaining quota, if configured.

@@ -30,6 +30,12 @@ type Config struct {
 	RequestsPerMinute int
 	// Attempts is how many times a throttled or failed call is tried (default 3).
 	Attempts int
+	// BudgetWindow is the period RequestsPerMinute counts over (default a
+	// minute; tests shorten it).
+	BudgetWindow time.Duration
+	// Limiter, when set, hands out this tenant's requests instead of a
+	// local window (a budget shared by replicas, issue #10).
+	Limiter httpx.Limiter
 }
 
 // PageSize is the largest page MCAS serves.
@@ -41,7 +47,8 @@ type Client struct {
 	base   *url.URL
 	auth   Auth
 	caller *httpx.Caller
-	window *httpx.Window
+	budget int
+	per    time.Duration
 }
 
 // New checks cfg and returns a client for that tenant.
@@ -75,13 +82,19 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger) (*Client, error) {
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 3
 	}
-	c := &Client{name: name, base: u, auth: cfg.Auth, window: httpx.NewWindow(cfg.RequestsPerMinute, time.Minute)}
+	if cfg.BudgetWindow <= 0 {
+		cfg.BudgetWindow = time.Minute
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = httpx.NewWindow(cfg.RequestsPerMinute, cfg.BudgetWindow)
+	}
+	c := &Client{name: name, base: u, auth: cfg.Auth, budget: cfg.RequestsPerMinute, per: cfg.BudgetWindow}
 	c.caller = &httpx.Caller{
 		Service:  "mcas " + name,
 		Client:   hc,
 		Timeout:  cfg.Timeout,
 		Attempts: cfg.Attempts,
-		Wait:     c.window.Wait,
+		Limiter:  cfg.Limiter,
 		Detail:   errorDetail,
 		Logger:   logger.With("integration", "mcas", "tenant", name),
 	}
@@ -102,8 +115,9 @@ func (c *Client) Name() string { return c.name }
 // Caller exposes the HTTP caller so wiring can attach metrics hooks.
 func (c *Client) Caller() *httpx.Caller { return c.caller }
 
-// Window exposes the rate limiter so wiring can attach metrics hooks.
-func (c *Client) Window() *httpx.Window { return c.window }
+// Budget is the tenant's request budget: n requests per period (n <= 0:
+// unlimited).
+func (c *Client) Budget() (int, time.Duration) { return c.budget, c.per }
 
 // Severity of an alert, as MCAS numbers it.
 type Severity int

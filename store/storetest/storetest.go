@@ -46,6 +46,9 @@ func Run(t *testing.T, open Opener) {
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
 		"Messages":                  testMessages,
+		"BudgetSlots":               testBudgetSlots,
+		"BudgetConcurrent":          testBudgetConcurrent,
+		"SharedCache":               testSharedCache,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })

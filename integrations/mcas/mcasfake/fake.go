@@ -82,6 +82,7 @@ type Server struct {
 	alerts     []Alert
 	activities []Activity
 	requests   []Request
+	throttle   throttle
 }
 
 // Request is what the fake received, for assertions.
@@ -89,6 +90,7 @@ type Request struct {
 	Method, Path string
 	Auth         string
 	Body         ListBody
+	At           time.Time
 }
 
 // ListBody is the list endpoints' request body.
@@ -162,8 +164,14 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 		}
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body})
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body, At: time.Now()})
+		over := s.overBudget()
 		s.mu.Unlock()
+		if over {
+			w.Header().Set("Retry-After", "1")
+			writeDetail(w, http.StatusTooManyRequests, "Request was throttled.")
+			return
+		}
 		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), detailBody) {
 			return
 		}
