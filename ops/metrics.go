@@ -36,6 +36,10 @@ type Metrics struct {
 	Coalesced      prometheus.Counter
 	Interim        *prometheus.CounterVec // reason: deadline, budget
 	BudgetFallback prometheus.Counter
+	// Jira sync and report (issue #13).
+	JiraSyncRuns    *prometheus.CounterVec // outcome
+	JiraSyncChanges prometheus.Counter
+	ReportRuns      *prometheus.CounterVec // outcome
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -63,6 +67,9 @@ func NewMetrics() *Metrics {
 	m.Coalesced = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_query_coalesced_total", Help: "Tenant queries that joined an identical MCAS call in flight."})).(prometheus.Counter)
 	m.Interim = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_interim_replies_total", Help: "Replies shown before every tenant answered, by reason (deadline, budget)."}, []string{"reason"})).(*prometheus.CounterVec)
 	m.BudgetFallback = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_budget_fallback_total", Help: "MCAS requests admitted by the local fallback budget while the shared one was unreachable."})).(prometheus.Counter)
+	m.JiraSyncRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_runs_total", Help: "Jira status syncs by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.JiraSyncChanges = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_jira_sync_changes_total", Help: "Filed issues whose Jira status, assignee or resolution changed (or that were deleted)."})).(prometheus.Counter)
+	m.ReportRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_report_runs_total", Help: "Scheduled reports by outcome (ok, chart_failed, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	return m
 }
 

@@ -109,6 +109,9 @@ type Config struct {
 		ReportedIPs      string `env:"REPORTED_IPS"`
 	} `envPrefix:"JIRA_FIELD_"`
 
+	JiraSync SyncSettings   // config_report.go
+	Report   ReportSettings // config_report.go
+
 	// Derived while loading.
 	minSeverity mcas.Severity
 	mapping     filing.Mapping
@@ -293,6 +296,7 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	validateJira(&cfg, fatal, warn)
 	validateBusy(&cfg, fatal, warn)
 	validateEntra(&cfg, tenants, fatal, warn)
+	validateReport(&cfg, vars, fatal, warn)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Fatal && !ps[j].Fatal })
 	return &cfg, tenants, ps
 }

@@ -86,6 +86,8 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   /mcas alerts 5 medium         the reply at the deadline (1 s) shows contoso, then the rest
   digest                        post the morning digest (medium and high alerts)
   jira 1                        press its first Create Jira button; press it again to see the dedupe
+  progress                      move the last filed issue on in Jira (In Progress, then Done) and sync
+  report                        post the weekly report and its chart (the PNG is saved to a temp file)
   auth                          how each tenant signs in (Entra ID or legacy token)
 `
 
@@ -138,17 +140,22 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			sb.slow(stdout, strings.TrimSpace(arg))
 			continue
 		}
-		if word == "digest" || word == "jira" {
+		if word == "digest" || word == "jira" || word == "progress" || word == "report" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
 					return exitUpstream
 				}
 			}
-			if word == "digest" {
+			switch word {
+			case "digest":
 				wf.runDigest(ctx, stdout)
-			} else {
+			case "jira":
 				wf.press(stdout, arg)
+			case "progress":
+				wf.progress(ctx, stdout)
+			case "report":
+				wf.report(ctx, stdout)
 			}
 			continue
 		}

@@ -43,6 +43,13 @@ type workflow struct {
 	stop   func()
 	// buttons maps the numbers shown in the digest to Create Jira buttons.
 	buttons []demoButton
+	// For the Jira sync and the report (demo_report.go).
+	api     *slack.Client
+	jc      *jira.Client
+	redraw  *messages.Redrawer
+	logger  *slog.Logger
+	seeded  bool
+	tenants []*mcas.Client
 }
 
 type demoButton struct {
@@ -87,8 +94,10 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 	}
 	api := slack.New("xoxb-demo", slack.OptionAppLevelToken("xapp-demo"), slack.OptionAPIURL(w.slack.APIURL()))
 	b := bot.New(bot.Config{}, api, sb.runner, nil, logger)
+	w.api, w.jc, w.logger = api, jc, logger
+	w.redraw = &messages.Redrawer{Store: w.store, Slack: api, Logger: logger}
 	b.EnableJira(bot.JiraButtons{Filer: svc, Issues: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel},
-		Messages: &messages.Redrawer{Store: w.store, Slack: api, Logger: logger}})
+		Messages: w.redraw})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = b.Run(runCtx); close(done) }()
@@ -103,6 +112,7 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 	}
 	for _, t := range sb.runner.Tenants {
 		w.digest.Tenants = append(w.digest.Tenants, t.(*mcas.Client))
+		w.tenants = append(w.tenants, t.(*mcas.Client))
 	}
 	return w, nil
 }

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/png"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/report"
 )
 
 func fakeTenant(t *testing.T) (*mcasfake.Server, []string) {
@@ -169,5 +172,35 @@ func TestDemoShowsEntraSignInAndGroupRules(t *testing.T) {
 	s3 := demo("digest\n" + button("contoso", `\S+`) + "\n")
 	if !strings.Contains(s3, "Priority:      High\n") || !strings.Contains(s3, "group membership unavailable: contoso signs in with a legacy MCAS token") {
 		t.Fatalf("legacy tenant's issue:\n%s", s3[strings.Index(s3, "Jira issue"):])
+	}
+}
+
+func TestDemoShowsJiraProgressAndTheReport(t *testing.T) {
+	var out, errb bytes.Buffer
+	in := strings.NewReader("progress\ndigest\njira 1\nprogress\nprogress\nreport\n")
+	if code := run(context.Background(), []string{"demo"}, in, &out, &errb, nil); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"No issue filed yet",
+		"SEC-1 moved to In Progress", "1 changed, 1 message updated", "· In Progress · @U0DAVE · filed by @U0DEMO",
+		"· Done (Fixed) · @U0DAVE",
+		"MCAS weekly report: ", "posted by the digest", "became a Jira issue", "fabrikam: 1 of 7 runs — last: throttled (HTTP 429)",
+		"↳ in thread: 📊 MCAS alerts per day", "Chart saved to ",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	_, path, _ := strings.Cut(s, "Chart saved to ")
+	path = strings.TrimSpace(path)
+	defer os.Remove(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := png.DecodeConfig(bytes.NewReader(b)); err != nil || cfg.Width != report.ChartWidth || cfg.Height != report.ChartHeight {
+		t.Fatalf("chart %+v %v", cfg, err)
 	}
 }

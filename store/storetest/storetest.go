@@ -49,6 +49,10 @@ func Run(t *testing.T, open Opener) {
 		"BudgetSlots":               testBudgetSlots,
 		"BudgetConcurrent":          testBudgetConcurrent,
 		"SharedCache":               testSharedCache,
+		// issue #13
+		"PostingFacts": testPostingFacts,
+		"JiraStates":   testJiraStates,
+		"Activity":     testActivity,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
