@@ -1,8 +1,9 @@
 // Package mcasfake is an in-process MCAS tenant speaking the real wire format,
 // for tests, benchmarks and `bot demo`. It implements the alert and activity
-// list endpoints with the filters mcasbot uses, token auth, paging, and
-// injectable failures (401, 429 with or without Retry-After, 5xx, slow or
-// malformed answers).
+// list endpoints with the filters mcasbot uses, token auth (and Entra ID
+// bearer tokens for its own tenant: TrustEntra), paging, and injectable
+// failures (401, 429 with or without Retry-After, 5xx, slow or malformed
+// answers).
 package mcasfake
 
 import (
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/soc/mcasbot/integrations/entra/entrafake"
 	"github.com/soc/mcasbot/integrations/internal/fault"
 )
 
@@ -75,6 +77,8 @@ type Server struct {
 	faults fault.Queue
 
 	mu         sync.Mutex
+	tenantID   string            // TrustEntra
+	authority  *entrafake.Server // TrustEntra
 	alerts     []Alert
 	activities []Activity
 	requests   []Request
@@ -171,8 +175,8 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), detailBody) {
 			return
 		}
-		if r.Header.Get("Authorization") != "Token "+s.Token {
-			writeDetail(w, http.StatusUnauthorized, "Invalid token")
+		if status, detail := s.authorize(r); status != 0 {
+			writeDetail(w, status, detail)
 			return
 		}
 		// Re-encode the parsed body for the handlers.
