@@ -32,6 +32,12 @@ type Reputation interface {
 	Check(ctx context.Context, addr netip.Addr) (abuseipdb.Report, error)
 }
 
+// Groups reads a user's group display names in a tenant's directory
+// (graph.Directory); may be nil when no rule tests a group.
+type Groups interface {
+	Groups(ctx context.Context, tenant, user string) ([]string, error)
+}
+
 // Service files issues.
 type Service struct {
 	Mapping    Mapping
@@ -44,6 +50,10 @@ type Service struct {
 	// ReputationWait bounds the AbuseIPDB lookups of one issue (default 4s):
 	// reputation never blocks the issue.
 	ReputationWait time.Duration
+	// Groups answers group=NAME rules; GroupWait bounds a lookup (default
+	// 4s): membership never blocks the issue.
+	Groups    Groups
+	GroupWait time.Duration
 }
 
 // Outcome says what happened to a request to file.
@@ -148,8 +158,12 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader Aler
 		alert.Tenant = tenant
 	}
 	ips := IPs(alert)
+	var d Decision
+	var wg sync.WaitGroup
+	wg.Go(func() { d = s.decide(ctx, log, alert) })
 	reps := s.reputations(ctx, ips)
-	issue := s.Mapping.Build(alert, ips, reps, by, s.now())
+	wg.Wait()
+	issue := s.Mapping.Build(alert, ips, reps, d, by, s.now())
 	created, err := s.Jira.Create(ctx, issue)
 	if err != nil {
 		return Result{}, describeCreateError(err)

@@ -24,10 +24,11 @@ type sandbox struct {
 	tenants []*mcasfake.Server
 	abuse   *abusefake.Server
 	runner  *commands.Runner
+	entra   *demoEntra
 }
 
 func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second, CacheTTL: time.Minute}}
+	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second, CacheTTL: time.Minute}, entra: newDemoEntra()}
 	for i, name := range []string{"contoso", "fabrikam"} {
 		token := "demo-token-" + name
 		srv := mcasfake.New(token)
@@ -35,7 +36,12 @@ func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
 		srv.AddAlerts(mcasfake.Hostile(name, now.Add(-90*time.Minute)))
 		srv.AddActivities(mcasfake.GenerateActivities(name, 200, now, 72*time.Hour, uint64(i+1))...)
 		sb.tenants = append(sb.tenants, srv)
-		c, err := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: token, RequestsPerMinute: -1}, srv.Client(), logger)
+		auth, err := sb.entra.signIn(name, srv, logger)
+		if err != nil {
+			sb.Close()
+			return nil, err
+		}
+		c, err := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: token, Auth: auth, RequestsPerMinute: -1}, srv.Client(), logger)
 		if err != nil {
 			sb.Close()
 			return nil, err
@@ -62,10 +68,12 @@ func (sb *sandbox) Close() {
 	if sb.abuse != nil {
 		sb.abuse.Close()
 	}
+	sb.entra.Close()
 }
 
 const demoBanner = `mcasbot demo: a sandbox with two sample tenants (contoso, fabrikam), AbuseIPDB, Jira
-and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D ends. Try:
+and Slack, all in this process: no credentials, no network. fabrikam signs in with an Entra ID
+application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" or Ctrl-D ends. Try:
   /mcas alerts
   /mcas alerts 10 high
   /mcas ip 185.220.101.4
@@ -83,6 +91,7 @@ and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D end
                                 press Close… on it and fill in the form (asks, when run in a terminal)
   progress                      move the last filed issue on in Jira (In Progress, then Done) and sync
   report                        post the weekly report and its chart (the PNG is saved to a temp file)
+  auth                          how each tenant signs in (Entra ID or legacy token)
   /mcas alert 6660000000000000000000ff              (in both tenants: the reply says to add tenant=)
   /mcas alert 6660000000000000000000ff tenant=fabrikam
 `
@@ -128,6 +137,10 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stdout, "\n> %s\n", line)
 		}
 		word, arg, _ := strings.Cut(line, " ")
+		if word == "auth" {
+			sb.entra.show(ctx, stdout, []string{"contoso", "fabrikam"})
+			continue
+		}
 		if word == "slow" {
 			sb.slow(stdout, strings.TrimSpace(arg))
 			continue

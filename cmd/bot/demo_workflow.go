@@ -89,11 +89,11 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		readers[t.Name()] = t.(*mcas.Client)
 	}
 	prios, _ := filing.ParsePriorities("")
-	rules, _ := filing.ParseRules("title~Leaked credentials=Highest;title~Ransomware=Highest")
+	rules, _ := filing.ParseRules("title~Leaked credentials&group=Staff=Highest;title~Ransomware=Highest")
 	svc := &filing.Service{
 		Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules, Fields: filing.Fields{
 			AlertURL: "customfield_10050", AffectedUser: "customfield_10051", IP: "customfield_10052", ReportedIPs: "customfield_10053"}},
-		Store: w.store, Jira: jc, Tenants: readers, Reputation: sb.runner.Reputation, Logger: logger,
+		Store: w.store, Jira: jc, Tenants: readers, Reputation: sb.runner.Reputation, Logger: logger, Groups: sb.entra.groups,
 	}
 	api := slack.New("xoxb-demo", slack.OptionAppLevelToken("xapp-demo"), slack.OptionAPIURL(w.slack.APIURL()))
 	b := bot.New(bot.Config{}, api, sb.runner, nil, logger)

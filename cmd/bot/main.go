@@ -109,7 +109,7 @@ func secretsOf(cfg *Config, tenants []Tenant) []string {
 	for _, t := range tenants {
 		s = append(s, t.Token.Reveal())
 	}
-	return s
+	return append(s, cfg.entraSecrets()...)
 }
 
 func httpClient() *http.Client {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"image/png"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -129,6 +130,48 @@ func TestDemoShowsDigestAndCreateJira(t *testing.T) {
 	}
 	if strings.Count(s, "SEC-2") != 0 {
 		t.Error("a second click filed a second issue")
+	}
+}
+
+// The demo signs fabrikam in with its sandbox Entra ID, and its group rule
+// asks the sandbox Graph.
+func TestDemoShowsEntraSignInAndGroupRules(t *testing.T) {
+	demo := func(input string) string {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"demo"}, strings.NewReader(input), &out, &errb, nil); code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return out.String()
+	}
+	s := demo("auth\n/mcas alerts limit=50\ndigest\n")
+	for _, want := range []string{
+		"contoso   legacy token", "fabrikam  Entra app " + demoApp + " (secret)  token issued by the sandbox Entra ID",
+		"1 token request(s) so far", "tenants: contoso, fabrikam",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Partial results") || strings.Contains(s, "could not be queried") {
+		t.Fatalf("a sandbox tenant failed:\n%s", s)
+	}
+	// Press the button of fabrikam's Leaked credentials alert for a Staff
+	// member, and of contoso's (a legacy tenant: no groups).
+	button := func(tenant, user string) string {
+		re := regexp.MustCompile(`Leaked credentials\n` + tenant + ` · [^\n]*\nUser: ` + user + `[^\n]*\n  \[Create Jira → (jira \d+)\]`)
+		m := re.FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("no Leaked credentials alert of %s for %s in the digest:\n%s", tenant, user, s)
+		}
+		return m[1]
+	}
+	s2 := demo("digest\n" + button("fabrikam", `carol\.j@fabrikam\.com`) + "\n")
+	if !strings.Contains(s2, "[MCAS][fabrikam] Leaked credentials") || !strings.Contains(s2, "Priority:      Highest") || !strings.Contains(s2, "||Matched groups|Staff|") {
+		t.Fatalf("Staff member's issue:\n%s", s2[strings.Index(s2, "Jira issue"):])
+	}
+	s3 := demo("digest\n" + button("contoso", `\S+`) + "\n")
+	if !strings.Contains(s3, "Priority:      High\n") || !strings.Contains(s3, "group membership unavailable: contoso signs in with a legacy MCAS token") {
+		t.Fatalf("legacy tenant's issue:\n%s", s3[strings.Index(s3, "Jira issue"):])
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/entra"
+	"github.com/soc/mcasbot/integrations/graph"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/ops"
@@ -35,6 +37,8 @@ type app struct {
 	hc      *http.Client
 	budgets []*store.Budget
 	closers []func()
+	entra   map[string]*entra.Credential // by tenant, for those on Entra ID
+	graph   []*graph.Client
 }
 
 func (a *app) Close() {
@@ -55,7 +59,12 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 		a.closers = append(a.closers, func() { _ = st.Close() })
 	}
 	for _, t := range tenants {
-		mc := mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Timeout: cfg.MCASTimeout,
+		auth, err := a.signIn(t)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		mc := mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Auth: auth, Timeout: cfg.MCASTimeout,
 			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}
 		if a.store != nil {
 			// One budget per tenant for every replica (in memory on SQLite).
@@ -101,6 +110,9 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: readers, Logger: logger}
 		if a.abuse != nil {
 			a.filing.Reputation = a.abuse
+		}
+		if a.filing.Groups, err = a.groups(); err != nil {
+			return nil, err
 		}
 	}
 	return a, nil
@@ -164,6 +176,7 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 			m.ObserveCaller(c)
 		}
 	}
+	a.instrumentEntra(m)
 	b.OnAck = func(kind string, d time.Duration) { m.AckLatency.WithLabelValues(kind).Observe(d.Seconds()) }
 	b.OnCommand = func(name, outcome string, d time.Duration) {
 		m.Commands.WithLabelValues(name, outcome).Inc()

@@ -302,6 +302,9 @@ func (c *Caller) once(ctx context.Context, op string, newReq func(ctx context.Co
 		defer cancel()
 	}
 	req, err := newReq(actx)
+	if e, ok := errors.AsType[*Error](err); ok {
+		return nil, e // already says what failed (e.g. no token for the request)
+	}
 	if err != nil {
 		return nil, c.fail(op, KindBadRequest, 0, "", err)
 	}

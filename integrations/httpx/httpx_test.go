@@ -157,6 +157,20 @@ func TestTruncate(t *testing.T) {
 	}
 }
 
+// A request that cannot be built for a described reason (no token) fails
+// with that reason, and a sign-in refusal is not retried.
+func TestRequestBuilderErrorIsKept(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+	defer srv.Close()
+	c, slept := newCaller(srv)
+	refusal := &Error{Service: "entra id", Op: "get a token", Kind: KindAuth, Detail: "tenant not found (AADSTS90002)"}
+	_, err := c.Do(context.Background(), "list", func(context.Context) (*http.Request, error) { return nil, refusal })
+	if err != refusal || Describe(err) != "authentication failed: tenant not found (AADSTS90002)" || len(*slept) != 0 || n.Load() != 0 {
+		t.Fatalf("err %v, slept %v, %d requests", err, *slept, n.Load())
+	}
+}
+
 // Each queued caller learns its own wait at once: the k-th past the budget
 // waits for the slot k places back to leave the window.
 func TestWindowQueuesInOrder(t *testing.T) {

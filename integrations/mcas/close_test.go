@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/soc/mcasbot/integrations/entra/entrafake"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
@@ -151,5 +152,29 @@ func TestClassifications(t *testing.T) {
 	}
 	if _, ok := mcas.FalsePositive.Reason("triggered_by_test"); ok {
 		t.Fatal("a benign reason was accepted for false positive")
+	}
+}
+
+// An Entra ID application needs Investigation.manage to close alerts; with
+// Investigation.Read alone it reads them and gets 403 on a close.
+func TestEntraAppNeedsInvestigationManageToClose(t *testing.T) {
+	w := newEntraWorld(t)
+	const managerApp, managerSecret = "0b5c1e7a-3f1d-4c59-9a57-5a1f00000002", "Sx8Q~app-SECRET-value-0002"
+	w.authority.AddApp(entrafake.App{ClientID: managerApp, Secret: managerSecret, Tenants: []string{dirContoso}, Roles: []string{"Investigation.Read", "Investigation.manage"}})
+	srv := w.tenants[dirContoso]
+	a := mcasfake.Generate("cont", 1, now, time.Hour, 12)[0]
+	srv.AddAlerts(a)
+
+	reader, _ := w.client(t, dirContoso, dirContoso, multiApp, appSecret)
+	if _, err := reader.Alert(context.Background(), a.ID); err != nil {
+		t.Fatalf("read: %v", err)
+	}
+	_, err := reader.Close(context.Background(), mcas.TruePositive, []string{a.ID}, mcas.NoReason, "x")
+	if httpx.KindOf(err) != httpx.KindForbidden || !strings.Contains(err.Error(), "Investigation.manage") || strings.Contains(err.Error(), appSecret) {
+		t.Fatalf("reader closed or wrong error: %v", err)
+	}
+	manager, _ := w.client(t, dirContoso, dirContoso, managerApp, managerSecret)
+	if res, err := manager.Close(context.Background(), mcas.TruePositive, []string{a.ID}, mcas.NoReason, "x"); err != nil || res.Closed != 1 {
+		t.Fatalf("manager: %+v %v", res, err)
 	}
 }

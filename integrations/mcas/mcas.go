@@ -21,6 +21,8 @@ type Config struct {
 	Name  string // short name shown to analysts, e.g. "contoso"
 	URL   string // https://<tenant>.<region>.portal.cloudappsecurity.com
 	Token string // legacy API token
+	// Auth, when set, replaces Token: Bearer(an Entra ID credential).
+	Auth Auth
 	// Timeout bounds each HTTP request (default 20s).
 	Timeout time.Duration
 	// RequestsPerMinute caps calls to this tenant (default 25; MCAS allows 30
@@ -43,7 +45,7 @@ const PageSize = 100
 type Client struct {
 	name   string
 	base   *url.URL
-	token  string
+	auth   Auth
 	caller *httpx.Caller
 	budget int
 	per    time.Duration
@@ -55,8 +57,11 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger) (*Client, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("mcas tenant %q: URL %q is not an http(s) URL", cfg.Name, cfg.URL)
 	}
-	if cfg.Token == "" {
-		return nil, fmt.Errorf("mcas tenant %q: no API token", cfg.Name)
+	if cfg.Auth == nil && cfg.Token == "" {
+		return nil, fmt.Errorf("mcas tenant %q: no API token or Entra ID credential", cfg.Name)
+	}
+	if cfg.Auth == nil {
+		cfg.Auth = legacyToken(cfg.Token)
 	}
 	name := cfg.Name
 	if name == "" {
@@ -83,7 +88,7 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger) (*Client, error) {
 	if cfg.Limiter == nil {
 		cfg.Limiter = httpx.NewWindow(cfg.RequestsPerMinute, cfg.BudgetWindow)
 	}
-	c := &Client{name: name, base: u, token: cfg.Token, budget: cfg.RequestsPerMinute, per: cfg.BudgetWindow}
+	c := &Client{name: name, base: u, auth: cfg.Auth, budget: cfg.RequestsPerMinute, per: cfg.BudgetWindow}
 	c.caller = &httpx.Caller{
 		Service:  "mcas " + name,
 		Client:   hc,
@@ -410,7 +415,11 @@ func (c *Client) request(method, path string, body []byte) func(ctx context.Cont
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Authorization", "Token "+c.token)
+		auth, err := c.auth.Authorization(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", auth)
 		req.Header.Set("Accept", "application/json")
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -124,4 +125,22 @@ func (s *Server) closeAlerts(kind string) http.HandlerFunc {
 		}
 		writeJSON(w, out)
 	}
+}
+
+// canManage reports whether a request may close alerts: a legacy token
+// carries its owner's rights; an Entra ID application needs the
+// Investigation.manage permission, as in MCAS.
+func (s *Server) canManage(r *http.Request) bool {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return true
+	}
+	s.mu.Lock()
+	authority := s.authority
+	s.mu.Unlock()
+	if authority == nil {
+		return false
+	}
+	c, err := authority.Check(tok)
+	return err == nil && slices.Contains(c.Roles, "Investigation.manage")
 }

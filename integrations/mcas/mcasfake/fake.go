@@ -1,9 +1,10 @@
 // Package mcasfake is an in-process MCAS tenant speaking the real wire format,
 // for tests, benchmarks and `bot demo`. It implements the alert and activity
 // list endpoints with the filters mcasbot uses, one alert by id, the three
-// close endpoints (alertsNotFound, 403 for a read-only token), token auth,
-// paging, and injectable failures (401, 429 with or without Retry-After,
-// 5xx, slow or malformed answers).
+// close endpoints (alertsNotFound; 403 for a read-only token or an Entra ID
+// app without Investigation.manage), token auth (and Entra ID bearer tokens
+// for its own tenant: TrustEntra), paging, and injectable failures (401,
+// 429 with or without Retry-After, 5xx, slow or malformed answers).
 package mcasfake
 
 import (
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/soc/mcasbot/integrations/entra/entrafake"
 	"github.com/soc/mcasbot/integrations/internal/fault"
 )
 
@@ -84,6 +86,8 @@ type Server struct {
 	faults fault.Queue
 
 	mu         sync.Mutex
+	tenantID   string            // TrustEntra
+	authority  *entrafake.Server // TrustEntra
 	alerts     []Alert
 	activities []Activity
 	requests   []Request
@@ -189,13 +193,19 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), detailBody) {
 			return
 		}
-		if r.Header.Get("Authorization") != "Token "+s.Token && !readOnly {
-			writeDetail(w, http.StatusUnauthorized, "Invalid token")
+		if status, detail := s.authorize(r); status != 0 && !readOnly {
+			writeDetail(w, status, detail)
 			return
 		}
-		if readOnly && strings.Contains(r.URL.Path, "/close_") {
-			writeDetail(w, http.StatusForbidden, "You do not have permission to perform this action.")
-			return
+		if strings.Contains(r.URL.Path, "/close_") {
+			if readOnly {
+				writeDetail(w, http.StatusForbidden, "You do not have permission to perform this action.")
+				return
+			}
+			if !s.canManage(r) {
+				writeDetail(w, http.StatusForbidden, "The application lacks the Investigation.manage permission.")
+				return
+			}
 		}
 		r = r.WithContext(withRaw(r.Context(), raw))
 		// Re-encode the parsed body for the handlers.
