@@ -487,3 +487,25 @@ func TestCreateJiraOnACardRedrawsIt(t *testing.T) {
 		t.Fatalf("card after filing: %s", s)
 	}
 }
+
+// The form opens within Slack's 3 seconds whatever MCAS does: opening it
+// calls no upstream (here every MCAS call would take 10 s).
+func TestCloseFormOpensWithoutWaitingForMCAS(t *testing.T) {
+	w := startWorkflow(t, filepath.Join(t.TempDir(), "s.db"), newJira(), nil)
+	parent, _ := w.postDigest(t)
+	e := entries(t, parent)[0]
+	before := 0
+	for _, f := range w.tenants {
+		f.SetLatency(10 * time.Second)
+		before += len(f.Requests())
+	}
+	viewID := w.openForm(t, lead, parent, e.menu, e.value(formatting.OpClose))
+	after := 0
+	for _, f := range w.tenants {
+		after += len(f.Requests())
+		f.SetLatency(0)
+	}
+	if viewID == "" || after != before {
+		t.Fatalf("form %q; %d MCAS calls to open it", viewID, after-before)
+	}
+}
