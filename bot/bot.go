@@ -59,6 +59,10 @@ type Bot struct {
 	clickAuth authorizer
 	msgLocks  sync.Map // channel/ts -> *sync.Mutex
 
+	triage    *Triage
+	closeAuth authorizer // who may close alerts, where
+	viewAuth  authorizer // who may open cards from clicks, where
+
 	// Metrics hooks, all optional.
 	OnAck       func(kind string, d time.Duration)
 	OnCommand   func(name, outcome string, d time.Duration)
@@ -299,7 +303,7 @@ func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 		// within response_url's 5 posts.
 		res := b.runner.Start(ctx, parsed).Await(start.Add(b.cfg.ReplyDeadline), func(part commands.Result, why commands.Interim) {
 			log.Info("interim reply", "reason", why, "pending", pendingNames(part))
-			b.reply(ctx, log, cmd.ResponseURL, formatting.Reply(part))
+			b.reply(ctx, log, cmd.ResponseURL, b.cardMessage(part))
 			if b.OnInterim != nil {
 				b.OnInterim(name, why)
 			}
@@ -311,7 +315,7 @@ func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 				log.Warn("tenant failed", "tenant", f.Tenant, "error", f.Err)
 			}
 		}
-		b.reply(ctx, log, cmd.ResponseURL, formatting.Reply(res))
+		b.reply(ctx, log, cmd.ResponseURL, b.cardMessage(res))
 		log.Info("command answered", "outcome", outcome, "took", time.Since(start).Round(time.Millisecond))
 		b.count(name, outcome, time.Since(start))
 	})
@@ -331,6 +335,8 @@ func tenantOf(r commands.Request) string {
 		return r.Tenant
 	case commands.UserRequest:
 		return r.Tenant
+	case commands.AlertRequest:
+		return r.Tenant
 	}
 	return ""
 }
@@ -341,6 +347,8 @@ func pendingNames(r commands.Result) []string {
 	case commands.AlertsResult:
 		ps = r.Pending
 	case commands.IPResult:
+		ps = r.Pending
+	case commands.AlertResult:
 		ps = r.Pending
 	}
 	names := make([]string, len(ps))
@@ -355,6 +363,8 @@ func failures(r commands.Result) []commands.Failure {
 	case commands.AlertsResult:
 		return r.Failures
 	case commands.IPResult:
+		return r.Failures
+	case commands.AlertResult:
 		return r.Failures
 	}
 	return nil
@@ -395,12 +405,24 @@ func (b *Bot) reply(ctx context.Context, log *slog.Logger, url string, msg *slac
 }
 
 func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallback) {
+	if cb.Type == slack.InteractionTypeViewSubmission {
+		b.onViewSubmission(req, cb) // its ack carries the answer
+		return
+	}
 	b.ack(req, "interactive", nil)
 	if cb.Type != slack.InteractionTypeBlockActions {
 		return
 	}
 	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID, "channel", cb.Channel.ID)
+	if cb.Container.Type == "view" {
+		b.onViewAction(log, cb)
+		return
+	}
 	for _, a := range cb.ActionCallback.BlockActions {
+		if strings.HasPrefix(a.ActionID, formatting.ActionTriage) {
+			b.onTriage(log, cb, a)
+			continue
+		}
 		if !strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
 			continue // e.g. Open in Defender: a link, nothing to do
 		}

@@ -43,6 +43,9 @@ func tableTenants(t *testing.T, p slackfake.Post) []string {
 	var out []string
 	for _, a := range m.Attachments {
 		for _, b := range a.Blocks {
+			if b.Type != "table" {
+				continue // the Details for… menu under it
+			}
 			for _, row := range b.Rows[1:] {
 				var cell struct{ Text string }
 				_ = json.Unmarshal(row[1], &cell)

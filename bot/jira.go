@@ -174,6 +174,10 @@ func ephemeral(text string) *slack.WebhookMessage {
 // converge. Messages posted before views were kept are patched from the
 // click's copy instead.
 func (b *Bot) updateMessage(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
+	if cb.Container.IsEphemeral {
+		b.redrawFiledCard(ctx, log, cb) // a detail card
+		return
+	}
 	channel, ts := cb.Container.ChannelID, cb.Container.MessageTs
 	if channel == "" {
 		channel = cb.Channel.ID

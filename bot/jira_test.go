@@ -40,7 +40,7 @@ type workflow struct {
 func startWorkflow(t *testing.T, dbPath string, jiraSrv *jirafake.Server, fake *slackfake.Server) *workflow {
 	t.Helper()
 	w := &workflow{jira: jiraSrv}
-	cfg := bot.Config{AllowedChannels: []string{socChannel}, AllowedUsers: []string{analyst, lead}}
+	cfg := bot.Config{AllowedChannels: []string{socChannel}, AllowedUsers: []string{analyst, lead, dave}}
 	w.harness = startWith(t, cfg, fake, func(h *harness) {
 		st, err := store.Open(context.Background(), dbPath)
 		if err != nil {
@@ -59,8 +59,9 @@ func startWorkflow(t *testing.T, dbPath string, jiraSrv *jirafake.Server, fake *
 				Fields: filing.Fields{AlertURL: "customfield_10050", AffectedUser: "customfield_10051", ReportedIPs: "customfield_10052"}},
 			Store: st, Jira: jc, Tenants: tenants, Reputation: h.rep, Logger: h.logger,
 		}
-		h.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{lead}, Channels: []string{digestChannel},
-			Messages: &messages.Redrawer{Store: st, Slack: h.bot.API(), Logger: h.logger}})
+		redraw := &messages.Redrawer{Store: st, Slack: h.bot.API(), Logger: h.logger}
+		h.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{lead}, Channels: []string{digestChannel}, Messages: redraw})
+		enableTriage(h, st, jc, redraw)
 		w.digest = &schedule.Digest{
 			Config: schedule.Config{Channel: digestChannel, MinSeverity: mcas.SeverityHigh, PostInterval: time.Millisecond},
 			Store:  st, Slack: h.bot.API(), Reputation: h.rep, Logger: h.logger,

@@ -29,6 +29,7 @@ type Metrics struct {
 	DigestRuns      *prometheus.CounterVec   // outcome
 	AlertsPosted    prometheus.Counter
 	Issues          *prometheus.CounterVec // outcome
+	Closes          *prometheus.CounterVec // outcome
 	Reconnects      prometheus.Counter
 
 	// A busy SOC (issue #10).
@@ -62,6 +63,7 @@ func NewMetrics() *Metrics {
 	m.DigestRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_digest_runs_total", Help: "Scheduled digest runs by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.AlertsPosted = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_digest_alerts_posted_total", Help: "Alerts posted by digests."})).(prometheus.Counter)
 	m.Issues = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_issues_total", Help: "Create Jira clicks by outcome (filed, already_filed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.Closes = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_alert_closes_total", Help: "Alert closes from Slack by outcome (closed, already_closed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.Reconnects = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_socketmode_reconnects_total", Help: "Socket Mode connections lost and re-established."})).(prometheus.Counter)
 	m.QueryCache = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_query_cache_total", Help: "Tenant queries answered from the query cache (hit) or not (miss)."}, []string{"result"})).(*prometheus.CounterVec)
 	m.Coalesced = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_query_coalesced_total", Help: "Tenant queries that joined an identical MCAS call in flight."})).(prometheus.Counter)

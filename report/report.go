@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -106,9 +107,9 @@ type Day struct {
 	Filed  int        `json:"filed"` // Jira issues filed that day
 }
 
-// Closes are the alerts closed from Slack (issue #8) in the period.
-// Recorded stays false until the store keeps close records; the report
-// then says no closes were recorded rather than showing zeros.
+// Closes are the alerts closed from Slack (issue #8) in the period, by
+// classification, and how long after their digest post they were closed.
+// Recorded is false for activity from a store that keeps no closes.
 type Closes struct {
 	Recorded         bool      `json:"recorded"`
 	Total            int       `json:"total"`
@@ -211,7 +212,28 @@ func Compute(from, to time.Time, cur, prev store.Activity) Stats {
 		s.Tenants = append(s.Tenants, *tenants[name])
 	}
 	s.Failures = failures(cur.Runs)
+	s.Closes = closes(cur.Closed)
 	return s
+}
+
+// closes counts the period's closes from Slack by classification.
+func closes(cs []store.ClosedAlert) Closes {
+	out := Closes{Recorded: true}
+	by := map[string]int{}
+	var waits []time.Duration
+	for _, c := range cs {
+		if c.Elsewhere {
+			continue
+		}
+		out.Total++
+		count(by, mcas.Classification(c.Classification).Label())
+		if !c.PostedAt.IsZero() {
+			waits = append(waits, max(0, c.ClosedAt.Sub(c.PostedAt)))
+		}
+	}
+	out.ByClassification = top(by)
+	out.ToClose = summarize(waits)
+	return out
 }
 
 func count(m map[string]int, key string) {

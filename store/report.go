@@ -27,6 +27,7 @@ type Activity struct {
 	Posted []PostedAlert // alerts posted in the period
 	Filed  []IssueRecord // issues filed in the period (alerts posted at any time)
 	Runs   []TenantRun   // digest runs in the period, one row per tenant
+	Closed []ClosedAlert // alerts closed from Slack in the period (issue #8)
 }
 
 func (s *sqlStore) RecordDigestRun(ctx context.Context, runs []TenantRun) error {
@@ -113,7 +114,11 @@ func (s *sqlStore) Activity(ctx context.Context, from, to time.Time) (Activity, 
 		r.At, r.Failed = fromMS(at), failed != 0
 		a.Runs = append(a.Runs, r)
 	}
-	return a, closeRows(rows)
+	if err := closeRows(rows); err != nil {
+		return a, err
+	}
+	a.Closed, err = s.closedIn(ctx, from, to)
+	return a, err
 }
 
 type rowsCloser interface {

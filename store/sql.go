@@ -158,6 +158,24 @@ var migrations = []string{
 		drawn          INTEGER NOT NULL DEFAULT 0,
 		PRIMARY KEY (tenant, alert_id)
 	)`,
+	// 5: alert closes (issue #8)
+	`CREATE TABLE IF NOT EXISTS closes (
+		tenant         TEXT NOT NULL,
+		alert_id       TEXT NOT NULL,
+		state          TEXT NOT NULL CHECK (state IN ('pending', 'closed', 'failed')),
+		closed_by      TEXT NOT NULL DEFAULT '',
+		closed_by_name TEXT NOT NULL DEFAULT '',
+		classification TEXT NOT NULL DEFAULT '',
+		reason         TEXT NOT NULL DEFAULT '',
+		comment        TEXT NOT NULL DEFAULT '',
+		elsewhere      INTEGER NOT NULL DEFAULT 0,
+		handled_by     TEXT NOT NULL DEFAULT '',
+		claimed_ms     BIGINT NOT NULL DEFAULT 0,
+		closed_ms      BIGINT NOT NULL DEFAULT 0,
+		error          TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (tenant, alert_id)
+	);
+	CREATE INDEX IF NOT EXISTS closes_closed_ms ON closes (state, closed_ms)`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

@@ -46,6 +46,24 @@ type Store interface {
 	// LoadMessage reads a message's render input.
 	LoadMessage(ctx context.Context, channel, ts string) (MessageRecord, bool, error)
 
+	// Alert closes (issue #8): one close per alert, and what it was, for
+	// the messages and the weekly report.
+
+	// ClaimClose takes the right to close an alert in MCAS, recording who
+	// closes it and how (c's Tenant, AlertID, By, ByName, Classification,
+	// Reason, Comment). Exactly one caller wins; the others learn the
+	// holder's record (pending or closed).
+	ClaimClose(ctx context.Context, c CloseRecord) (CloseClaim, error)
+	// CompleteClose records that a claimed alert is closed: by the claim,
+	// or (Elsewhere) already in MCAS, with MCAS's classification and user.
+	CompleteClose(ctx context.Context, c CloseRecord) error
+	// FailClose releases a close claim after a failure so it can be tried again.
+	FailClose(ctx context.Context, tenant, alertID, reason string) error
+	// AlertClose reads an alert's close record.
+	AlertClose(ctx context.Context, tenant, alertID string) (CloseRecord, bool, error)
+	// Closes lists the closes completed in [since, until), oldest first.
+	Closes(ctx context.Context, since, until time.Time) ([]CloseRecord, error)
+
 	// TryRun marks a scheduled run (e.g. "digest@2026-11-24T08:00Z") as
 	// taken by owner; false when another took it and is alive or done.
 	TryRun(ctx context.Context, run, owner string, lease time.Duration) (bool, error)
@@ -142,6 +160,42 @@ type Claim struct {
 	Record IssueRecord // when !Won: the holder's record (pending or created)
 	// TookOver is set when the caller won a stale or failed claim: an issue
 	// may already exist, so look for it before creating one.
+	TookOver bool
+}
+
+// CloseState is the life of an alert's close.
+type CloseState string
+
+const (
+	ClosePending CloseState = "pending" // claimed, MCAS being called
+	CloseDone    CloseState = "closed"
+	CloseFailed  CloseState = "failed"
+)
+
+// CloseRecord is an alert's close as the store knows it.
+type CloseRecord struct {
+	Tenant, AlertID string
+	State           CloseState
+	By, ByName      string // Slack user ID and name of who closed (or is closing) it
+	// Classification is benign, false_positive or true_positive; for an
+	// alert MCAS had closed already, MCAS's own resolution (e.g. "resolved").
+	Classification string
+	Reason         string // reason code ("confirmed_with_end_user"); "" for none
+	Comment        string
+	// Elsewhere: MCAS had the alert closed before this claim's call (in the
+	// portal, by another tool); HandledBy is MCAS's handledByUser.
+	Elsewhere bool
+	HandledBy string
+	ClaimedAt time.Time
+	ClosedAt  time.Time
+	Error     string
+}
+
+// CloseClaim is the answer to ClaimClose.
+type CloseClaim struct {
+	Won    bool        // the caller must close the alert now
+	Record CloseRecord // when !Won: the holder's record (pending or closed)
+	// TookOver is set when the caller won a stale or failed claim.
 	TookOver bool
 }
 

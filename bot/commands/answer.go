@@ -103,6 +103,9 @@ func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 				a.update(func() { a.parts[i].acts = p; a.settle(i, asOf, r.failure(ctx, t, "list activities", err)) })
 			})
 		}
+	case AlertRequest:
+		a.base = AlertResult{ID: req.ID}
+		a.askAlert(r, ctx, &wg, req)
 	default:
 		a.base = HelpResult{Definitions: Definitions}
 	}
@@ -242,6 +245,15 @@ func (a *Answer) Result() Result {
 		res.Reputation, res.RepNote = a.rep, a.repNote
 		if !a.repDone {
 			res.RepNote = "AbuseIPDB has not answered yet"
+		}
+		return res
+	case AlertResult:
+		res.Tenants, res.Failures, res.Pending, res.Found = names, failures, pending, alerts
+		if !a.repDone && len(pending) == 0 && len(alerts) == 1 {
+			res.RepNotes = map[string]string{}
+			for _, ip := range alerts[0].IPs() {
+				res.RepNotes[ip] = "AbuseIPDB has not answered yet"
+			}
 		}
 		return res
 	}

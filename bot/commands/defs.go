@@ -80,6 +80,14 @@ var Definitions = []*Definition{
 		parse:    parseUserCmd,
 	},
 	{
+		Name:     "alert",
+		Args:     "<id>",
+		Summary:  "One alert in full: status, entities with IP reputation, evidence, its Jira issue; Create Jira and Close… from there.",
+		Options:  []Option{optTenant},
+		Examples: []string{"/mcas alert 65a1b2c3d4e5f60718293a4b", "/mcas alert 65a1b2c3d4e5f60718293a4b tenant=contoso"},
+		parse:    parseAlertCmd,
+	},
+	{
 		Name:     "help",
 		Summary:  "This help.",
 		Examples: []string{"/mcas help"},

@@ -32,6 +32,8 @@ type Runner struct {
 	Now        func() time.Time
 	// Timeout bounds one command end to end (default 25s).
 	Timeout time.Duration
+	// Records, when set, adds an alert's Jira issue and close to its card.
+	Records Records
 	// CacheTTL is how long a tenant's answer is reused by identical queries
 	// (QUERY_CACHE_TTL); 0 only shares the calls in flight.
 	CacheTTL time.Duration
@@ -117,6 +119,8 @@ func Failed(r Result) bool {
 	case AlertsResult:
 		return len(r.Failures) > 0
 	case IPResult:
+		return len(r.Failures) > 0
+	case AlertResult:
 		return len(r.Failures) > 0
 	}
 	return false

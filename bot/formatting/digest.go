@@ -87,20 +87,36 @@ type DigestView struct {
 }
 
 // AlertState is what is known of an alert beyond MCAS's copy, drawn on its
-// card: the Jira issue filed for it, and more as the bot learns more.
+// card: the Jira issue filed for it, its close, and more as the bot learns more.
 type AlertState struct {
 	Filed *Filed
 	// Jira is the filed issue's state in Jira, as the sync last saw it
 	// (issue #13); nil until seen.
 	Jira *JiraStatus
+	// Closed is the alert's close (issue #8), from Slack or found closed
+	// in MCAS: Close… gives way to how and by whom.
+	Closed *Closed
 }
 
 // RenderDigest draws a digest message from its view and the current state
 // of its alerts (by AlertKeyOf). A non-empty version is appended to every
 // block_id, which Slack needs to redraw blocks in chat.update.
 func RenderDigest(v DigestView, states map[string]AlertState, version string) *slack.WebhookMessage {
+	// Twenty closed alerts with long comments could pass Slack's size
+	// limit: the comments give way first (the card keeps them whole).
+	var msg *slack.WebhookMessage
+	for style := closedFull; style <= closedShort; style++ {
+		msg = renderDigest(v, states, version, style)
+		if s, err := Measure(msg); err != nil || s.Chars <= messageBudget {
+			break
+		}
+	}
+	return msg
+}
+
+func renderDigest(v DigestView, states map[string]AlertState, version string, closedStyle int) *slack.WebhookMessage {
 	blocks := append([]slack.Block{}, v.Head.BlockSet...)
-	blocks = append(blocks, cards(v, states)...)
+	blocks = append(blocks, cards(v, states, closedStyle)...)
 	blocks = append(blocks, v.Tail.BlockSet...)
 	if version != "" {
 		for i, b := range blocks {
@@ -232,14 +248,23 @@ func idPart(s string, n int) string {
 // maxButtonID keeps a Create Jira button's value well under Slack's 2,000.
 const maxButtonID = 200
 
-// cards renders each alert as a section, then its buttons, or what became
-// of it (its Jira issue) in their place.
-func cards(v DigestView, states map[string]AlertState) []slack.Block {
+// cards renders each alert as a section (with its menu: Details, and
+// Close… until it is closed; once closed, how and by whom), then its
+// buttons, or its Jira issue in their place.
+func cards(v DigestView, states map[string]AlertState, closedStyle int) []slack.Block {
 	var out []slack.Block
 	for _, a := range v.Alerts {
 		key := alertKey(a)
-		out = append(out, section("alert:"+key, card(v, a)))
 		st := states[key]
+		text := card(v, a)
+		if st.Closed != nil {
+			text += "\n" + digestClosedText(*st.Closed, closedStyle)
+		}
+		sec := section("alert:"+key, text)
+		if m := alertMenu(a, st.Closed == nil); m != nil {
+			sec.Accessory = slack.NewAccessory(m)
+		}
+		out = append(out, sec)
 		if st.Filed != nil {
 			out = append(out, context("filed:"+key, issueText(*st.Filed, st.Jira)))
 			continue
@@ -249,6 +274,26 @@ func cards(v DigestView, states map[string]AlertState) []slack.Block {
 		}
 	}
 	return out
+}
+
+// How much of a close a digest entry tells: a full message keeps Slack's
+// size limit by dropping the comments, then the reasons.
+const (
+	closedFull      = iota // reason and comment (cut to 100 characters)
+	closedNoComment        // reason, no comment
+	closedShort            // classification and who
+)
+
+func digestClosedText(c Closed, style int) string {
+	switch style {
+	case closedFull:
+		c.Comment = Cut(Clean(c.Comment), 100)
+	case closedNoComment:
+		c.Comment = ""
+	default:
+		c.Comment, c.Reason = "", ""
+	}
+	return ClosedText(c)
 }
 
 func card(in DigestView, a mcas.Alert) string {
@@ -290,10 +335,7 @@ func card(in DigestView, a mcas.Alert) string {
 
 func actions(a mcas.Alert, jira bool) *slack.ActionBlock {
 	var elems []slack.BlockElement
-	if jira && len(a.ID)+len(a.Tenant) <= maxButtonID {
-		val, _ := json.Marshal(ButtonValue{Tenant: a.Tenant, AlertID: a.ID})
-		create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(a), string(val), slack.NewTextBlockObject(slack.PlainTextType, "Create Jira", true, false))
-		create.Style = slack.StylePrimary
+	if create := createButton(a); jira && create != nil {
 		elems = append(elems, create)
 	}
 	if u := SafeURL(a.URL); u != "" {
@@ -305,6 +347,33 @@ func actions(a mcas.Alert, jira bool) *slack.ActionBlock {
 		return nil
 	}
 	return slack.NewActionBlock("actions:"+alertKey(a), elems...)
+}
+
+// createButton is an alert's Create Jira button; nil when its ids are too
+// long for a button value.
+func createButton(a mcas.Alert) *slack.ButtonBlockElement {
+	if len(a.ID)+len(a.Tenant) > maxButtonID {
+		return nil
+	}
+	val, _ := json.Marshal(ButtonValue{Tenant: a.Tenant, AlertID: a.ID})
+	create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(a), string(val), slack.NewTextBlockObject(slack.PlainTextType, "Create Jira", true, false))
+	create.Style = slack.StylePrimary
+	return create
+}
+
+// alertMenu is a digest entry's overflow: Details, and Close… until the
+// alert is closed. nil when the alert's ids cannot travel in a value.
+func alertMenu(a mcas.Alert, closable bool) *slack.OverflowBlockElement {
+	details := TriageValue{Op: OpDetails, Tenant: a.Tenant, AlertID: a.ID}
+	if !mcas.ValidID(a.ID) || !tenantNameRE.MatchString(a.Tenant) || len(details.String()) > maxOptionValue {
+		return nil
+	}
+	opts := []*slack.OptionBlockObject{slack.NewOptionBlockObject(details.String(), plain("Details"), nil)}
+	if closable {
+		closeV := TriageValue{Op: OpClose, Tenant: a.Tenant, AlertID: a.ID}
+		opts = append(opts, slack.NewOptionBlockObject(closeV.String(), plain("Close…"), nil))
+	}
+	return slack.NewOverflowBlockElement(ActionMenu+":"+alertKey(a), opts...)
 }
 
 // Filed is what replaces an alert's buttons once its issue exists.

@@ -47,6 +47,8 @@ func Plain(res commands.Result) string {
 			rows[i] = plainRow(activityColumns, a)
 		}
 		plainTable(&b, titles(activityColumns), rows)
+	case commands.AlertResult:
+		plainAlertResult(&b, r)
 	case commands.HelpResult:
 		if r.Problem != nil {
 			fmt.Fprintf(&b, "error: %s\n", Clean(r.Problem.Problem))

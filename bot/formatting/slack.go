@@ -24,6 +24,8 @@ func Reply(res commands.Result) *slack.WebhookMessage {
 		msg = alertsMessage(r)
 	case commands.IPResult:
 		msg = ipMessage(r)
+	case commands.AlertResult:
+		msg = alertResultMessage(r, false, false)
 	case commands.HelpResult:
 		msg = Help(r.Problem)
 	default:
@@ -47,7 +49,7 @@ func Notice(text string) *slack.WebhookMessage {
 
 // LookingUp is the immediate acknowledgement of a command that calls upstreams.
 func LookingUp(req commands.Request, tenants int) *slack.WebhookMessage {
-	what := map[string]string{"alerts": "alerts", "ip": "activity for that address", "user": "that user's alerts"}[commands.Name(req)]
+	what := map[string]string{"alerts": "alerts", "ip": "activity for that address", "user": "that user's alerts", "alert": "that alert"}[commands.Name(req)]
 	return Notice(fmt.Sprintf(":mag: Looking up %s in %d %s…", what, tenants, plural(tenants, "tenant", "tenants")))
 }
 
@@ -251,7 +253,16 @@ func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
 		return &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}
 	}
 	t, spent, left := table("alerts", alertColumns, r.Alerts)
-	return withTable(fallback, blocks, t, spent, left, "alerts")
+	// A "Details for…" menu under the table opens any row's card; its
+	// options count against the message's budget like the rows.
+	for i := range t.Rows[1:] {
+		spent[i+1] += optionChars(detailOption(r.Alerts[i], true))
+	}
+	msg := withTable(fallback, blocks, t, spent, left, "alerts")
+	if sel := detailsSelect("Details for…", r.Alerts[:len(t.Rows)-1], true); sel != nil {
+		msg.Attachments[0].Blocks.BlockSet = append(msg.Attachments[0].Blocks.BlockSet, sel)
+	}
+	return msg
 }
 
 func ipMessage(r commands.IPResult) *slack.WebhookMessage {

@@ -116,6 +116,13 @@ func States(ctx context.Context, st store.Store, alerts []mcas.Alert) (map[strin
 				return nil, err
 			}
 		}
+		c, ok, err := st.AlertClose(ctx, a.Tenant, a.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ok && c.State == store.CloseDone {
+			s.Closed = formatting.ClosedFromStore(c)
+		}
 		out[formatting.AlertKeyOf(a.Tenant, a.ID)] = s
 	}
 	return out, nil

@@ -64,6 +64,13 @@ type Server struct {
 	updates   int
 	respIDs   map[string]string // envelope id -> response_url id
 	x         extras            // files.go: uploads, users.lookupByEmail
+
+	// Modals and interactions (views.go).
+	triggers    map[string]*trigger
+	views       map[string]*view
+	viewCalls   []ViewCall
+	submissions map[string]string // envelope id -> view id
+	respChannel map[string]string // response_url id -> channel of its message
 }
 
 type conn struct {
@@ -74,7 +81,8 @@ type conn struct {
 
 // New starts a fake Slack.
 func New() *Server {
-	s := &Server{PingEvery: 200 * time.Millisecond, sent: map[string]time.Time{}, acks: map[string]Ack{}, rateLimit: map[string]time.Time{}, respIDs: map[string]string{}}
+	s := &Server{PingEvery: 200 * time.Millisecond, sent: map[string]time.Time{}, acks: map[string]Ack{}, rateLimit: map[string]time.Time{}, respIDs: map[string]string{},
+		submissions: map[string]string{}, respChannel: map[string]string{}}
 	s.cond = sync.NewCond(&s.mu)
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/ws", s.socket)
@@ -85,6 +93,8 @@ func New() *Server {
 		c.Handle("/chat.postEphemeral", s.chat("chat.postEphemeral"))
 		c.Handle("/response/", s.response)
 		s.addExtras(c)
+		c.Handle("/views.open", s.viewsOpen)
+		c.Handle("/views.update", s.viewsUpdate)
 	})
 	s.Start()
 	return s
@@ -184,6 +194,7 @@ func (s *Server) socket(w http.ResponseWriter, r *http.Request) {
 		}
 		s.mu.Lock()
 		s.acks[ack.EnvelopeID] = Ack{EnvelopeID: ack.EnvelopeID, Payload: ack.Payload, Latency: time.Since(s.sent[ack.EnvelopeID])}
+		s.submitted(ack.EnvelopeID, ack.Payload)
 		s.cond.Broadcast()
 		s.mu.Unlock()
 	}
@@ -304,8 +315,11 @@ func (s *Server) SlashCommand(user, channel, text string) (string, error) {
 	payload := map[string]string{
 		"token": "legacy-verification-token", "team_id": "T0SOC", "team_domain": "soc", "channel_id": channel, "channel_name": "soc",
 		"user_id": user, "user_name": "analyst", "command": "/mcas", "text": text, "api_app_id": "A0MCAS",
-		"response_url": s.ResponseURL(respID), "trigger_id": "trig-" + respID,
+		"response_url": s.ResponseURL(respID), "trigger_id": s.newTrigger(user, respID),
 	}
+	s.mu.Lock()
+	s.respChannel[respID] = channel
+	s.mu.Unlock()
 	return s.sendReplyable("slash_commands", payload, respID)
 }
 
@@ -528,41 +542,8 @@ func (s *Server) Current(msg Post) Post {
 // Click presses the button with actionID in msg as the user saw it (pass
 // Current(msg) for the latest version; an older one is a stale view, as
 // after a double click), and returns the envelope id. The payload is
-// block_actions as Slack sends it, with a response_url served by this fake.
+// block_actions as Slack sends it, with a response_url served by this fake
+// and a trigger_id that can open one modal within TriggerTTL.
 func (s *Server) Click(user string, msg Post, actionID string) (string, error) {
-	blocks := msg.Blocks
-	var parsed []map[string]any
-	if err := json.Unmarshal(blocks, &parsed); err != nil {
-		return "", fmt.Errorf("message blocks: %w", err)
-	}
-	var value, blockID string
-	for _, b := range parsed {
-		els, _ := b["elements"].([]any)
-		for _, e := range els {
-			el, _ := e.(map[string]any)
-			if el["action_id"] == actionID {
-				value, _ = el["value"].(string)
-				blockID, _ = b["block_id"].(string)
-			}
-		}
-	}
-	if blockID == "" {
-		return "", fmt.Errorf("no button %q in the message", actionID)
-	}
-	s.mu.Lock()
-	s.seq++
-	respID := fmt.Sprintf("click-%04d", s.seq)
-	s.mu.Unlock()
-	payload := map[string]any{
-		"type": "block_actions", "api_app_id": "A0MCAS", "token": "legacy-verification-token", "trigger_id": "trig-" + respID,
-		"team":      map[string]string{"id": "T0SOC", "domain": "soc"},
-		"user":      map[string]string{"id": user, "username": strings.ToLower(user), "name": strings.ToLower(user), "team_id": "T0SOC"},
-		"channel":   map[string]string{"id": msg.Channel, "name": "soc"},
-		"container": map[string]any{"type": "message", "message_ts": msg.TS, "channel_id": msg.Channel, "is_ephemeral": false},
-		"message":   map[string]any{"type": "message", "ts": msg.TS, "text": msg.Text, "blocks": parsed, "user": "U0BOT", "bot_id": "B0BOT"},
-		"actions": []map[string]any{{"type": "button", "action_id": actionID, "block_id": blockID, "value": value,
-			"text": map[string]any{"type": "plain_text", "text": "Create Jira"}, "action_ts": fmt.Sprint(time.Now().Unix())}},
-		"response_url": s.ResponseURL(respID),
-	}
-	return s.sendReplyable("interactive", payload, respID)
+	return s.act(user, msg, actionID, "")
 }

@@ -86,9 +86,14 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   /mcas alerts 5 medium         the reply at the deadline (1 s) shows contoso, then the rest
   digest                        post the morning digest (medium and high alerts)
   jira 1                        press its first Create Jira button; press it again to see the dedupe
+  details 1                     open the first alert's card from its menu
+  close 1 [benign|false_positive|true_positive] [reason] [comment]
+                                press Close… on it and fill in the form (asks, when run in a terminal)
   progress                      move the last filed issue on in Jira (In Progress, then Done) and sync
   report                        post the weekly report and its chart (the PNG is saved to a temp file)
   auth                          how each tenant signs in (Entra ID or legacy token)
+  /mcas alert 6660000000000000000000ff              (in both tenants: the reply says to add tenant=)
+  /mcas alert 6660000000000000000000ff tenant=fabrikam
 `
 
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -140,7 +145,7 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			sb.slow(stdout, strings.TrimSpace(arg))
 			continue
 		}
-		if word == "digest" || word == "jira" || word == "progress" || word == "report" {
+		if word == "digest" || word == "jira" || word == "progress" || word == "report" || word == "details" || word == "close" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
@@ -156,6 +161,20 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 				wf.progress(ctx, stdout)
 			case "report":
 				wf.report(ctx, stdout)
+			case "details":
+				wf.details(stdout, arg)
+			case "close":
+				ask := func(string, string) (string, bool) { return "", false }
+				if interactive {
+					ask = func(q, def string) (string, bool) {
+						fmt.Fprintf(stdout, "  %s [%s]: ", q, def)
+						if !sc.Scan() {
+							return "", false
+						}
+						return strings.TrimSpace(sc.Text()), true
+					}
+				}
+				wf.closeEntry(stdout, arg, ask)
 			}
 			continue
 		}

@@ -55,6 +55,9 @@ type workflow struct {
 type demoButton struct {
 	post   slackfake.Post
 	action string
+	menu   string // the entry's Details / Close… menu
+	tenant string
+	id     string
 }
 
 func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*workflow, error) {
@@ -98,6 +101,7 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 	w.redraw = &messages.Redrawer{Store: w.store, Slack: api, Logger: logger}
 	b.EnableJira(bot.JiraButtons{Filer: svc, Issues: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel},
 		Messages: w.redraw})
+	w.enableTriage(b, sb, jc, w.redraw, logger)
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = b.Run(runCtx); close(done) }()
@@ -155,18 +159,20 @@ func (w *workflow) runDigest(ctx context.Context, out io.Writer) {
 		fmt.Fprintf(out, "\n── %s ─────────────────────────────\n", where)
 		w.render(out, p)
 	}
-	fmt.Fprintf(out, "\nPosted %d alerts in %d %s. Type `jira <number>` to press a Create Jira button.\n", rep.Posted, rep.Messages, plural(rep.Messages, "message", "messages"))
+	fmt.Fprintf(out, "\nPosted %d alerts in %d %s. Type `jira <number>` to press a Create Jira button, `details <number>` or `close <number>` for its menu.\n", rep.Posted, rep.Messages, plural(rep.Messages, "message", "messages"))
 }
 
 func (w *workflow) render(out io.Writer, p slackfake.Post) {
 	var blocks []map[string]any
 	_ = json.Unmarshal(p.Blocks, &blocks)
+	var menu demoButton
 	for _, b := range blocks {
 		switch b["type"] {
 		case "header", "section":
 			if t, ok := b["text"].(map[string]any); ok {
 				fmt.Fprintln(out, mrkdwnToText(fmt.Sprint(t["text"])))
 			}
+			menu = menuOf(b)
 		case "context":
 			for _, e := range asList(b["elements"]) {
 				fmt.Fprintln(out, "  "+mrkdwnToText(fmt.Sprint(e["text"])))
@@ -176,8 +182,13 @@ func (w *workflow) render(out io.Writer, p slackfake.Post) {
 			for _, e := range asList(b["elements"]) {
 				id, _ := e["action_id"].(string)
 				if strings.HasPrefix(id, "create_jira:") {
-					w.buttons = append(w.buttons, demoButton{post: p, action: id})
+					btn := menu
+					btn.post, btn.action = p, id
+					w.buttons = append(w.buttons, btn)
 					btns = append(btns, fmt.Sprintf("[Create Jira → jira %d]", len(w.buttons)))
+					if menu.menu != "" {
+						btns = append(btns, fmt.Sprintf("[⋯ Details → details %d · Close… → close %d]", len(w.buttons), len(w.buttons)))
+					}
 				} else if u, ok := e["url"].(string); ok {
 					btns = append(btns, "[Open in Defender → "+u+"]")
 				}
@@ -190,7 +201,9 @@ func (w *workflow) render(out io.Writer, p slackfake.Post) {
 var (
 	mrkdwnLink = regexp.MustCompile(`<(https?://[^|>]+)\|([^>]+)>`)
 	mrkdwnUser = regexp.MustCompile(`<@([UW][A-Z0-9]+)>`)
-	mrkdwn     = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "*", "")
+	mrkdwn     = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "*", "",
+		":white_check_mark:", "✅", ":information_source:", "ℹ️", ":warning:", "⚠️", ":x:", "❌", ":no_entry:", "⛔",
+		":large_green_circle:", "🟢", ":hourglass_flowing_sand:", "⏳")
 )
 
 // mrkdwnToText shows Slack markup as a terminal reader would want it:

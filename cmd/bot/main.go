@@ -139,6 +139,7 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	metrics := ops.NewMetrics()
 	a.instrument(metrics, b)
 	a.enableJira(b, metrics)
+	a.enableTriage(b, metrics)
 	monitor := &store.Monitor{Store: a.store, Logger: logger}
 	go monitor.Run(ctx)
 	metrics.Watch(b.Connected, monitor.Healthy, a.quota())

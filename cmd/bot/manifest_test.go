@@ -22,7 +22,7 @@ func TestSlackAppManifest(t *testing.T) {
 		}
 	}
 	// The usage hint names only commands that exist.
-	for _, d := range []string{"alerts", "ip", "user", "help"} {
+	for _, d := range []string{"alerts", "alert", "ip", "user", "help"} {
 		if commands.Lookup(d) == nil || !strings.Contains(m, d) {
 			t.Errorf("command %q in the hint but not defined, or missing", d)
 		}

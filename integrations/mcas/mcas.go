@@ -254,7 +254,7 @@ func (c *Client) Alerts(ctx context.Context, q AlertQuery) (AlertList, error) {
 // Alert fetches one alert by id.
 func (c *Client) Alert(ctx context.Context, id string) (Alert, error) {
 	op := "get alert"
-	if !validID(id) {
+	if !ValidID(id) {
 		return Alert{}, &httpx.Error{Service: c.caller.Service, Op: op, Kind: httpx.KindBadRequest, Detail: "invalid alert id"}
 	}
 	resp, err := c.caller.Do(ctx, op, c.request(http.MethodGet, "/api/v1/alerts/"+id+"/", nil))
@@ -272,13 +272,14 @@ func (c *Client) Alert(ctx context.Context, id string) (Alert, error) {
 	return a, nil
 }
 
-// validID accepts what MCAS uses for ids: hex strings or numbers.
-func validID(id string) bool {
+// ValidID accepts what an alert id can be: 1–64 characters of
+// [A-Za-z0-9_-]. Anything else never reaches a URL path.
+func ValidID(id string) bool {
 	if id == "" || len(id) > 64 {
 		return false
 	}
 	for _, r := range id {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '-') {
 			return false
 		}
 	}

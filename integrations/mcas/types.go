@@ -19,10 +19,17 @@ type Alert struct {
 	Description string
 	Severity    Severity
 	Resolution  int // resolutionStatusValue: 0 open
+	Status      int // statusValue: 0 unread, 1 read, 2 archived
 	URL         string
 	ThreatScore int
 	Entities    []Entity
 	Evidence    []string
+	// HandledBy and ResolveTime say who resolved the alert and when (set
+	// once it is closed).
+	HandledBy   string
+	ResolveTime time.Time
+	Stories     []string
+	Intent      []string
 }
 
 // Open reports whether the alert is unresolved.
@@ -133,6 +140,11 @@ type wireAlert struct {
 	Description           string            `json:"description"`
 	SeverityValue         *int              `json:"severityValue"`
 	ResolutionStatusValue int               `json:"resolutionStatusValue"`
+	StatusValue           int               `json:"statusValue"`
+	HandledByUser         json.RawMessage   `json:"handledByUser"`
+	ResolveTime           json.RawMessage   `json:"resolveTime"`
+	Stories               json.RawMessage   `json:"stories"`
+	Intent                json.RawMessage   `json:"intent"`
 	URL                   string            `json:"URL"`
 	ThreatScore           json.Number       `json:"threatScore"`
 	Entities              []wireEntity      `json:"entities"`
@@ -168,7 +180,9 @@ func (w wireAlert) alert(tenant string) (Alert, error) {
 	score, _ := w.ThreatScore.Int64()
 	a := Alert{
 		ID: id, Tenant: tenant, Time: time.UnixMilli(ms).UTC(), Title: w.Title, Description: w.Description,
-		Severity: sev, Resolution: w.ResolutionStatusValue, URL: w.URL, ThreatScore: int(score),
+		Severity: sev, Resolution: w.ResolutionStatusValue, Status: w.StatusValue, URL: w.URL, ThreatScore: int(score),
+		HandledBy: looseString(w.HandledByUser), ResolveTime: isoTime(looseString(w.ResolveTime)),
+		Stories: looseList(w.Stories), Intent: looseList(w.Intent),
 	}
 	for _, e := range w.Entities {
 		a.Entities = append(a.Entities, Entity{Type: e.Type, ID: looseString(e.ID), Label: e.Label, UPN: e.PA, Email: e.EM, PolicyType: e.PolicyType})
@@ -196,6 +210,43 @@ func evidenceText(raw json.RawMessage) string {
 		}
 	}
 	return ""
+}
+
+// isoTime reads resolveTime, an ISO 8601 string with or without a zone
+// (UTC when none); zero when absent or unreadable.
+func isoTime(s string) time.Time {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// looseList reads a list whose items may be strings, numbers or objects
+// with a name (stories, intent); a single value is a list of one.
+func looseList(raw json.RawMessage) []string {
+	var items []json.RawMessage
+	if json.Unmarshal(raw, &items) != nil {
+		items = []json.RawMessage{raw}
+	}
+	var out []string
+	for _, it := range items {
+		var obj map[string]json.RawMessage
+		if json.Unmarshal(it, &obj) == nil {
+			for _, k := range []string{"name", "title", "displayName", "id"} {
+				if v := looseString(obj[k]); v != "" {
+					out = append(out, v)
+					break
+				}
+			}
+			continue
+		}
+		if v := looseString(it); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 // looseString reads ids that MCAS sends as strings, numbers or objects.

@@ -69,6 +69,23 @@ func Week() (from, to time.Time, cur, prev store.Activity) {
 			cur.Runs = append(cur.Runs, store.TenantRun{At: at(d, 8, 0), Tenant: tenant, Failed: failed, Reason: why})
 		}
 	}
+	// Closed from Slack (issue #8): a1 benign an hour after its digest,
+	// a4 false positive after 30 minutes, b2 true positive after 12 hours,
+	// p2 (last week's) true positive with no digest time known; b3 was
+	// found already resolved in MCAS, which is no close from Slack.
+	closed := func(a alert, kind, reason string, at time.Time, posted time.Time) store.ClosedAlert {
+		return store.ClosedAlert{CloseRecord: store.CloseRecord{Tenant: a.tenant, AlertID: a.id, State: store.CloseDone, By: "U0CAROL",
+			Classification: kind, Reason: reason, ClaimedAt: at.Add(-time.Minute), ClosedAt: at}, PostedAt: posted}
+	}
+	cur.Closed = []store.ClosedAlert{
+		closed(week[0], "benign", "confirmed_with_end_user", at(0, 9, 0), week[0].posted),
+		closed(week[3], "false_positive", "not_of_interest", at(1, 8, 30), week[3].posted),
+		closed(week[5], "true_positive", "", at(2, 20, 0), week[5].posted),
+		closed(before[1], "true_positive", "", at(3, 9, 0), none),
+	}
+	elsewhere := closed(week[6], "resolved", "", at(4, 12, 0), week[6].posted)
+	elsewhere.Elsewhere, elsewhere.HandledBy = true, "erin@fabrikam.com"
+	cur.Closed = append(cur.Closed, elsewhere)
 	return From, at(7, 0, 0), cur, prev
 }
 

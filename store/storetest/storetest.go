@@ -53,6 +53,8 @@ func Run(t *testing.T, open Opener) {
 		"PostingFacts": testPostingFacts,
 		"JiraStates":   testJiraStates,
 		"Activity":     testActivity,
+		// issue #8
+		"Closes": testCloses,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })

@@ -1,14 +1,16 @@
 // Package mcasfake is an in-process MCAS tenant speaking the real wire format,
 // for tests, benchmarks and `bot demo`. It implements the alert and activity
-// list endpoints with the filters mcasbot uses, token auth (and Entra ID
-// bearer tokens for its own tenant: TrustEntra), paging, and injectable
-// failures (401, 429 with or without Retry-After, 5xx, slow or malformed
-// answers).
+// list endpoints with the filters mcasbot uses, one alert by id, the three
+// close endpoints (alertsNotFound; 403 for a read-only token or an Entra ID
+// app without Investigation.manage), token auth (and Entra ID bearer tokens
+// for its own tenant: TrustEntra), paging, and injectable failures (401,
+// 429 with or without Retry-After, 5xx, slow or malformed answers).
 package mcasfake
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -43,6 +45,10 @@ type Alert struct {
 	ThreatScore           int      `json:"threatScore"`
 	Entities              []Entity `json:"entities"`
 	Evidence              []any    `json:"evidence,omitempty"`
+	HandledByUser         string   `json:"handledByUser,omitempty"`
+	ResolveTime           string   `json:"resolveTime,omitempty"`
+	Stories               []any    `json:"stories,omitempty"`
+	Intent                []any    `json:"intent,omitempty"`
 }
 
 // Activity is an activity on the wire.
@@ -73,6 +79,9 @@ type Fault = fault.Fault
 type Server struct {
 	*httptest.Server
 	Token string
+	// Actor is who the fake names as handledByUser when the API closes an
+	// alert (MCAS names the token's owner).
+	Actor string
 
 	faults fault.Queue
 
@@ -83,6 +92,8 @@ type Server struct {
 	activities []Activity
 	requests   []Request
 	throttle   throttle
+	readOnly   map[string]bool
+	closes     []Close
 }
 
 // Request is what the fake received, for assertions.
@@ -91,6 +102,7 @@ type Request struct {
 	Auth         string
 	Body         ListBody
 	At           time.Time
+	Raw          json.RawMessage // the POST body as sent
 }
 
 // ListBody is the list endpoints' request body.
@@ -104,11 +116,14 @@ type ListBody struct {
 
 // New starts a fake tenant that accepts token.
 func New(token string) *Server {
-	s := &Server{Token: token}
+	s := &Server{Token: token, Actor: "api-token-owner@soc.example"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/alerts/", s.listAlerts)
 	mux.HandleFunc("GET /api/v1/alerts/{id}/", s.getAlert)
 	mux.HandleFunc("POST /api/v1/activities/", s.listActivities)
+	for _, kind := range []string{"benign", "false_positive", "true_positive"} {
+		mux.HandleFunc("POST /api/v1/alerts/close_"+kind+"/", s.closeAlerts(kind))
+	}
 	s.Server = httptest.NewServer(s.guard(mux))
 	return s
 }
@@ -157,14 +172,17 @@ func (s *Server) ResetRequests() {
 func (s *Server) guard(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var body ListBody
+		var raw []byte
 		if r.Method == http.MethodPost {
-			if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			raw, _ = io.ReadAll(io.LimitReader(r.Body, 1<<20))
+			if err := json.Unmarshal(raw, &body); err != nil {
 				writeDetail(w, http.StatusBadRequest, "Invalid JSON body")
 				return
 			}
 		}
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body, At: time.Now()})
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body, Raw: raw, At: time.Now()})
+		readOnly := s.readOnly[strings.TrimPrefix(r.Header.Get("Authorization"), "Token ")]
 		over := s.overBudget()
 		s.mu.Unlock()
 		if over {
@@ -175,10 +193,21 @@ func (s *Server) guard(next http.Handler) http.Handler {
 		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), detailBody) {
 			return
 		}
-		if status, detail := s.authorize(r); status != 0 {
+		if status, detail := s.authorize(r); status != 0 && !readOnly {
 			writeDetail(w, status, detail)
 			return
 		}
+		if strings.Contains(r.URL.Path, "/close_") {
+			if readOnly {
+				writeDetail(w, http.StatusForbidden, "You do not have permission to perform this action.")
+				return
+			}
+			if !s.canManage(r) {
+				writeDetail(w, http.StatusForbidden, "The application lacks the Investigation.manage permission.")
+				return
+			}
+		}
+		r = r.WithContext(withRaw(r.Context(), raw))
 		// Re-encode the parsed body for the handlers.
 		r = r.WithContext(withBody(r.Context(), body))
 		next.ServeHTTP(w, r)

@@ -1,0 +1,333 @@
+// Package closing closes an MCAS alert from Slack exactly once: it claims
+// the alert in the store, calls the close endpoint of its classification,
+// re-reads the alert when MCAS says it is not open, comments on the
+// alert's Jira issue, and records who closed it, how and when.
+package closing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/integrations/httpx"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/store"
+)
+
+// Tenant reads and closes alerts of one tenant (*mcas.Client).
+type Tenant interface {
+	Alert(ctx context.Context, id string) (mcas.Alert, error)
+	Close(ctx context.Context, kind mcas.Classification, ids []string, reasonID int, comment string) (mcas.CloseResult, error)
+}
+
+// Store is what closing needs from store.Store.
+type Store interface {
+	ClaimClose(ctx context.Context, c store.CloseRecord) (store.CloseClaim, error)
+	CompleteClose(ctx context.Context, c store.CloseRecord) error
+	FailClose(ctx context.Context, tenant, alertID, reason string) error
+	AlertClose(ctx context.Context, tenant, alertID string) (store.CloseRecord, bool, error)
+	Issue(ctx context.Context, tenant, alertID string) (store.IssueRecord, bool, error)
+}
+
+// Jira comments on issues (*jira.Client); nil when Jira is off.
+type Jira interface {
+	Comment(ctx context.Context, key, body string) (string, error)
+}
+
+// Service closes alerts.
+type Service struct {
+	Store   Store
+	Tenants map[string]Tenant
+	Jira    Jira
+	Logger  *slog.Logger
+	Now     func() time.Time
+	// Wait bounds how long a close that lost the claim waits for the
+	// winner's outcome (default 20s), so its analyst is told the result.
+	Wait time.Duration
+}
+
+// Analyst is who closes, as Slack knows them.
+type Analyst struct{ ID, Name string }
+
+// Request is one analyst's close.
+type Request struct {
+	Tenant, AlertID string
+	By              Analyst
+	Classification  mcas.Classification
+	Reason          string // reason code; "" for true positive
+	Comment         string
+}
+
+// Outcome says what happened to a close.
+type Outcome string
+
+const (
+	Closed        Outcome = "closed"         // this call closed the alert
+	AlreadyClosed Outcome = "already_closed" // closed before, from Slack or in MCAS (Record.Elsewhere)
+	InProgress    Outcome = "in_progress"    // another analyst is closing it right now
+	Refused       Outcome = "refused"        // bad request, unknown tenant, or the store is down
+	Failed        Outcome = "failed"         // MCAS said no or did not answer; nothing changed
+)
+
+// Result of Close.
+type Result struct {
+	Outcome Outcome
+	// Record is the close as the store has it: ours, the earlier one, or
+	// (InProgress) the other analyst's claim.
+	Record store.CloseRecord
+	// Alert is the alert as MCAS has it, when it was re-read.
+	Alert *mcas.Alert
+	// Issue is the alert's Jira issue, if it has one; Commented says the
+	// close was added to it as a comment, CommentErr why not.
+	Issue      *store.IssueRecord
+	Commented  bool
+	CommentErr error
+}
+
+// ErrStoreDown is returned when the claim cannot be taken: closing
+// without it could close twice, so it is refused.
+var ErrStoreDown = errors.New("the state store is unreachable, so alerts cannot be closed safely right now; try again in a minute")
+
+// clockSkew is how far MCAS's resolveTime may lag our clock and still be
+// our own close (a retried call whose first answer was lost).
+const clockSkew = 2 * time.Minute
+
+// Close closes one alert at most once, however many analysts, clicks and
+// replicas try.
+func (s *Service) Close(ctx context.Context, req Request) (Result, error) {
+	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", req.Tenant, "alert", req.AlertID)
+	if field, problem := formatting.CheckClose(req.Classification, req.Reason, req.Comment); field != "" {
+		return Result{Outcome: Refused}, fmt.Errorf("%s: %s", field, problem)
+	}
+	t, ok := s.Tenants[req.Tenant]
+	if !ok {
+		return Result{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", req.Tenant)
+	}
+	if !mcas.ValidID(req.AlertID) {
+		return Result{Outcome: Refused}, fmt.Errorf("%q is not an alert id", req.AlertID)
+	}
+	mine := store.CloseRecord{Tenant: req.Tenant, AlertID: req.AlertID, By: req.By.ID, ByName: req.By.Name,
+		Classification: string(req.Classification), Reason: req.Reason, Comment: req.Comment}
+	for attempt := 0; ; attempt++ {
+		claimedAt := s.now()
+		claim, err := s.Store.ClaimClose(ctx, mine)
+		if err != nil {
+			log.Error("close claim failed: store unreachable", "error", err)
+			return Result{Outcome: Refused}, ErrStoreDown
+		}
+		if claim.Won {
+			mine.ClaimedAt = claimedAt
+			return s.closeClaimed(ctx, log, t, mine)
+		}
+		if claim.Record.State == store.CloseDone {
+			return Result{Outcome: AlreadyClosed, Record: claim.Record}, nil
+		}
+		// Someone else (maybe on another replica) is closing it: wait for
+		// their outcome so this analyst is told the same.
+		rec, ok := s.waitClosed(ctx, req.Tenant, req.AlertID)
+		switch {
+		case ok && rec.State == store.CloseDone:
+			return Result{Outcome: AlreadyClosed, Record: rec}, nil
+		case ok && rec.State == store.CloseFailed && attempt == 0:
+			continue // their close failed: try ours
+		}
+		return Result{Outcome: InProgress, Record: claim.Record}, nil
+	}
+}
+
+func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t Tenant, mine store.CloseRecord) (Result, error) {
+	kind := mcas.Classification(mine.Classification)
+	reasonID := mcas.NoReason
+	if r, ok := kind.Reason(mine.Reason); ok {
+		reasonID = r.ID
+	}
+	res, err := t.Close(ctx, kind, []string{mine.AlertID}, reasonID, MCASComment(mine.ByName, mine.By, mine.Comment))
+	if err != nil && !ambiguous(err) {
+		return s.fail(ctx, log, mine, describeCloseError(err))
+	}
+	closed := err == nil && res.Closed > 0 && !slices.Contains(res.NotFound, mine.AlertID)
+	if !closed {
+		// MCAS did not say it closed the alert now (already closed, gone,
+		// or the answer was lost): read what it has, never guess.
+		a, rerr := t.Alert(ctx, mine.AlertID)
+		switch {
+		case rerr != nil && httpx.KindOf(rerr) == httpx.KindNotFound:
+			return s.fail(ctx, log, mine, fmt.Errorf("MCAS has no alert %s in %s any more (deleted, or never existed)", mine.AlertID, mine.Tenant))
+		case rerr != nil && err != nil:
+			return s.fail(ctx, log, mine, fmt.Errorf("%w; re-reading the alert failed too (%s), so it may or may not be closed: press Close… again to find out",
+				describeCloseError(err), httpx.Describe(rerr)))
+		case rerr != nil:
+			return s.fail(ctx, log, mine, fmt.Errorf("MCAS did not close the alert and re-reading it failed: %s", httpx.Describe(rerr)))
+		case a.Open() && err != nil:
+			return s.fail(ctx, log, mine, describeCloseError(err))
+		case a.Open():
+			return s.fail(ctx, log, mine, errors.New("MCAS did not close the alert and still shows it open; try again"))
+		case !s.ours(a, mine):
+			rec := elsewhere(a, mine, s.now())
+			if cerr := s.complete(ctx, rec); cerr != nil {
+				log.Error("alert closed elsewhere but not recorded", "error", cerr)
+			}
+			log.Info("alert was already closed in MCAS", "resolution", mcas.ResolutionName(a.Resolution), "handled_by", a.HandledBy)
+			return Result{Outcome: AlreadyClosed, Record: rec, Alert: &a}, nil
+		}
+		log.Info("MCAS did not confirm the close, but the alert reads as closed as asked since the claim: counted as ours")
+	}
+	mine.State, mine.ClosedAt = store.CloseDone, s.now()
+	if err := s.complete(ctx, mine); err != nil {
+		// The alert is closed in MCAS; the claim stays pending and frees
+		// itself, and the next close re-reads MCAS and learns the truth.
+		log.Error("alert closed but not recorded in the store", "error", err)
+	}
+	out := Result{Outcome: Closed, Record: mine}
+	s.comment(ctx, log, &out)
+	return out, nil
+}
+
+// ours reports whether a closed alert was closed by this claim's own call
+// (an earlier attempt whose answer was lost).
+func (s *Service) ours(a mcas.Alert, mine store.CloseRecord) bool {
+	return mcas.Classification(mine.Classification).Resolution() == a.Resolution &&
+		!a.ResolveTime.IsZero() && !a.ResolveTime.Before(mine.ClaimedAt.Add(-clockSkew))
+}
+
+// elsewhere is the record of an alert MCAS had closed already.
+func elsewhere(a mcas.Alert, claim store.CloseRecord, now time.Time) store.CloseRecord {
+	rec := store.CloseRecord{Tenant: claim.Tenant, AlertID: claim.AlertID, State: store.CloseDone, Elsewhere: true,
+		HandledBy: formatting.Clean(a.HandledBy), Classification: mcas.ResolutionName(a.Resolution), ClosedAt: a.ResolveTime,
+		By: claim.By, ByName: claim.ByName, ClaimedAt: claim.ClaimedAt}
+	if c, ok := mcas.ClassificationOf(a.Resolution); ok {
+		rec.Classification = string(c)
+	}
+	if rec.ClosedAt.IsZero() {
+		rec.ClosedAt = now
+	}
+	return rec
+}
+
+// ambiguous is a failure after which MCAS may have closed the alert.
+func ambiguous(err error) bool {
+	k := httpx.KindOf(err)
+	return k == httpx.KindTimeout || k == httpx.KindUnavailable || k == httpx.KindBadResponse
+}
+
+// describeCloseError says what a failed close means for the analyst.
+func describeCloseError(err error) error {
+	var e *httpx.Error
+	if !errors.As(err, &e) {
+		return fmt.Errorf("MCAS did not close the alert: %w", err)
+	}
+	switch e.Kind {
+	case httpx.KindForbidden:
+		return fmt.Errorf("the tenant's MCAS credentials can read alerts but not close them (HTTP 403: %s): the API token's user, or the Entra ID application, needs the Investigation.manage permission", orDash(e.Detail))
+	case httpx.KindAuth:
+		return fmt.Errorf("MCAS refused the tenant's credentials (HTTP 401): %s", orDash(e.Detail))
+	case httpx.KindBadRequest:
+		return fmt.Errorf("MCAS rejected the close: %s", orDash(e.Detail))
+	}
+	return fmt.Errorf("MCAS did not close the alert: %s", httpx.Describe(e))
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "no details"
+	}
+	return s
+}
+
+func (s *Service) fail(ctx context.Context, log *slog.Logger, mine store.CloseRecord, err error) (Result, error) {
+	// A fresh context: the caller's may be what ran out.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if ferr := s.Store.FailClose(fctx, mine.Tenant, mine.AlertID, err.Error()); ferr != nil {
+		log.Error("could not release the close claim; it frees itself after the stale period", "error", ferr, "stale_after", store.StaleClaim)
+	}
+	return Result{Outcome: Failed, Record: mine}, err
+}
+
+func (s *Service) complete(ctx context.Context, rec store.CloseRecord) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	return s.Store.CompleteClose(cctx, rec)
+}
+
+// comment adds the close to the alert's Jira issue, if it has one. A
+// failure never undoes the close: it is logged and reported.
+func (s *Service) comment(ctx context.Context, log *slog.Logger, out *Result) {
+	rec := out.Record
+	is, ok, err := s.Store.Issue(ctx, rec.Tenant, rec.AlertID)
+	switch {
+	case err != nil:
+		out.CommentErr = fmt.Errorf("could not look up the alert's Jira issue: %w", err)
+	case !ok || is.State != store.IssueCreated || is.Key == "":
+		return
+	case s.Jira == nil:
+		out.Issue = &is
+		out.CommentErr = errors.New("Jira is not configured here")
+	default:
+		out.Issue = &is
+		_, err = s.Jira.Comment(ctx, is.Key, JiraComment(rec))
+		out.Commented, out.CommentErr = err == nil, err
+	}
+	if out.CommentErr != nil {
+		log.Warn("could not comment the close on the Jira issue", "issue", is.Key, "error", out.CommentErr)
+	}
+}
+
+// waitClosed polls the store until another close of the alert is done
+// or failed.
+func (s *Service) waitClosed(ctx context.Context, tenant, alertID string) (store.CloseRecord, bool) {
+	wait := s.Wait
+	if wait <= 0 {
+		wait = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return store.CloseRecord{}, false
+		case <-t.C:
+			rec, ok, err := s.Store.AlertClose(ctx, tenant, alertID)
+			if err != nil || !ok {
+				return store.CloseRecord{}, false
+			}
+			if rec.State != store.ClosePending {
+				return rec, true
+			}
+		}
+	}
+}
+
+// MCASComment is the comment MCAS records with the close.
+func MCASComment(name, id, comment string) string {
+	who := formatting.Clean(name)
+	if who == "" {
+		who = id
+	}
+	comment = strings.TrimSpace(comment)
+	if comment == "" {
+		return "Closed from Slack by " + who + "."
+	}
+	return "Closed from Slack by " + who + ": " + comment
+}
+
+func (s *Service) logger() *slog.Logger {
+	if s.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return s.Logger
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now().UTC()
+}

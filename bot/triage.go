@@ -1,0 +1,351 @@
+package bot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/soc/mcasbot/bot/closing"
+	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/messages"
+	"github.com/soc/mcasbot/integrations/httpx"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/store"
+)
+
+// Closer closes alerts (*closing.Service).
+type Closer interface {
+	Close(ctx context.Context, req closing.Request) (closing.Result, error)
+}
+
+// TriageStore is what Close… reads before opening its form (store.Store).
+type TriageStore interface {
+	AlertClose(ctx context.Context, tenant, alertID string) (store.CloseRecord, bool, error)
+	LoadMessage(ctx context.Context, channel, ts string) (store.MessageRecord, bool, error)
+}
+
+// Triage is the configuration of Close… (Details needs none).
+type Triage struct {
+	Closer Closer
+	Store  TriageStore
+	// ActionUsers may close alerts; empty means the allowed users.
+	ActionUsers []string
+	// Channels where Details and Close… work besides the allowed channels
+	// (the digest channel).
+	Channels []string
+	// Messages redraws the digest message of a closed alert.
+	Messages *messages.Redrawer
+	// OnOutcome, when set, counts closes by outcome.
+	OnOutcome func(outcome string)
+}
+
+// EnableTriage turns Close… on. Call before Run.
+func (b *Bot) EnableTriage(t Triage) {
+	b.triage = &t
+	users := t.ActionUsers
+	if len(users) == 0 {
+		users = b.cfg.AllowedUsers
+	}
+	var channels []string
+	if len(b.cfg.AllowedChannels) > 0 {
+		channels = append(append(channels, b.cfg.AllowedChannels...), t.Channels...)
+	}
+	b.closeAuth = newAuthorizer(channels, users)
+	b.viewAuth = newAuthorizer(channels, b.cfg.AllowedUsers)
+}
+
+// openWithin is how long the bot takes at most to open a modal: Slack
+// accepts a trigger_id for 3 seconds after the click.
+const openWithin = 2500 * time.Millisecond
+
+// onTriage handles Details and Close… from a digest menu, a table's
+// Details menu or a card's Close… button, after the ack.
+func (b *Bot) onTriage(log *slog.Logger, cb slack.InteractionCallback, a *slack.BlockAction) {
+	value := a.Value
+	if a.SelectedOption.Value != "" {
+		value = a.SelectedOption.Value
+	}
+	v, err := formatting.ParseTriageValue(value)
+	if err != nil {
+		go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: That menu is not one mcasbot understands."))
+		return
+	}
+	log = log.With("tenant", v.Tenant, "alert", v.AlertID)
+	if v.Op == formatting.OpDetails {
+		auth := b.auth
+		if b.triage != nil {
+			auth = b.viewAuth
+		}
+		if ok, why := auth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+			log.Warn("audit: details refused", "reason", why, "outcome", "refused")
+			go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+			return
+		}
+		b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.details(httpx.WithLogger(ctx, log), log, cb.ResponseURL, v) })
+		return
+	}
+	// Close… opens its form at once: the trigger_id is good for 3 seconds,
+	// so this never waits in the worker queue.
+	go b.openClose(log, cb, v)
+}
+
+// details posts an alert's card as a new ephemeral message.
+func (b *Bot) details(ctx context.Context, log *slog.Logger, url string, v formatting.TriageValue) {
+	res := b.runner.Run(ctx, commands.AlertRequest{ID: v.AlertID, Tenant: v.Tenant})
+	msg := b.cardMessage(res)
+	msg.ReplaceOriginal = false
+	b.Reply(ctx, url, msg)
+	log.Info("details shown", "failed", commands.Failed(res))
+}
+
+// cardMessage renders a command result; an alert's card offers Create
+// Jira and Close… only where they work.
+func (b *Bot) cardMessage(res commands.Result) *slack.WebhookMessage {
+	if r, ok := res.(commands.AlertResult); ok {
+		return formatting.AlertReply(r, b.jira == nil, b.triage == nil || b.triage.Closer == nil)
+	}
+	return formatting.Reply(res)
+}
+
+// openClose opens the Close… form for the click's user.
+func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v formatting.TriageValue) {
+	ctx, cancel := context.WithTimeout(context.Background(), openWithin)
+	defer cancel()
+	refuse := func(why string) {
+		log.Warn("audit: alert close refused", "reason", why, "outcome", "refused")
+		b.closeOutcome("refused")
+		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+	}
+	if b.triage == nil || b.triage.Closer == nil {
+		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Closing alerts is not enabled in this mcasbot (it needs the state store)."))
+		return
+	}
+	if ok, why := b.closeAuth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+		if strings.Contains(why, "list of users") {
+			why = "You are not on the list of users allowed to close alerts (SLACK_ACTION_USERS)."
+		}
+		refuse(why)
+		return
+	}
+	t := formatting.CloseTarget{Tenant: v.Tenant, AlertID: v.AlertID, Title: v.Title, Channel: cb.Container.ChannelID,
+		Ephemeral: cb.Container.IsEphemeral, ResponseURL: cb.ResponseURL}
+	if t.Channel == "" {
+		t.Channel = cb.Channel.ID
+	}
+	if !t.Ephemeral {
+		t.TS = cb.Container.MessageTs
+	}
+	if b.triage.Store != nil {
+		// Closed already: say so rather than open a form for nothing.
+		if rec, ok, err := b.triage.Store.AlertClose(ctx, v.Tenant, v.AlertID); err == nil && ok && rec.State == store.CloseDone {
+			log.Info("audit: alert already closed", "closed_by", rec.By, "classification", rec.Classification, "outcome", "already_closed")
+			b.Reply(ctx, cb.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(rec))))
+			return
+		}
+		if t.Title == "" && t.TS != "" {
+			t.Title = b.titleFromView(ctx, t)
+		}
+	}
+	if _, err := b.api.OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, "")); err != nil {
+		log.Error("could not open the Close… form", "error", err)
+		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
+		return
+	}
+	log.Info("close form opened")
+}
+
+// titleFromView finds an alert's title in its digest message's stored view.
+func (b *Bot) titleFromView(ctx context.Context, t formatting.CloseTarget) string {
+	rec, ok, err := b.triage.Store.LoadMessage(ctx, t.Channel, t.TS)
+	if err != nil || !ok {
+		return ""
+	}
+	var v formatting.DigestView
+	if json.Unmarshal(rec.Body, &v) != nil {
+		return ""
+	}
+	for _, a := range v.Alerts {
+		if a.Tenant == t.Tenant && a.ID == t.AlertID {
+			return a.Title
+		}
+	}
+	return ""
+}
+
+// onViewAction redraws the Close… form's reasons for the classification
+// just picked (views.update, against the view's hash).
+func (b *Bot) onViewAction(log *slog.Logger, cb slack.InteractionCallback) {
+	for _, a := range cb.ActionCallback.BlockActions {
+		t, kind, ok := formatting.ClassificationChosen(cb.View, *a)
+		if !ok {
+			continue
+		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if _, err := b.api.UpdateViewContext(ctx, formatting.CloseModal(t, kind), "", cb.View.Hash, cb.View.ID); err != nil {
+				// hash_conflict: a newer choice already redrew it.
+				log.Warn("could not redraw the Close… form", "error", err)
+			}
+		}()
+	}
+}
+
+// onViewSubmission answers a Close… form in its ack: errors go back into
+// the form; a valid one closes it and the close runs on a worker.
+func (b *Bot) onViewSubmission(req *socketmode.Request, cb slack.InteractionCallback) {
+	if cb.View.CallbackID != formatting.CallbackClose {
+		b.ack(req, "interactive", nil)
+		return
+	}
+	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID)
+	form, errs := formatting.ParseCloseSubmission(cb.View)
+	log = log.With("tenant", form.Target.Tenant, "alert", form.Target.AlertID)
+	switch {
+	case b.triage == nil || b.triage.Closer == nil:
+		errs = map[string]string{formatting.BlockClassification: "Closing alerts is not enabled in this mcasbot."}
+	case errs == nil:
+		if ok, why := b.closeAuth.allowed(form.Target.Channel, cb.User.ID); !ok {
+			if strings.Contains(why, "list of users") {
+				why = "You are not on the list of users allowed to close alerts (SLACK_ACTION_USERS)."
+			}
+			log.Warn("audit: alert close refused", "classification", string(form.Classification), "reason", form.Reason, "why", why, "outcome", "refused")
+			b.closeOutcome("refused")
+			errs = map[string]string{formatting.BlockClassification: why}
+		}
+	}
+	if errs != nil {
+		b.ack(req, "interactive", slack.NewErrorsViewSubmissionResponse(errs))
+		log.Info("close form sent back", "problems", errs)
+		return
+	}
+	b.ack(req, "interactive", nil)
+	b.submit(log, form.Target.ResponseURL, func(ctx context.Context) {
+		b.closeAlert(httpx.WithLogger(ctx, log), log, cb.User, form)
+	})
+}
+
+// closeAlert runs a submitted close and tells the analyst and the
+// messages how it went.
+func (b *Bot) closeAlert(ctx context.Context, log *slog.Logger, user slack.User, f formatting.CloseForm) {
+	t := f.Target
+	res, err := b.triage.Closer.Close(ctx, closing.Request{Tenant: t.Tenant, AlertID: t.AlertID, By: closing.Analyst{ID: user.ID, Name: userName(user)},
+		Classification: f.Classification, Reason: f.Reason, Comment: f.Comment})
+	log = log.With("classification", string(f.Classification), "reason", f.Reason, "outcome", string(res.Outcome))
+	b.closeOutcome(string(res.Outcome))
+	switch {
+	case err != nil:
+		if res.Outcome == closing.Refused {
+			log.Warn("audit: alert close refused", "error", err)
+		} else {
+			log.Error("audit: alert close failed", "error", err)
+		}
+		msg := ":x: Could not close the alert: " + formatting.CutEscaped(err.Error(), 1500)
+		if !errors.Is(err, closing.ErrStoreDown) {
+			msg += "\nNothing changed and Close… stays; press it again once the cause is fixed."
+		}
+		b.Reply(ctx, t.ResponseURL, ephemeral(msg))
+	case res.Outcome == closing.Closed:
+		log.Info("audit: alert closed", "comment_len", len(f.Comment), "jira_issue", issueKey(res), "jira_commented", res.Commented)
+		b.redrawAlert(ctx, log, t)
+		b.Reply(ctx, t.ResponseURL, ephemeral(closedConfirmation(res)))
+	case res.Outcome == closing.AlreadyClosed:
+		log.Info("audit: alert already closed", "closed_by", res.Record.By, "elsewhere", res.Record.Elsewhere, "handled_by", res.Record.HandledBy)
+		b.redrawAlert(ctx, log, t)
+		b.Reply(ctx, t.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(res.Record))))
+	case res.Outcome == closing.InProgress:
+		log.Info("audit: alert close in progress", "closing_by", res.Record.By)
+		b.Reply(ctx, t.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is closing this alert as %s right now; the message will show it in a moment.",
+			slackID(res.Record.By), mcas.Classification(res.Record.Classification).Label())))
+	}
+}
+
+func issueKey(res closing.Result) string {
+	if res.Issue == nil {
+		return ""
+	}
+	return res.Issue.Key
+}
+
+// slackID keeps only what can be a Slack user ID.
+func slackID(s string) string {
+	for _, r := range s {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return "unknown"
+		}
+	}
+	return s
+}
+
+// closedConfirmation tells the analyst their close is done, and what
+// became of the Jira comment.
+func closedConfirmation(res closing.Result) string {
+	c := formatting.ClosedFromStore(res.Record)
+	c.Comment = ""
+	text := formatting.ClosedText(*c) + " in " + formatting.CutEscaped(res.Record.Tenant, 40) + "."
+	switch {
+	case res.Issue != nil && res.Commented:
+		text += "\nAdded a comment to " + issueLink(res.Issue.Key, res.Issue.URL) + "."
+	case res.Issue != nil && res.CommentErr != nil:
+		text += "\n:warning: The alert is closed, but the comment on " + issueLink(res.Issue.Key, res.Issue.URL) + " failed: " +
+			formatting.CutEscaped(res.CommentErr.Error(), 500) + ". Add it by hand if the issue needs it."
+	case res.CommentErr != nil:
+		text += "\n:warning: Could not comment on the alert's Jira issue: " + formatting.CutEscaped(res.CommentErr.Error(), 500)
+	}
+	return text
+}
+
+// redrawAlert shows an alert's close where it is listed: its digest
+// message (redrawn from the store) and the detail card it was closed from.
+func (b *Bot) redrawAlert(ctx context.Context, log *slog.Logger, t formatting.CloseTarget) {
+	if b.triage.Messages != nil {
+		if err := b.triage.Messages.Alert(ctx, t.Tenant, t.AlertID); err != nil && !errors.Is(err, messages.ErrNoMessage) {
+			log.Error("could not redraw the digest message", "error", err)
+		}
+	}
+	if t.Ephemeral && t.ResponseURL != "" {
+		b.redrawCard(ctx, log, t.ResponseURL, t.Tenant, t.AlertID)
+	}
+}
+
+// redrawCard replaces an ephemeral detail card with a fresh one.
+func (b *Bot) redrawCard(ctx context.Context, log *slog.Logger, url, tenant, alertID string) {
+	res := b.runner.Run(ctx, commands.AlertRequest{ID: alertID, Tenant: tenant})
+	if r, ok := res.(commands.AlertResult); !ok || len(r.Found) != 1 {
+		log.Warn("could not redraw the detail card: the alert could not be read again")
+		return
+	}
+	msg := b.cardMessage(res)
+	msg.ReplaceOriginal = true
+	b.Reply(ctx, url, msg)
+}
+
+func (b *Bot) closeOutcome(o string) {
+	if b.triage != nil && b.triage.OnOutcome != nil {
+		b.triage.OnOutcome(o)
+	}
+}
+
+// redrawFiledCard shows the issue on the detail card Create Jira was
+// pressed on, and redraws the alert's digest message too.
+func (b *Bot) redrawFiledCard(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
+	for _, a := range cb.ActionCallback.BlockActions {
+		if v, err := formatting.ParseButtonValue(a.Value); err == nil && strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
+			if b.jira.Messages != nil {
+				if err := b.jira.Messages.Alert(ctx, v.Tenant, v.AlertID); err != nil && !errors.Is(err, messages.ErrNoMessage) {
+					log.Error("could not redraw the digest message", "error", err)
+				}
+			}
+			b.redrawCard(ctx, log, cb.ResponseURL, v.Tenant, v.AlertID)
+			return
+		}
+	}
+}

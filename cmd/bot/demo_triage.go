@@ -1,0 +1,277 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/bot/closing"
+	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/messages"
+	"github.com/soc/mcasbot/bot/slackfake"
+	"github.com/soc/mcasbot/integrations/jira"
+	"github.com/soc/mcasbot/integrations/mcas"
+)
+
+// enableTriage turns on Details and Close… in the sandbox bot.
+func (w *workflow) enableTriage(b *bot.Bot, sb *sandbox, jc *jira.Client, redraw *messages.Redrawer, logger *slog.Logger) {
+	sb.runner.Records = w.store
+	tenants := map[string]closing.Tenant{}
+	for _, t := range sb.runner.Tenants {
+		tenants[t.Name()] = t.(*mcas.Client)
+	}
+	b.EnableTriage(bot.Triage{Closer: &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger},
+		Store: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}, Messages: redraw})
+}
+
+// menuOf reads a digest entry's Details / Close… menu from its section.
+func menuOf(section map[string]any) demoButton {
+	acc, _ := section["accessory"].(map[string]any)
+	id, _ := acc["action_id"].(string)
+	if !strings.HasPrefix(id, formatting.ActionMenu+":") {
+		return demoButton{}
+	}
+	for _, o := range asList(acc["options"]) {
+		if v, err := formatting.ParseTriageValue(fmt.Sprint(o["value"])); err == nil {
+			return demoButton{menu: id, tenant: v.Tenant, id: v.AlertID}
+		}
+	}
+	return demoButton{}
+}
+
+func (w *workflow) entry(out io.Writer, arg, verb string) (demoButton, bool) {
+	n, err := strconv.Atoi(strings.TrimSpace(arg))
+	if err != nil || n < 1 || n > len(w.buttons) || w.buttons[n-1].menu == "" {
+		fmt.Fprintf(out, "There is no alert %q: run `digest` first, then `%s 1` … `%s %d`.\n", arg, verb, verb, max(1, len(w.buttons)))
+		return demoButton{}, false
+	}
+	return w.buttons[n-1], true
+}
+
+// details picks Details in an entry's menu and prints the card the bot
+// sends back.
+func (w *workflow) details(out io.Writer, arg string) {
+	btn, ok := w.entry(out, arg, "details")
+	if !ok {
+		return
+	}
+	v := formatting.TriageValue{Op: formatting.OpDetails, Tenant: btn.tenant, AlertID: btn.id}
+	id, err := w.slack.Select(demoUser, w.slack.Current(btn.post), btn.menu, v.String())
+	if err != nil {
+		fmt.Fprintln(out, err)
+		return
+	}
+	reps, err := w.slack.Responses(id, 1, 10*time.Second)
+	if err != nil {
+		fmt.Fprintln(out, "no answer from the bot")
+		return
+	}
+	fmt.Fprintln(out, "mcasbot (only you can see this):")
+	renderBlocks(out, reps[0].Blocks)
+}
+
+// renderBlocks prints a card as a reader of Slack would see it.
+func renderBlocks(out io.Writer, raw json.RawMessage) {
+	var blocks []map[string]any
+	_ = json.Unmarshal(raw, &blocks)
+	for _, b := range blocks {
+		if t, ok := b["text"].(map[string]any); ok {
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(mrkdwnToText(fmt.Sprint(t["text"])), "\n", "\n  "))
+		}
+		for _, f := range asList(b["fields"]) {
+			k, v, _ := strings.Cut(mrkdwnToText(fmt.Sprint(f["text"])), "\n")
+			fmt.Fprintf(out, "  %-13s %s\n", k+":", v)
+		}
+		if b["type"] == "context" {
+			for _, e := range asList(b["elements"]) {
+				fmt.Fprintln(out, "  "+mrkdwnToText(fmt.Sprint(e["text"])))
+			}
+		}
+		if b["type"] == "actions" {
+			var btns []string
+			for _, e := range asList(b["elements"]) {
+				if t, ok := e["text"].(map[string]any); ok {
+					btns = append(btns, "["+fmt.Sprint(t["text"])+"]")
+				}
+			}
+			fmt.Fprintln(out, "  "+strings.Join(btns, "  "))
+		}
+	}
+}
+
+// closeEntry presses Close… in an entry's menu, walks through the form
+// on the console, submits it and shows what changed.
+func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string) (string, bool)) {
+	fields := strings.Fields(arg)
+	if len(fields) == 0 {
+		fields = []string{""}
+	}
+	btn, ok := w.entry(out, fields[0], "close")
+	if !ok {
+		return
+	}
+	opened := func(c slackfake.ViewCall) bool { return c.Method == "views.open" && c.Error == "" }
+	before, _ := w.slack.WaitViews(0, time.Second, opened)
+	v := formatting.TriageValue{Op: formatting.OpClose, Tenant: btn.tenant, AlertID: btn.id}
+	click, err := w.slack.Select(demoUser, w.slack.Current(btn.post), btn.menu, v.String())
+	if err != nil {
+		// Closed: the message no longer offers Close…; press it on the copy
+		// seen before, as someone who had not scrolled would.
+		click, err = w.slack.Select(demoUser, btn.post, btn.menu, v.String())
+	}
+	if err != nil {
+		fmt.Fprintln(out, err)
+		return
+	}
+	// Either the form opens, or the bot answers at once (already closed).
+	var viewID string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline) && viewID == ""; time.Sleep(20 * time.Millisecond) {
+		if calls := w.slack.Views(); countViews(calls, opened) > len(before) {
+			viewID = calls[len(calls)-1].ViewID
+		} else if reps := w.replies(click); len(reps) > 0 {
+			fmt.Fprintln(out, "mcasbot (only you can see this): "+mrkdwnToText(reps[0].Text))
+			return
+		}
+	}
+	if viewID == "" {
+		fmt.Fprintln(out, "no answer from the bot")
+		return
+	}
+	form := struct {
+		Blocks []map[string]any `json:"blocks"`
+	}{}
+	_ = json.Unmarshal(w.slack.ViewBody(viewID), &form)
+	fmt.Fprintln(out, "Close… opened a form (views.open with the click's trigger_id):")
+	if len(form.Blocks) > 0 {
+		if t, ok := form.Blocks[0]["text"].(map[string]any); ok {
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(mrkdwnToText(fmt.Sprint(t["text"])), "\n", "\n  "))
+		}
+	}
+	arg2 := func(i int, q, def string) string {
+		if i < len(fields) {
+			if i == 3 {
+				return strings.Join(fields[3:], " ")
+			}
+			return fields[i]
+		}
+		if a, ok := ask(q, def); ok && a != "" {
+			return a
+		}
+		return def
+	}
+	kind := mcas.Classification(arg2(1, "Classification (benign, false_positive, true_positive)", "benign"))
+	fmt.Fprintf(out, "  Classification: %s\n", kind)
+	if kind.Valid() {
+		id, err := w.slack.ViewAction(demoUser, viewID, formatting.BlockClassification, formatting.ActionClassification, string(kind))
+		if err == nil {
+			_, _ = w.slack.WaitAck(id, 5*time.Second)
+			_, _ = w.slack.WaitViews(1, 5*time.Second, func(c slackfake.ViewCall) bool { return c.Method == "views.update" && c.ViewID == viewID })
+		}
+	}
+	var codes []string
+	for _, r := range kind.Reasons() {
+		codes = append(codes, r.Code)
+	}
+	in := slackfake.Input{}
+	if len(codes) > 0 {
+		fmt.Fprintf(out, "  (the form now offers the reasons for %s: %s)\n", kind.Label(), strings.Join(codes, ", "))
+		reason := arg2(2, "Reason", codes[len(codes)/2])
+		fmt.Fprintf(out, "  Reason:         %s\n", reason)
+		if _, ok := kind.Reason(reason); ok {
+			in[formatting.BlockReason+":"+string(kind)+"/"+formatting.ActionReason] = string(kind) + "/" + reason
+		}
+	} else if kind == mcas.TruePositive {
+		fmt.Fprintln(out, "  (true positives are closed without a reason)")
+	}
+	comment := arg2(3, "Comment", "Checked with the user: they were travelling.")
+	if len(fields) > 2 && len(fields) < 4 {
+		comment = "" // reason given without a comment: none
+	}
+	fmt.Fprintf(out, "  Comment:        %q\n", comment)
+	in[formatting.BlockComment+"/"+formatting.ActionComment] = comment
+	id, err := w.slack.Submit(demoUser, viewID, in)
+	if err != nil {
+		fmt.Fprintln(out, err)
+		return
+	}
+	ack, err := w.slack.WaitAck(id, 5*time.Second)
+	if err != nil {
+		fmt.Fprintln(out, err)
+		return
+	}
+	if action, errs := slackfake.SubmitResponse(ack); action == "errors" {
+		for block, msg := range errs {
+			fmt.Fprintf(out, "The form stays open and says under %s: %s\n", strings.SplitN(block, ":", 2)[0], msg)
+		}
+		return
+	}
+	fmt.Fprintln(out, "Submitted: the form closes.")
+	reps, err := w.slack.Responses(click, 1, 15*time.Second)
+	if err != nil {
+		fmt.Fprintln(out, "no answer from the bot")
+		return
+	}
+	fmt.Fprintln(out, "mcasbot (only you can see this): "+strings.ReplaceAll(mrkdwnToText(reps[0].Text), "\n", "\n  "))
+	key := strings.TrimPrefix(btn.action, formatting.ActionCreateJira+":")
+	if _, err := w.slack.WaitPosts(1, 5*time.Second, func(p slackfake.Post) bool {
+		return p.Method == "chat.update" && p.TS == btn.post.TS && strings.Contains(string(p.Blocks), key) &&
+			(strings.Contains(string(p.Blocks), "Closed as") || strings.Contains(string(p.Blocks), "in Defender"))
+	}); err == nil {
+		fmt.Fprintln(out, "The digest message now shows:")
+		w.printEntry(out, w.slack.Current(btn.post), key)
+	}
+	if is, ok, _ := w.store.Issue(context.Background(), btn.tenant, btn.id); ok && is.Key != "" {
+		if cs := w.jira.Comments(is.Key); len(cs) > 0 {
+			fmt.Fprintf(out, "\nJira comment on %s (in the sandbox Jira):\n    %s\n", is.Key, strings.ReplaceAll(cs[len(cs)-1].Body, "\n", "\n    "))
+		}
+	}
+}
+
+func countViews(calls []slackfake.ViewCall, match func(slackfake.ViewCall) bool) int {
+	n := 0
+	for _, c := range calls {
+		if match(c) {
+			n++
+		}
+	}
+	return n
+}
+
+// printEntry prints one alert's entry of a digest message.
+func (w *workflow) printEntry(out io.Writer, p slackfake.Post, key string) {
+	var blocks []map[string]any
+	_ = json.Unmarshal(p.Blocks, &blocks)
+	for _, b := range blocks {
+		id, _ := b["block_id"].(string)
+		base, _, _ := strings.Cut(id, "~")
+		if !strings.HasSuffix(base, ":"+key) {
+			continue
+		}
+		if t, ok := b["text"].(map[string]any); ok {
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(mrkdwnToText(fmt.Sprint(t["text"])), "\n", "\n  "))
+		}
+		for _, e := range asList(b["elements"]) {
+			if t, ok := e["text"].(map[string]any); ok && b["type"] == "actions" {
+				fmt.Fprintf(out, "  [%s]", t["text"])
+			} else if b["type"] == "context" {
+				fmt.Fprintln(out, "  "+mrkdwnToText(fmt.Sprint(e["text"])))
+			}
+		}
+		if b["type"] == "actions" {
+			fmt.Fprintln(out)
+		}
+		if acc := menuOf(b); acc.menu != "" {
+			var opts []string
+			for _, o := range asList(b["accessory"].(map[string]any)["options"]) {
+				opts = append(opts, fmt.Sprint(o["text"].(map[string]any)["text"]))
+			}
+			fmt.Fprintf(out, "  [⋯ %s]\n", strings.Join(opts, " · "))
+		}
+	}
+}

@@ -1,0 +1,30 @@
+package main
+
+import (
+	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/bot/closing"
+	"github.com/soc/mcasbot/ops"
+)
+
+// enableTriage turns on Close… (with the state store) and shows the bot's
+// records on detail cards.
+func (a *app) enableTriage(b *bot.Bot, m *ops.Metrics) {
+	if a.store == nil {
+		return
+	}
+	a.runner.Records = a.store
+	tenants := map[string]closing.Tenant{}
+	for _, c := range a.mcas {
+		tenants[c.Name()] = c
+	}
+	svc := &closing.Service{Store: a.store, Tenants: tenants, Logger: a.logger}
+	if a.jira != nil {
+		svc.Jira = a.jira
+	}
+	var channels []string
+	if a.cfg.DigestChannel != "" {
+		channels = append(channels, a.cfg.DigestChannel)
+	}
+	b.EnableTriage(bot.Triage{Closer: svc, Store: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels,
+		Messages: a.redrawer(b.API()), OnOutcome: func(o string) { m.Closes.WithLabelValues(o).Inc() }})
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// Alert closes (issue #8).
+
+const closeColumns = `tenant, alert_id, state, closed_by, closed_by_name, classification, reason, comment, elsewhere, handled_by, claimed_ms, closed_ms, error`
+
+func (s *sqlStore) ClaimClose(ctx context.Context, c CloseRecord) (CloseClaim, error) {
+	now := s.now()
+	r, err := s.exec(ctx, `INSERT INTO closes (tenant, alert_id, state, closed_by, closed_by_name, classification, reason, comment, claimed_ms)
+		VALUES (?, ?, 'pending', ?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, alert_id) DO NOTHING`,
+		c.Tenant, c.AlertID, c.By, cutRunes(c.ByName, 200), c.Classification, c.Reason, cutRunes(c.Comment, 4000), ms(now))
+	if err != nil {
+		return CloseClaim{}, err
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		return CloseClaim{Won: true}, nil
+	}
+	// A failed claim, or one left pending by a caller that died, can be taken.
+	r, err = s.exec(ctx, `UPDATE closes SET state = 'pending', closed_by = ?, closed_by_name = ?, classification = ?, reason = ?, comment = ?,
+			elsewhere = 0, handled_by = '', claimed_ms = ?, closed_ms = 0, error = ''
+		WHERE tenant = ? AND alert_id = ? AND (state = 'failed' OR (state = 'pending' AND claimed_ms < ?))`,
+		c.By, cutRunes(c.ByName, 200), c.Classification, c.Reason, cutRunes(c.Comment, 4000), ms(now), c.Tenant, c.AlertID, ms(now.Add(-StaleClaim)))
+	if err != nil {
+		return CloseClaim{}, err
+	}
+	if n, _ := r.RowsAffected(); n == 1 {
+		return CloseClaim{Won: true, TookOver: true}, nil
+	}
+	rec, ok, err := s.AlertClose(ctx, c.Tenant, c.AlertID)
+	if err != nil {
+		return CloseClaim{}, err
+	}
+	if !ok {
+		return CloseClaim{}, fmt.Errorf("close record for %s/%s vanished during claim", c.Tenant, c.AlertID)
+	}
+	return CloseClaim{Record: rec}, nil
+}
+
+func (s *sqlStore) CompleteClose(ctx context.Context, c CloseRecord) error {
+	at := c.ClosedAt
+	if at.IsZero() {
+		at = s.now()
+	}
+	elsewhere := 0
+	if c.Elsewhere {
+		elsewhere = 1
+	}
+	r, err := s.exec(ctx, `UPDATE closes SET state = 'closed', classification = ?, reason = ?, comment = ?, elsewhere = ?, handled_by = ?, closed_ms = ?, error = ''
+		WHERE tenant = ? AND alert_id = ? AND state <> 'closed'`,
+		c.Classification, c.Reason, cutRunes(c.Comment, 4000), elsewhere, cutRunes(c.HandledBy, 200), ms(at), c.Tenant, c.AlertID)
+	if err != nil {
+		return err
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		if _, ok, err := s.AlertClose(ctx, c.Tenant, c.AlertID); err != nil || !ok {
+			if err == nil {
+				err = fmt.Errorf("no close claim for %s/%s", c.Tenant, c.AlertID)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *sqlStore) FailClose(ctx context.Context, tenant, alertID, reason string) error {
+	_, err := s.exec(ctx, `UPDATE closes SET state = 'failed', error = ? WHERE tenant = ? AND alert_id = ? AND state = 'pending'`,
+		cutRunes(reason, 1000), tenant, alertID)
+	return err
+}
+
+func (s *sqlStore) AlertClose(ctx context.Context, tenant, alertID string) (CloseRecord, bool, error) {
+	rec, err := scanClose(s.db.QueryRowContext(ctx, s.q(`SELECT `+closeColumns+` FROM closes WHERE tenant = ? AND alert_id = ?`), tenant, alertID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return CloseRecord{}, false, nil
+	}
+	if err != nil {
+		return CloseRecord{}, false, wrap(err)
+	}
+	return rec, true, nil
+}
+
+func (s *sqlStore) Closes(ctx context.Context, since, until time.Time) ([]CloseRecord, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+closeColumns+` FROM closes WHERE state = 'closed' AND closed_ms >= ? AND closed_ms < ?
+		ORDER BY closed_ms, tenant, alert_id`), ms(since), ms(until))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	defer rows.Close()
+	var out []CloseRecord
+	for rows.Next() {
+		rec, err := scanClose(rows)
+		if err != nil {
+			return nil, wrap(err)
+		}
+		out = append(out, rec)
+	}
+	return out, wrap(rows.Err())
+}
+
+// cutRunes keeps at most n characters and valid UTF-8 (PostgreSQL
+// refuses a string cut inside a character).
+func cutRunes(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	return string([]rune(s)[:n])
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanClose(row scanner) (CloseRecord, error) {
+	var rec CloseRecord
+	var state string
+	var elsewhere int
+	var claimed, closed int64
+	err := row.Scan(&rec.Tenant, &rec.AlertID, &state, &rec.By, &rec.ByName, &rec.Classification, &rec.Reason, &rec.Comment,
+		&elsewhere, &rec.HandledBy, &claimed, &closed, &rec.Error)
+	if err != nil {
+		return CloseRecord{}, err
+	}
+	rec.State, rec.Elsewhere, rec.ClaimedAt, rec.ClosedAt = CloseState(state), elsewhere == 1, fromMS(claimed), fromMS(closed)
+	return rec, nil
+}
+
+// ClosedAlert is an alert closed from Slack, and when its digest posted it
+// (zero when it was never in a digest), for the report's time to close.
+type ClosedAlert struct {
+	CloseRecord
+	PostedAt time.Time
+}
+
+// closedIn lists the closes made from Slack in [from, to): not the alerts
+// found already closed in MCAS.
+func (s *sqlStore) closedIn(ctx context.Context, from, to time.Time) ([]ClosedAlert, error) {
+	cols := "c." + strings.ReplaceAll(closeColumns, ", ", ", c.")
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+cols+`, COALESCE(p.posted_ms, 0) FROM closes c
+		LEFT JOIN posted_alerts p ON p.tenant = c.tenant AND p.alert_id = c.alert_id
+		WHERE c.state = 'closed' AND c.elsewhere = 0 AND c.closed_ms >= ? AND c.closed_ms < ?
+		ORDER BY c.closed_ms, c.tenant, c.alert_id`), ms(from), ms(to))
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []ClosedAlert
+	for rows.Next() {
+		var c ClosedAlert
+		var posted int64
+		var extra scanFunc = func(dest ...any) error { return rows.Scan(append(dest, &posted)...) }
+		if c.CloseRecord, err = scanClose(extra); err != nil {
+			_ = rows.Close()
+			return nil, wrap(err)
+		}
+		c.PostedAt = fromMS(posted)
+		out = append(out, c)
+	}
+	return out, closeRows(rows)
+}
+
+// scanFunc adapts a Scan with extra destinations to scanClose.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
