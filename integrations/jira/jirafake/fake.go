@@ -2,7 +2,8 @@
 // Center do: it validates issue fields the way Jira does (required fields,
 // lengths, labels without spaces, custom fields that exist and are on the
 // create screen) and answers 400 with errors{field: message}, 401, 429 with
-// Retry-After; its search is eventually consistent, and on Cloud the
+// Retry-After; it takes comments (400 when empty or too long, 404 for an
+// unknown issue); its search is eventually consistent, and on Cloud the
 // removed /rest/api/2/search answers 410.
 package jirafake
 
@@ -70,9 +71,11 @@ type Server struct {
 
 	faults fault.Queue
 
-	mu       sync.Mutex
-	issues   []Issue
-	requests map[string]int
+	mu          sync.Mutex
+	issues      []Issue
+	requests    map[string]int
+	comments    map[string][]Comment
+	nextComment int
 }
 
 // New starts a fake Jira.
@@ -89,6 +92,8 @@ func New(opt Options) *Server {
 	s := &Server{opt: opt, requests: map[string]int{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /rest/api/2/issue", s.create)
+	mux.HandleFunc("POST /rest/api/2/issue/{key}/comment", s.addComment)
+	mux.HandleFunc("GET /rest/api/2/issue/{key}/comment", s.listComments)
 	mux.HandleFunc("GET /rest/api/2/search/jql", s.searchJQL)
 	mux.HandleFunc("POST /rest/api/2/search/jql", s.searchJQL)
 	mux.HandleFunc("GET /rest/api/2/search", s.searchOld)
