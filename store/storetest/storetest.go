@@ -46,6 +46,8 @@ func Run(t *testing.T, open Opener) {
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
 		"Messages":                  testMessages,
+		"Facts":                     testFacts,
+		"GroupIssues":               testGroupIssues,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
