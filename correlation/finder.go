@@ -22,17 +22,21 @@ type Finder struct {
 	Now    func() time.Time
 }
 
+// Period is how far back alerts count.
+func (f *Finder) Period() time.Duration {
+	if f.Window <= 0 {
+		return DefaultWindow
+	}
+	return f.Window
+}
+
 // Since is the oldest alert time that counts.
 func (f *Finder) Since() time.Time {
-	w := f.Window
-	if w <= 0 {
-		w = DefaultWindow
-	}
 	now := time.Now().UTC()
 	if f.Now != nil {
 		now = f.Now()
 	}
-	return now.Add(-w)
+	return now.Add(-f.Period())
 }
 
 // Index holds the remembered alerts that share any of facts, plus hand.

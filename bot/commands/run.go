@@ -33,6 +33,8 @@ type Runner struct {
 	Now        func() time.Time
 	// Timeout bounds one command end to end (default 25s).
 	Timeout time.Duration
+	// Related, when set, adds what other tenants' alerts share (issue #11).
+	Related Relater
 }
 
 // Parser returns a parser that knows the runner's tenants.
@@ -70,6 +72,7 @@ type AlertsResult struct {
 	Alerts   []mcas.Alert
 	More     bool // more matched than were shown
 	Failures []Failure
+	Related  *Related // nil: not looked up
 }
 
 // IPResult answers ip.
@@ -83,6 +86,7 @@ type IPResult struct {
 	Reputation *abuseipdb.Report
 	// RepNote says why there is no reputation, when there is none.
 	RepNote string
+	Related *Related // nil: not looked up
 }
 
 // HelpResult answers help and bad input.
@@ -117,11 +121,11 @@ func (r *Runner) Run(ctx context.Context, req Request) Result {
 	defer cancel()
 	switch req := req.(type) {
 	case AlertsRequest:
-		return r.alerts(ctx, req)
+		return r.relate(ctx, r.alerts(ctx, req))
 	case IPRequest:
-		return r.ip(ctx, req)
+		return r.relate(ctx, r.ip(ctx, req))
 	case UserRequest:
-		return r.user(ctx, req)
+		return r.relate(ctx, r.user(ctx, req))
 	default:
 		return HelpResult{Definitions: Definitions}
 	}

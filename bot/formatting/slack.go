@@ -247,7 +247,12 @@ func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
 		return &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}
 	}
 	t, spent, left := table("alerts", alertColumns, r.Alerts)
-	return withTable(fallback, blocks, t, spent, left, "alerts")
+	if rb := relatedBlock(r.Related); rb != nil {
+		blocks = append(blocks, rb)
+	}
+	msg := withTable(fallback, blocks, t, spent, left, "alerts")
+	underTable(msg, "related")
+	return msg
 }
 
 func ipMessage(r commands.IPResult) *slack.WebhookMessage {
@@ -259,6 +264,9 @@ func ipMessage(r commands.IPResult) *slack.WebhookMessage {
 	}
 	blocks := []slack.Block{header("title", title), reputationBlock(r), context("filters", contextLine(r.Tenants, r.Filters, summary))}
 	blocks = append(blocks, failureBlocks(r.Failures)...)
+	if rb := ipRelatedBlock(r); rb != nil {
+		blocks = append(blocks, rb)
+	}
 	fallback := fmt.Sprintf("%s: %s", title, summary)
 	if r.Reputation != nil {
 		fallback += fmt.Sprintf(", AbuseIPDB confidence %d%%", r.Reputation.Score)
