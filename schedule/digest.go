@@ -16,8 +16,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot/formatting"
-	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/bot/messages"
+	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/mcas"
@@ -96,7 +96,7 @@ type Report struct {
 	// Groups is how many entries collapse repeats, Appended how many alerts
 	// were added to a filed group's issue.
 	Groups, Appended int
-	Skipped               string // why the run did nothing (another run holds the lock)
+	Skipped          string // why the run did nothing (another run holds the lock)
 	// DryRun holds the messages a dry run would post, in order.
 	DryRun []*slack.WebhookMessage
 }

@@ -92,6 +92,12 @@ func (s *Service) FileGroup(ctx context.Context, g Group, by Filer) (Result, err
 		f := filed[0]
 		return Result{Outcome: AlreadyFiled, Key: f.Key, URL: f.URL, By: f.By}, nil
 	}
+	// Back in the digest's order: the first alert fills the fields.
+	mine := map[string]bool{}
+	for _, a := range won {
+		mine[a.ID] = true
+	}
+	won = slices.DeleteFunc(slices.Clone(g.Alerts), func(a mcas.Alert) bool { return !mine[a.ID] })
 	res, err := s.fileGroupClaimed(ctx, log, reader, g, won, filed, by)
 	var amb ambiguous
 	switch {

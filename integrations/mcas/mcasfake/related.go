@@ -25,8 +25,8 @@ const (
 
 // Repeats is the grouping sample: user trips the Tor policy n times, the
 // newest at now and each earlier one every before it, from TorIP and TorIP2
-// in turn. Their ids start with prefix (letters and digits) and are unique
-// per prefix and time.
+// in turn. Their ids start with prefix (hex digits, as MCAS ids are) and are
+// unique per prefix and time.
 func Repeats(tenant, user, prefix string, n int, now time.Time, every time.Duration) []Alert {
 	out := make([]Alert, 0, n)
 	for i := range n {
