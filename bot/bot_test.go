@@ -40,6 +40,7 @@ type harness struct {
 	rep     *abuseipdb.Client
 	logger  *slog.Logger
 	bot     *bot.Bot
+	runner  *commands.Runner
 	logs    *syncBuffer
 	cancel  context.CancelFunc
 	done    chan error
@@ -95,6 +96,7 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 		runner.Tenants = append(runner.Tenants, c)
 	}
 	h.logger = logger
+	h.runner = runner
 	h.abuse = abusefake.New(abuseToken, 1000)
 	t.Cleanup(h.abuse.Close)
 	rep, _ := abuseipdb.New(abuseipdb.Config{APIKey: abuseToken, URL: h.abuse.URL}, h.abuse.Client(), logger)
