@@ -105,6 +105,10 @@ func Collapse(as []mcas.Alert, min int) []Group {
 	if min < 2 {
 		return nil
 	}
+	cands := make([][]candidate, len(as))
+	for i, a := range as {
+		cands[i] = candidates(a)
+	}
 	in := make([]bool, len(as))
 	var out []Group
 	add := func(c candidate, members []int) {
@@ -117,44 +121,54 @@ func Collapse(as []mcas.Alert, min int) []Group {
 		}
 		out = append(out, g)
 	}
-	for _, by := range []By{ByAccount, ByIP} {
-		for {
-			type bucket struct {
-				c       candidate
-				members []int
+	type bucket struct {
+		c       candidate
+		members []int
+	}
+	buckets := func(by By) ([]string, map[string]*bucket) {
+		m := map[string]*bucket{}
+		var order []string
+		for i := range as {
+			if in[i] {
+				continue
 			}
-			buckets := map[string]*bucket{}
-			var order []string
-			for i, a := range as {
-				if in[i] {
+			seen := map[string]bool{}
+			for _, c := range cands[i] {
+				if c.by != by || seen[c.key] {
 					continue
 				}
-				seen := map[string]bool{}
-				for _, c := range candidates(a) {
-					if c.by != by || seen[c.key] {
-						continue
-					}
-					seen[c.key] = true
-					b := buckets[c.key]
-					if b == nil {
-						b = &bucket{c: c}
-						buckets[c.key] = b
-						order = append(order, c.key)
-					}
-					b.members = append(b.members, i)
+				seen[c.key] = true
+				b := m[c.key]
+				if b == nil {
+					b = &bucket{c: c}
+					m[c.key] = b
+					order = append(order, c.key)
 				}
+				b.members = append(b.members, i)
 			}
-			var best *bucket
-			for _, k := range order {
-				if b := buckets[k]; len(b.members) >= min && (best == nil || len(b.members) > len(best.members)) {
-					best = b
-				}
-			}
-			if best == nil {
-				break
-			}
-			add(best.c, best.members)
+		}
+		return order, m
+	}
+	// An alert has one account: its buckets never overlap.
+	order, m := buckets(ByAccount)
+	for _, k := range order {
+		if b := m[k]; len(b.members) >= min {
+			add(b.c, b.members)
 		}
 	}
-	return out
+	// An alert can have several addresses: take the largest group, then
+	// count again without its alerts.
+	for {
+		order, m := buckets(ByIP)
+		var best *bucket
+		for _, k := range order {
+			if b := m[k]; len(b.members) >= min && (best == nil || len(b.members) > len(best.members)) {
+				best = b
+			}
+		}
+		if best == nil {
+			return out
+		}
+		add(best.c, best.members)
+	}
 }

@@ -126,7 +126,10 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 	}
 	found := d.fetch(ctx, &rep)
 	if !dryRun {
-		d.remember(ctx, found)
+		// Posting does not wait for it; the run does.
+		done := make(chan struct{})
+		go func() { defer close(done); d.remember(ctx, found) }()
+		defer func() { <-done }()
 	}
 	var all []mcas.Alert
 	for _, f := range found {
@@ -147,13 +150,18 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 		return rep, d.advance(ctx, found, dryRun)
 	}
 	formatting.SortForDigest(all)
-	in := formatting.DigestInput{Alerts: all, Reputation: d.reputations(ctx, all), Failures: rep.Failures, Truncated: map[string]int{}, NoJira: d.NoJira}
+	var reputation map[string]abuseipdb.Report
+	var lookups sync.WaitGroup
+	lookups.Go(func() { reputation = d.reputations(ctx, all) })
+	in := formatting.DigestInput{Alerts: all, Failures: rep.Failures, Truncated: map[string]int{}, NoJira: d.NoJira}
 	for _, f := range found {
 		if f.more {
 			in.Truncated[f.tenant] = f.total - len(f.fresh)
 		}
 	}
 	d.relate(ctx, &in, found, &rep, dryRun)
+	lookups.Wait()
+	in.Reputation = reputation
 	chunks := formatting.Digest(in)
 	parentTS := ""
 	for i, c := range chunks {
@@ -335,7 +343,7 @@ func (d *Digest) reputations(ctx context.Context, as []mcas.Alert) map[string]ab
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, 8)
 	for _, addr := range addrs {
 		wg.Go(func() {
 			sem <- struct{}{}
