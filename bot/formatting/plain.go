@@ -25,7 +25,7 @@ func Plain(res commands.Result) string {
 			rows[i] = plainRow(alertColumns, a)
 		}
 		plainTable(&b, titles(alertColumns), rows)
-		plainRelated(&b, r.Related, true)
+		plainRelated(&b, r.Related)
 	case commands.IPResult:
 		plainHead(&b, "Activity from "+r.Addr.String(), r.Tenants, r.Filters, len(r.Activities), r.More, "activity", "activities")
 		if r.Reputation != nil {
@@ -36,7 +36,7 @@ func Plain(res commands.Result) string {
 			fmt.Fprintf(&b, "AbuseIPDB: %s\n", r.RepNote)
 		}
 		plainFailures(&b, r.Failures)
-		plainRelated(&b, r.Related, false)
+		plainIPRelated(&b, r)
 		if len(r.Activities) == 0 {
 			b.WriteString("No recent activity from this address.\n")
 			break

@@ -2,6 +2,7 @@ package formatting
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -199,8 +200,29 @@ func underTable(msg *slack.WebhookMessage, id string) {
 	}
 }
 
-// plainRelated is the terminal form of the related lines.
-func plainRelated(b *strings.Builder, r *commands.Related, withFrom bool) {
+// plainIPRelated is the terminal form of ipRelatedBlock.
+func plainIPRelated(b *strings.Builder, r commands.IPResult) {
+	if r.Related == nil || (r.Related.Note == "" && len(r.Related.Matches) == 0) {
+		return
+	}
+	if r.Related.Note != "" {
+		fmt.Fprintf(b, "Related: %s\n", r.Related.Note)
+		return
+	}
+	fmt.Fprintf(b, "Alerts with this address (last %s):\n", windowText(r.Related.Window))
+	for _, m := range r.Related.Matches {
+		line := fmt.Sprintf("  %s: %s, newest %s UTC", Clean(m.Tenant), alertCount(m.Alerts, m.High), utc(m.Newest))
+		if !slices.Contains(r.Tenants, m.Tenant) {
+			if cmd := relatedCommand(m); cmd != "" {
+				line += " — " + cmd
+			}
+		}
+		b.WriteString(line + "\n")
+	}
+}
+
+// plainRelated is the terminal form of relatedBlock.
+func plainRelated(b *strings.Builder, r *commands.Related) {
 	if r == nil {
 		return
 	}
@@ -214,14 +236,10 @@ func plainRelated(b *strings.Builder, r *commands.Related, withFrom bool) {
 	fmt.Fprintf(b, "Related in other tenants (alerts of the last %s):\n", windowText(r.Window))
 	for _, m := range r.Matches {
 		from := ""
-		if withFrom && m.From != "" {
+		if m.From != "" {
 			from = " (" + Clean(m.From) + ")"
 		}
-		seen := "also seen in"
-		if !withFrom {
-			seen = "seen in" // a lookup: every tenant counts
-		}
-		line := fmt.Sprintf("  %s%s %s %s: %s, newest %s UTC", Clean(m.Value), from, seen, Clean(m.Tenant), alertCount(m.Alerts, m.High), utc(m.Newest))
+		line := fmt.Sprintf("  %s%s also seen in %s: %s, newest %s UTC", Clean(m.Value), from, Clean(m.Tenant), alertCount(m.Alerts, m.High), utc(m.Newest))
 		if cmd := relatedCommand(m); cmd != "" {
 			line += " — " + cmd
 		}

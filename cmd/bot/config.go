@@ -85,6 +85,7 @@ type Config struct {
 	DigestOverlap     time.Duration `env:"DIGEST_OVERLAP" envDefault:"2h"`
 	DigestMaxAlerts   int           `env:"DIGEST_MAX_ALERTS" envDefault:"500"`
 	DigestQuiet       string        `env:"DIGEST_QUIET_MESSAGE"`
+	Correlation       correlationEnv
 
 	JiraURL          string `env:"JIRA_URL"`
 	JiraUser         string `env:"JIRA_USER"`
@@ -284,6 +285,7 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 		}
 	}
 	validateDigest(&cfg, need, fatal, warn)
+	validateCorrelation(&cfg, fatal, warn)
 	validateJira(&cfg, fatal, warn)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Fatal && !ps[j].Fatal })
 	return &cfg, tenants, ps

@@ -33,6 +33,7 @@ func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
 		srv := mcasfake.New(token)
 		srv.AddAlerts(mcasfake.Generate(name, 60, now, 10*24*time.Hour, uint64(i+1))...)
 		srv.AddAlerts(mcasfake.Hostile(name, now.Add(-90*time.Minute)))
+		srv.AddAlerts(relatedSamples(name, now)...)
 		srv.AddActivities(mcasfake.GenerateActivities(name, 200, now, 72*time.Hour, uint64(i+1))...)
 		sb.tenants = append(sb.tenants, srv)
 		c, err := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: token, RequestsPerMinute: -1}, srv.Client(), logger)
@@ -73,8 +74,10 @@ and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D end
   /mcas user alice@contoso.com
   /mcas alerts limit=500        (bad input: see the message)
   /mcas help
-  digest                        post the morning digest (medium and high alerts)
+  digest                        post the morning digest (medium and high alerts): bob.smith's Tor
+                                alerts come as one entry, and what contoso and fabrikam share is marked
   jira 1                        press its first Create Jira button; press it again to see the dedupe
+  /mcas user bob.smith@contoso.com   after a digest: his alerts, and where else he was seen
 `
 
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -138,6 +141,19 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 	}
 	return exitOK
+}
+
+// relatedSamples are the samples of issue #11: in contoso, bob.smith trips
+// the Tor policy seven times overnight; in fabrikam, his guest account
+// shows up from the same Tor exit.
+func relatedSamples(tenant string, now time.Time) []mcasfake.Alert {
+	switch tenant {
+	case "contoso":
+		return mcasfake.Repeats(tenant, "bob.smith@contoso.com", "b0b", 7, now.Add(-40*time.Minute), 50*time.Minute)
+	case "fabrikam":
+		return []mcasfake.Alert{mcasfake.Guest(tenant, "bob.smith@contoso.com", "b0b000000000000000000f01", now.Add(-2*time.Hour), 2)}
+	}
+	return nil
 }
 
 func isTerminal(r io.Reader) bool {

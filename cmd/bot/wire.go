@@ -14,6 +14,7 @@ import (
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/messages"
+	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas"
@@ -72,6 +73,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 	}
 	a.store = st
 	a.closers = append(a.closers, func() { _ = st.Close() })
+	a.runner.Related = &correlation.Finder{Store: st, Window: cfg.Correlation.window}
 	if cfg.JiraEnabled() {
 		jc, err := jiraClient(cfg, a.hc, logger)
 		if err != nil {
@@ -83,6 +85,9 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 			readers[c.Name()] = c
 		}
 		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: readers, Logger: logger}
+		if cfg.Correlation.groupMin > 0 {
+			a.filing.GroupWindow = cfg.Correlation.window
+		}
 		if a.abuse != nil {
 			a.filing.Reputation = a.abuse
 		}
@@ -94,7 +99,8 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 func (a *app) digest(api *slack.Client) *schedule.Digest {
 	d := &schedule.Digest{
 		Config: schedule.Config{Channel: a.cfg.DigestChannel, MinSeverity: a.cfg.minSeverity, Lookback: a.cfg.DigestLookback,
-			Overlap: a.cfg.DigestOverlap, MaxPerTenant: a.cfg.DigestMaxAlerts, QuietText: a.cfg.DigestQuiet, NoJira: a.filing == nil},
+			Overlap: a.cfg.DigestOverlap, MaxPerTenant: a.cfg.DigestMaxAlerts, QuietText: a.cfg.DigestQuiet, NoJira: a.filing == nil,
+			GroupMin: a.cfg.Correlation.groupMin, Window: a.cfg.Correlation.window},
 		Store: a.store, Logger: a.logger, Owner: schedule.DefaultOwner(),
 	}
 	if api != nil {
@@ -105,6 +111,9 @@ func (a *app) digest(api *slack.Client) *schedule.Digest {
 	}
 	if a.abuse != nil {
 		d.Reputation = a.abuse
+	}
+	if a.filing != nil {
+		d.Repeats = a.filing
 	}
 	return d
 }
