@@ -75,18 +75,12 @@ func issueKeys(filed []Filed) string {
 // the accounts of an address's group.
 func groupCard(v DigestView, g DigestGroup, as []mcas.Alert) string {
 	sev := as[0].Severity
-	first, last := as[0].Time, as[0].Time
 	for _, a := range as {
 		if a.Severity.Rank() > sev.Rank() {
 			sev = a.Severity
 		}
-		if a.Time.Before(first) {
-			first = a.Time
-		}
-		if a.Time.After(last) {
-			last = a.Time
-		}
 	}
+	first, last := GroupSpan(as)
 	title := CutEscaped(Clean(as[0].Title), 150)
 	if title == "" {
 		title = "(untitled alert)"

@@ -13,6 +13,7 @@ import (
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/correlation"
+	"github.com/soc/mcasbot/grouping"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/mcas"
 )
@@ -280,4 +281,47 @@ func TestGoldenRepliesWithRelated(t *testing.T) {
 	if !strings.Contains(plain, "185.220.101.4 (contoso) also seen in fabrikam: 3 alerts (2 high), newest 2026-11-24 07:30 UTC — /mcas ip 185.220.101.4 tenant=fabrikam") {
 		t.Fatalf("plain: %s", plain)
 	}
+}
+
+// FuzzDigestGroups: groups, related lines and the cross-tenant section made
+// of hostile upstream text stay within Slack's limits and ping nobody.
+func FuzzDigestGroups(f *testing.F) {
+	f.Add("<!channel> Tor", "<@U0ADMIN>", "185.220.101.4", "contoso", "guest_x.com#EXT#@y.onmicrosoft.com", 9)
+	f.Add(strings.Repeat("t", 500), strings.Repeat("u", 300)+"@x.com", "2a02:c207::1", strings.Repeat("x", 60), "a`b <https://evil|x>", 60)
+	f.Fuzz(func(t *testing.T, title, user, ip, tenant, query string, n int) {
+		n = min(max(n, 1), 60)
+		var as []mcas.Alert
+		for i := range n {
+			as = append(as, mcas.Alert{ID: fmt.Sprintf("a%d", i), Tenant: []string{tenant, "fabrikam"}[i%2], Title: title, Severity: mcas.Severity(i % 4),
+				Time: now.Add(-time.Duration(i) * time.Minute),
+				Entities: []mcas.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: ip}, {Type: "policyRule", Label: title}}})
+		}
+		formatting.SortForDigest(as)
+		in := formatting.DigestInput{Alerts: as, Related: map[string][]correlation.Match{}, CrossTenant: correlation.CrossTenant(as)}
+		for _, g := range grouping.Collapse(as, 3) {
+			dg := formatting.DigestGroup{Tenant: g.Tenant, Policy: g.Policy, By: string(g.By), Value: g.Value, Signature: g.Signature}
+			for _, a := range g.Alerts {
+				dg.IDs = append(dg.IDs, a.ID)
+			}
+			in.Groups = append(in.Groups, dg)
+		}
+		for _, a := range as {
+			in.Related[formatting.AlertKeyOf(a.Tenant, a.ID)] = []correlation.Match{
+				{Kind: correlation.Account, Value: user, Tenant: tenant, Query: query, Alerts: n, High: n / 2, Newest: now},
+				{Kind: correlation.IP, Value: ip, Tenant: "fabrikam", Query: ip, Alerts: 1, Newest: now},
+			}
+		}
+		total := 0
+		for _, c := range formatting.Digest(in) {
+			if err := formatting.Check(c.Msg); err != nil {
+				t.Fatalf("limit broken: %v", err)
+			}
+			js, _ := json.Marshal(c.Msg)
+			assertNoLiveMarkup(t, js)
+			total += len(c.Alerts)
+		}
+		if total != n {
+			t.Fatalf("%d of %d alerts carried", total, n)
+		}
+	})
 }
