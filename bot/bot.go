@@ -35,6 +35,9 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// MaxBackoff caps the wait between reconnect attempts (default 2m).
 	MaxBackoff time.Duration
+	// ReplyDeadline is when a lookup shows what it has, naming the tenants
+	// still missing, and updates the message once they answer (default 8s).
+	ReplyDeadline time.Duration
 }
 
 // Bot serves /mcas over Socket Mode.
@@ -60,6 +63,7 @@ type Bot struct {
 	OnAck       func(kind string, d time.Duration)
 	OnCommand   func(name, outcome string, d time.Duration)
 	OnReconnect func() // a lost connection was re-established
+	OnInterim   func(name string, why commands.Interim)
 }
 
 // New wires a bot. api must carry the app-level token.
@@ -75,6 +79,9 @@ func New(cfg Config, api *slack.Client, runner *commands.Runner, hc *http.Client
 	}
 	if cfg.MaxBackoff <= 0 {
 		cfg.MaxBackoff = 2 * time.Minute
+	}
+	if cfg.ReplyDeadline <= 0 {
+		cfg.ReplyDeadline = 8 * time.Second
 	}
 	if hc == nil {
 		hc = &http.Client{Timeout: 15 * time.Second}
@@ -288,7 +295,15 @@ func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 	start := time.Now()
 	b.submit(log, cmd.ResponseURL, func(ctx context.Context) {
 		ctx = httpx.WithLogger(ctx, log)
-		res := b.runner.Run(ctx, parsed)
+		// At most two interim replies and the answer (with its fallback):
+		// within response_url's 5 posts.
+		res := b.runner.Start(ctx, parsed).Await(start.Add(b.cfg.ReplyDeadline), func(part commands.Result, why commands.Interim) {
+			log.Info("interim reply", "reason", why, "pending", pendingNames(part))
+			b.reply(ctx, log, cmd.ResponseURL, formatting.Reply(part))
+			if b.OnInterim != nil {
+				b.OnInterim(name, why)
+			}
+		})
 		outcome := "ok"
 		if commands.Failed(res) {
 			outcome = "upstream_error"
@@ -318,6 +333,21 @@ func tenantOf(r commands.Request) string {
 		return r.Tenant
 	}
 	return ""
+}
+
+func pendingNames(r commands.Result) []string {
+	var ps []commands.Pending
+	switch r := r.(type) {
+	case commands.AlertsResult:
+		ps = r.Pending
+	case commands.IPResult:
+		ps = r.Pending
+	}
+	names := make([]string, len(ps))
+	for i, p := range ps {
+		names[i] = p.Tenant
+	}
+	return names
 }
 
 func failures(r commands.Result) []commands.Failure {

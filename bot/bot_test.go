@@ -36,11 +36,11 @@ type harness struct {
 	slack   *slackfake.Server
 	tenants []*mcasfake.Server
 	clients []*mcas.Client
+	runner  *commands.Runner
 	abuse   *abusefake.Server
 	rep     *abuseipdb.Client
 	logger  *slog.Logger
 	bot     *bot.Bot
-	runner  *commands.Runner
 	logs    *syncBuffer
 	cancel  context.CancelFunc
 	done    chan error
@@ -81,6 +81,7 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 	h := &harness{slack: fake, logs: &syncBuffer{}, done: make(chan error, 1)}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	runner := &commands.Runner{Timeout: 5 * time.Second}
+	h.runner = runner
 	for i, n := range names {
 		srv := mcasfake.New(mcasToken)
 		t.Cleanup(srv.Close)
@@ -96,7 +97,6 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 		runner.Tenants = append(runner.Tenants, c)
 	}
 	h.logger = logger
-	h.runner = runner
 	h.abuse = abusefake.New(abuseToken, 1000)
 	t.Cleanup(h.abuse.Close)
 	rep, _ := abuseipdb.New(abuseipdb.Config{APIKey: abuseToken, URL: h.abuse.URL}, h.abuse.Client(), logger)

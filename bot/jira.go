@@ -21,7 +21,7 @@ import (
 // Filer files issues (*filing.Service).
 type Filer interface {
 	File(ctx context.Context, tenant, alertID string, by filing.Filer) (filing.Result, error)
-	FileGroup(ctx context.Context, g filing.Group, by filing.Filer) (filing.Result, error)
+	FileGroup(ctx context.Context, g filing.RepeatGroup, by filing.Filer) (filing.Result, error)
 }
 
 // IssueReader reads issue records (store.Store).
@@ -78,7 +78,7 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 	}
 	var res filing.Result
 	if v.Group {
-		var g filing.Group
+		var g filing.RepeatGroup
 		if g, err = b.groupOf(ctx, v); err != nil {
 			log.Error("audit: jira filing failed", "outcome", "failed", "error", err)
 			b.outcome("failed")

@@ -40,7 +40,7 @@ func relatedFixtures(w *workflow) (repeats []mcasfake.Alert) {
 }
 
 func grouped(w *workflow, h *harness) {
-	w.filing.GroupWindow = correlation.DefaultWindow
+	w.filing.RepeatWindow = correlation.DefaultWindow
 	w.digest.GroupMin = 3
 	w.digest.Repeats = w.filing
 	h.runner.Related = &correlation.Finder{Store: w.store}

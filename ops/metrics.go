@@ -30,6 +30,16 @@ type Metrics struct {
 	AlertsPosted    prometheus.Counter
 	Issues          *prometheus.CounterVec // outcome
 	Reconnects      prometheus.Counter
+
+	// A busy SOC (issue #10).
+	QueryCache     *prometheus.CounterVec // result: hit, miss
+	Coalesced      prometheus.Counter
+	Interim        *prometheus.CounterVec // reason: deadline, budget
+	BudgetFallback prometheus.Counter
+	// Jira sync and report (issue #13).
+	JiraSyncRuns    *prometheus.CounterVec // outcome
+	JiraSyncChanges prometheus.Counter
+	ReportRuns      *prometheus.CounterVec // outcome
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -53,6 +63,13 @@ func NewMetrics() *Metrics {
 	m.AlertsPosted = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_digest_alerts_posted_total", Help: "Alerts posted by digests."})).(prometheus.Counter)
 	m.Issues = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_issues_total", Help: "Create Jira clicks by outcome (filed, already_filed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.Reconnects = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_socketmode_reconnects_total", Help: "Socket Mode connections lost and re-established."})).(prometheus.Counter)
+	m.QueryCache = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_query_cache_total", Help: "Tenant queries answered from the query cache (hit) or not (miss)."}, []string{"result"})).(*prometheus.CounterVec)
+	m.Coalesced = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_query_coalesced_total", Help: "Tenant queries that joined an identical MCAS call in flight."})).(prometheus.Counter)
+	m.Interim = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_interim_replies_total", Help: "Replies shown before every tenant answered, by reason (deadline, budget)."}, []string{"reason"})).(*prometheus.CounterVec)
+	m.BudgetFallback = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_budget_fallback_total", Help: "MCAS requests admitted by the local fallback budget while the shared one was unreachable."})).(prometheus.Counter)
+	m.JiraSyncRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_runs_total", Help: "Jira status syncs by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.JiraSyncChanges = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_jira_sync_changes_total", Help: "Filed issues whose Jira status, assignee or resolution changed (or that were deleted)."})).(prometheus.Counter)
+	m.ReportRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_report_runs_total", Help: "Scheduled reports by outcome (ok, chart_failed, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	return m
 }
 
@@ -96,12 +113,8 @@ func (m *Metrics) ObserveCaller(c *httpx.Caller) {
 		m.UpstreamLatency.WithLabelValues(in).Observe(d.Seconds())
 	}
 	c.OnRetry = func(string, time.Duration) { m.Retries.WithLabelValues(in).Inc() }
-}
-
-// ObserveWindow counts a rate limiter's waits.
-func (m *Metrics) ObserveWindow(integration string, w *httpx.Window) {
-	w.OnWait = func(d time.Duration) {
-		m.RateLimitWaits.WithLabelValues(integration).Inc()
-		m.RateLimitWaited.WithLabelValues(integration).Add(d.Seconds())
+	c.OnLimit = func(d time.Duration) {
+		m.RateLimitWaits.WithLabelValues(in).Inc()
+		m.RateLimitWaited.WithLabelValues(in).Add(d.Seconds())
 	}
 }

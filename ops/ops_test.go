@@ -61,16 +61,14 @@ func TestReadinessNamesWhatIsDown(t *testing.T) {
 
 func toJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 
-func TestCallerAndWindowAreCounted(t *testing.T) {
+func TestCallerAndBudgetWaitsAreCounted(t *testing.T) {
 	m := ops.NewMetrics()
 	c := &httpx.Caller{Service: "mcas contoso"}
 	m.ObserveCaller(c)
 	c.Observe("list alerts", 429, 10*time.Millisecond)
 	c.Observe("list alerts", 200, 20*time.Millisecond)
 	c.OnRetry("list alerts", time.Second)
-	w := httpx.NewWindow(1, time.Minute)
-	m.ObserveWindow("mcas", w)
-	w.OnWait(2 * time.Second)
+	c.OnLimit(2 * time.Second)
 	srv := httptest.NewServer(ops.Handler(m))
 	defer srv.Close()
 	resp, _ := http.Get(srv.URL + "/metrics")

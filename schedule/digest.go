@@ -126,6 +126,7 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 	}
 	found := d.fetch(ctx, &rep)
 	if !dryRun {
+		d.recordRun(ctx, found, rep.Failures)
 		// Posting does not wait for it; the run does.
 		done := make(chan struct{})
 		go func() { defer close(done); d.remember(ctx, found) }()
@@ -182,7 +183,8 @@ func (d *Digest) publishChunk(ctx context.Context, rep *Report, dryRun bool, c f
 		*ts = posted
 		ps := make([]store.Posting, len(c.Alerts))
 		for i, a := range c.Alerts {
-			ps[i] = store.Posting{Tenant: a.Tenant, AlertID: a.ID, Channel: d.Channel, TS: posted, PostedAt: d.Now()}
+			ps[i] = store.Posting{Tenant: a.Tenant, AlertID: a.ID, Channel: d.Channel, TS: posted, PostedAt: d.Now(),
+				Severity: a.Severity.String(), Title: a.Title, Policy: a.Policy(), User: a.User(), IPs: a.IPs(), AlertTime: a.Time}
 		}
 		// Recorded only after Slack accepted the message.
 		if err := d.Store.MarkPosted(context.WithoutCancel(ctx), ps); err != nil {
@@ -300,6 +302,25 @@ func (d *Digest) fetchTenant(ctx context.Context, t Tenant, sevs []mcas.Severity
 	}
 	f.more, f.total = list.More, len(list.Alerts)
 	return f, list.Calls, nil
+}
+
+// recordRun notes which tenants this run could read, for the weekly
+// report; failing to note it does not fail the digest.
+func (d *Digest) recordRun(ctx context.Context, found []tenantFind, failures []formatting.TenantProblem) {
+	at := d.Now()
+	runs := make([]store.TenantRun, 0, len(found))
+	for _, f := range found {
+		r := store.TenantRun{At: at, Tenant: f.tenant, Failed: f.failed}
+		for _, p := range failures {
+			if p.Tenant == f.tenant {
+				r.Reason = p.Reason
+			}
+		}
+		runs = append(runs, r)
+	}
+	if err := d.Store.RecordDigestRun(context.WithoutCancel(ctx), runs); err != nil {
+		d.Logger.Warn("could not record the digest run for the report", "error", err)
+	}
 }
 
 // advance moves each healthy tenant's cursor to the newest alert it read.

@@ -358,3 +358,43 @@ func TestSlot(t *testing.T) {
 		}
 	}
 }
+
+// The weekly report reads what each run recorded: every posted alert's
+// facts and which tenants each run could read.
+func TestDigestRecordsWhatTheReportNeeds(t *testing.T) {
+	w := newWorld(t, 40)
+	w.tenants[1].Fail(mcasfake.Fault{Status: 429, RetryAfter: "600"})
+	d, st := w.digest(t)
+	rep, err := d.Run(context.Background(), false)
+	if err != nil || rep.Posted == 0 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	act, err := st.Activity(context.Background(), w.now.Add(-time.Minute), w.now.Add(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(act.Posted) != rep.Posted {
+		t.Fatalf("%d alerts recorded, %d posted", len(act.Posted), rep.Posted)
+	}
+	alerts := map[string]mcasfake.Alert{}
+	for _, a := range mcasfake.Generate("contoso", 40, w.now.Add(-time.Minute), 20*time.Hour, 1) {
+		alerts[a.ID] = a
+	}
+	for _, p := range act.Posted {
+		a, ok := alerts[p.AlertID]
+		if !ok || p.Tenant != "contoso" || p.Title != a.Title || p.Severity != mcas.Severity(a.SeverityValue).String() ||
+			p.AlertTime.UnixMilli() != a.Timestamp || p.PostedAt.IsZero() {
+			t.Fatalf("recorded %+v for %+v", p, a)
+		}
+	}
+	if len(act.Runs) != 2 || act.Runs[0].Failed || act.Runs[0].Tenant != "contoso" || !act.Runs[1].Failed || !strings.Contains(act.Runs[1].Reason, "throttled") {
+		t.Fatalf("runs %+v", act.Runs)
+	}
+	// A dry run records nothing.
+	if _, err := d.Run(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := st.Activity(context.Background(), w.now.Add(-time.Minute), w.now.Add(time.Minute)); len(again.Runs) != 2 {
+		t.Fatalf("dry run recorded a run: %+v", again.Runs)
+	}
+}

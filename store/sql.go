@@ -23,6 +23,8 @@ type sqlStore struct {
 	db  *sql.DB
 	d   dialect
 	now func() time.Time
+	// budgets are SQLite's request budgets: one process, so in memory.
+	budgets memBudgets
 }
 
 func (s *sqlStore) q(query string) string {
@@ -113,7 +115,50 @@ var migrations = []string{
 		updated_ms BIGINT NOT NULL,
 		PRIMARY KEY (channel, ts)
 	)`,
-	// 3: facts of the alerts the digest saw, for correlation across
+	// 3: shared request budgets and cache (issue #10)
+	`CREATE TABLE IF NOT EXISTS budget_slots (
+		id     BIGINT PRIMARY KEY,
+		budget TEXT NOT NULL,
+		at_ms  BIGINT NOT NULL
+	);
+	CREATE INDEX IF NOT EXISTS budget_slots_by_time ON budget_slots (budget, at_ms);
+	CREATE TABLE IF NOT EXISTS shared_cache (
+		key      TEXT PRIMARY KEY,
+		value    TEXT NOT NULL,
+		until_ms BIGINT NOT NULL
+	)`,
+	// 4: what the weekly report counts, and the Jira state the sync last saw (issue #13).
+	`ALTER TABLE posted_alerts ADD COLUMN severity TEXT NOT NULL DEFAULT '';
+	ALTER TABLE posted_alerts ADD COLUMN title TEXT NOT NULL DEFAULT '';
+	ALTER TABLE posted_alerts ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+	ALTER TABLE posted_alerts ADD COLUMN account TEXT NOT NULL DEFAULT '';
+	ALTER TABLE posted_alerts ADD COLUMN ips TEXT NOT NULL DEFAULT '';
+	ALTER TABLE posted_alerts ADD COLUMN alert_ms BIGINT NOT NULL DEFAULT 0;
+	CREATE INDEX IF NOT EXISTS posted_alerts_by_time ON posted_alerts (posted_ms);
+	CREATE INDEX IF NOT EXISTS issues_by_filed ON issues (filed_ms);
+	CREATE TABLE IF NOT EXISTS digest_tenant_runs (
+		run_ms BIGINT NOT NULL,
+		tenant TEXT NOT NULL,
+		failed INTEGER NOT NULL,
+		reason TEXT NOT NULL DEFAULT '',
+		PRIMARY KEY (run_ms, tenant)
+	);
+	CREATE TABLE IF NOT EXISTS jira_states (
+		tenant         TEXT NOT NULL,
+		alert_id       TEXT NOT NULL,
+		issue_key      TEXT NOT NULL,
+		status         TEXT NOT NULL DEFAULT '',
+		category       TEXT NOT NULL DEFAULT '',
+		resolution     TEXT NOT NULL DEFAULT '',
+		assignee_id    TEXT NOT NULL DEFAULT '',
+		assignee_name  TEXT NOT NULL DEFAULT '',
+		assignee_slack TEXT NOT NULL DEFAULT '',
+		gone           INTEGER NOT NULL DEFAULT 0,
+		seen_ms        BIGINT NOT NULL,
+		drawn          INTEGER NOT NULL DEFAULT 0,
+		PRIMARY KEY (tenant, alert_id)
+	)`,
+	// 5: facts of the alerts the digest saw, for correlation across
 	// tenants, and the issues of groups of repeats (issue #11).
 	`CREATE TABLE IF NOT EXISTS alert_facts (
 		fact     TEXT NOT NULL,
@@ -239,14 +284,16 @@ func (s *sqlStore) MarkPosted(ctx context.Context, ps []Posting) error {
 		return wrap(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	stmt := s.q(`INSERT INTO posted_alerts (tenant, alert_id, channel, ts, posted_ms) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (tenant, alert_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, posted_ms = excluded.posted_ms`)
+	stmt := s.q(`INSERT INTO posted_alerts (tenant, alert_id, channel, ts, posted_ms, severity, title, policy, account, ips, alert_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, alert_id) DO UPDATE SET channel = excluded.channel, ts = excluded.ts, posted_ms = excluded.posted_ms,
+			severity = excluded.severity, title = excluded.title, policy = excluded.policy, account = excluded.account, ips = excluded.ips, alert_ms = excluded.alert_ms`)
 	for _, p := range ps {
 		at := p.PostedAt
 		if at.IsZero() {
 			at = s.now()
 		}
-		if _, err := tx.ExecContext(ctx, stmt, p.Tenant, p.AlertID, p.Channel, p.TS, ms(at)); err != nil {
+		if _, err := tx.ExecContext(ctx, stmt, p.Tenant, p.AlertID, p.Channel, p.TS, ms(at),
+			cut(p.Severity, 20), cut(p.Title, 300), cut(p.Policy, 200), cut(p.User, 200), joinIPs(p.IPs), ms(p.AlertTime)); err != nil {
 			return wrap(err)
 		}
 	}
@@ -255,15 +302,17 @@ func (s *sqlStore) MarkPosted(ctx context.Context, ps []Posting) error {
 
 func (s *sqlStore) Message(ctx context.Context, tenant, alertID string) (Posting, bool, error) {
 	p := Posting{Tenant: tenant, AlertID: alertID}
-	var at int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT channel, ts, posted_ms FROM posted_alerts WHERE tenant = ? AND alert_id = ?`), tenant, alertID).Scan(&p.Channel, &p.TS, &at)
+	var at, alertAt int64
+	var ips string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT channel, ts, posted_ms, severity, title, policy, account, ips, alert_ms FROM posted_alerts WHERE tenant = ? AND alert_id = ?`),
+		tenant, alertID).Scan(&p.Channel, &p.TS, &at, &p.Severity, &p.Title, &p.Policy, &p.User, &ips, &alertAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Posting{}, false, nil
 	}
 	if err != nil {
 		return Posting{}, false, wrap(err)
 	}
-	p.PostedAt = fromMS(at)
+	p.PostedAt, p.AlertTime, p.IPs = fromMS(at), fromMS(alertAt), splitIPs(ips)
 	return p, true, nil
 }
 

@@ -77,6 +77,39 @@ type Store interface {
 	// Unlock releases a lease held by owner.
 	Unlock(ctx context.Context, name, owner string) error
 
+	// Shared request budgets and cache (issue #10): with PostgreSQL every
+	// replica draws on the same rows; with SQLite budgets stay in memory.
+	//
+	// ReserveSlot takes the next free slot of a budget of n requests in any
+	// period and says how long until it starts.
+	ReserveSlot(ctx context.Context, budget string, n int, per time.Duration) (Slot, error)
+	// ReleaseSlot gives back a slot that will not be used.
+	ReleaseSlot(ctx context.Context, slot Slot) error
+	// CacheGet reads a cache entry that has not expired.
+	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
+	// CachePut writes a cache entry that expires after ttl.
+	CachePut(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Jira sync (issue #13): the last Jira state seen of each filed issue.
+
+	// TrackedIssues lists the issues filed since since, with the Jira state
+	// last seen of each (Jira.Key is empty when never seen).
+	TrackedIssues(ctx context.Context, since time.Time) ([]TrackedIssue, error)
+	// SaveJiraState records an issue's Jira state as changed: not yet shown
+	// in its Slack message until MarkJiraDrawn.
+	SaveJiraState(ctx context.Context, tenant, alertID string, st JiraState) error
+	// MarkJiraDrawn records that the message shows the state saved at seen;
+	// a state saved later stays undrawn.
+	MarkJiraDrawn(ctx context.Context, tenant, alertID string, seen time.Time) error
+	// JiraState reads an alert's issue state, for drawing its message.
+	JiraState(ctx context.Context, tenant, alertID string) (JiraState, bool, error)
+
+	// Weekly report (issue #13): what happened, recorded at the source.
+
+	// RecordDigestRun records which tenants a digest run could read.
+	RecordDigestRun(ctx context.Context, runs []TenantRun) error
+	// Activity is what happened in [from, to).
+	Activity(ctx context.Context, from, to time.Time) (Activity, error)
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error
@@ -87,6 +120,11 @@ type Posting struct {
 	Tenant, AlertID string
 	Channel, TS     string
 	PostedAt        time.Time
+	// What the weekly report counts (issue #13); empty for alerts posted by
+	// older versions.
+	Severity, Title, Policy, User string
+	IPs                           []string
+	AlertTime                     time.Time
 }
 
 // MessageRecord is a posted message's render input (formatting.DigestView

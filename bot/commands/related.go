@@ -27,24 +27,28 @@ type Related struct {
 	Note    string        // why nothing could be looked up
 }
 
-// relate adds what other tenants share to a result.
-func (r *Runner) relate(ctx context.Context, res Result) Result {
+// relateWait bounds the store lookup; the command's own time may be spent.
+const relateWait = 3 * time.Second
+
+// relate looks up what other tenants share with a complete answer.
+func (r *Runner) relate(ctx context.Context, res Result) *Related {
 	if r.Related == nil {
-		return res
+		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), relateWait)
+	defer cancel()
 	switch res := res.(type) {
 	case AlertsResult:
-		if len(res.Alerts) > 0 {
-			ms, err := r.Related.Alerts(ctx, res.Alerts)
-			res.Related = r.related(ms, err)
+		if len(res.Alerts) == 0 {
+			return nil
 		}
-		return res
+		ms, err := r.Related.Alerts(ctx, res.Alerts)
+		return r.related(ms, err)
 	case IPResult:
 		ms, err := r.Related.IP(ctx, res.Addr)
-		res.Related = r.related(ms, err)
-		return res
+		return r.related(ms, err)
 	}
-	return res
+	return nil
 }
 
 func (r *Runner) related(ms []correlation.Match, err error) *Related {

@@ -3,7 +3,6 @@ package commands
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"slices"
 	"sync"
@@ -33,8 +32,22 @@ type Runner struct {
 	Now        func() time.Time
 	// Timeout bounds one command end to end (default 25s).
 	Timeout time.Duration
+	// CacheTTL is how long a tenant's answer is reused by identical queries
+	// (QUERY_CACHE_TTL); 0 only shares the calls in flight.
+	CacheTTL time.Duration
+	// QueueNotice is how long a tenant's call may wait for its request
+	// budget before Await shows it (default 2s).
+	QueueNotice time.Duration
+	// Metrics hooks, optional: reused answers (hit) and calls made (miss),
+	// commands that joined an identical call in flight.
+	OnCache     func(hit bool)
+	OnCoalesced func()
+
 	// Related, when set, adds what other tenants' alerts share (issue #11).
 	Related Relater
+
+	shareOnce sync.Once
+	share     *sharing
 }
 
 // Parser returns a parser that knows the runner's tenants.
@@ -72,7 +85,9 @@ type AlertsResult struct {
 	Alerts   []mcas.Alert
 	More     bool // more matched than were shown
 	Failures []Failure
-	Related  *Related // nil: not looked up
+	Pending  []Pending // tenants that have not answered yet (an interim reply)
+	AsOf     time.Time // when the oldest reused answer in it was fetched; zero: all fresh
+	Related  *Related  // nil: not looked up (issue #11)
 }
 
 // IPResult answers ip.
@@ -86,7 +101,9 @@ type IPResult struct {
 	Reputation *abuseipdb.Report
 	// RepNote says why there is no reputation, when there is none.
 	RepNote string
-	Related *Related // nil: not looked up
+	Pending []Pending
+	AsOf    time.Time
+	Related *Related // nil: not looked up (issue #11)
 }
 
 // HelpResult answers help and bad input.
@@ -110,60 +127,24 @@ func Failed(r Result) bool {
 	return false
 }
 
-// Run executes a request. It never returns an error: upstream failures are
-// part of the result, so partial answers reach the user.
+// Run executes a request and waits for the whole answer. It never returns
+// an error: upstream failures are part of the result, so partial answers
+// reach the user.
 func (r *Runner) Run(ctx context.Context, req Request) Result {
-	timeout := r.Timeout
-	if timeout <= 0 {
-		timeout = 25 * time.Second
+	return r.Start(ctx, req).Wait()
+}
+
+func (r *Runner) timeout() time.Duration {
+	if r.Timeout <= 0 {
+		return 25 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	switch req := req.(type) {
-	case AlertsRequest:
-		return r.relate(ctx, r.alerts(ctx, req))
-	case IPRequest:
-		return r.relate(ctx, r.ip(ctx, req))
-	case UserRequest:
-		return r.relate(ctx, r.user(ctx, req))
-	default:
-		return HelpResult{Definitions: Definitions}
-	}
+	return r.Timeout
 }
 
 // Slow reports whether req calls upstreams (and so deserves a "looking up" ack).
 func Slow(req Request) bool {
 	_, help := req.(HelpRequest)
 	return !help
-}
-
-func (r *Runner) alerts(ctx context.Context, req AlertsRequest) Result {
-	q := mcas.AlertQuery{Limit: req.Limit, Severities: req.Severities, Status: req.Status, Since: req.Since}
-	res := r.alertFanout(ctx, req.Tenant, q)
-	res.Title = "MCAS alerts"
-	status := map[mcas.Status]string{mcas.StatusOpen: "open", mcas.StatusClosed: "closed", mcas.StatusAny: "all"}[req.Status]
-	res.Filters = []Filter{{"severity", req.Severity}, {"status", status}, {"since", req.SinceText}, {"limit", fmt.Sprint(req.Limit)}}
-	return res
-}
-
-func (r *Runner) user(ctx context.Context, req UserRequest) Result {
-	res := r.alertFanout(ctx, req.Tenant, mcas.AlertQuery{Limit: req.Limit, User: req.User})
-	res.Title = "Alerts for " + req.User
-	res.Filters = []Filter{{"user", req.User}, {"status", "all"}, {"limit", fmt.Sprint(req.Limit)}}
-	return res
-}
-
-func (r *Runner) alertFanout(ctx context.Context, tenant string, q mcas.AlertQuery) AlertsResult {
-	lists, names, failures := fanout(ctx, r.pick(tenant), func(ctx context.Context, t Tenant) (mcas.AlertList, error) {
-		return t.Alerts(ctx, q)
-	})
-	res := AlertsResult{Tenants: names, Failures: failures}
-	for _, l := range lists {
-		res.Alerts = append(res.Alerts, l.Alerts...)
-		res.More = res.More || l.More
-	}
-	res.Alerts, res.More = newest(res.Alerts, res.More, q.Limit, func(a mcas.Alert) time.Time { return a.Time })
-	return res
 }
 
 // newest sorts merged tenant pages newest first and keeps limit of them;
@@ -174,23 +155,6 @@ func newest[T any](items []T, more bool, limit int, at func(T) time.Time) ([]T, 
 		return items[:limit], true
 	}
 	return items, more
-}
-
-func (r *Runner) ip(ctx context.Context, req IPRequest) Result {
-	res := IPResult{Addr: req.Addr, Filters: []Filter{{"ip", req.Addr.String()}, {"limit", fmt.Sprint(req.Limit)}}}
-	var wg sync.WaitGroup
-	wg.Go(func() { res.Reputation, res.RepNote = r.reputation(ctx, req.Addr) })
-	lists, names, failures := fanout(ctx, r.pick(req.Tenant), func(ctx context.Context, t Tenant) (mcas.ActivityList, error) {
-		return t.Activities(ctx, mcas.ActivityQuery{IP: req.Addr.String(), Limit: req.Limit})
-	})
-	wg.Wait()
-	res.Tenants, res.Failures = names, failures
-	for _, l := range lists {
-		res.Activities = append(res.Activities, l.Activities...)
-		res.More = res.More || l.More
-	}
-	res.Activities, res.More = newest(res.Activities, res.More, req.Limit, func(a mcas.Activity) time.Time { return a.Time })
-	return res
 }
 
 // reputation never fails the command: problems become a note.
@@ -227,28 +191,4 @@ func (r *Runner) pick(tenant string) []Tenant {
 		}
 	}
 	return nil
-}
-
-// fanout calls fn for every tenant at once and keeps the answers in tenant
-// order; a failing tenant becomes a Failure and does not stop the others.
-func fanout[T any](ctx context.Context, tenants []Tenant, fn func(context.Context, Tenant) (T, error)) ([]T, []string, []Failure) {
-	results := make([]T, len(tenants))
-	errs := make([]error, len(tenants))
-	names := make([]string, len(tenants))
-	var wg sync.WaitGroup
-	for i, t := range tenants {
-		names[i] = t.Name()
-		wg.Go(func() { results[i], errs[i] = fn(ctx, t) })
-	}
-	wg.Wait()
-	var ok []T
-	var failures []Failure
-	for i, err := range errs {
-		if err != nil {
-			failures = append(failures, Failure{Tenant: names[i], Err: err})
-			continue
-		}
-		ok = append(ok, results[i])
-	}
-	return ok, names, failures
 }

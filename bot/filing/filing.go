@@ -34,6 +34,12 @@ type Reputation interface {
 	Check(ctx context.Context, addr netip.Addr) (abuseipdb.Report, error)
 }
 
+// Groups reads a user's group display names in a tenant's directory
+// (graph.Directory); may be nil when no rule tests a group.
+type Groups interface {
+	Groups(ctx context.Context, tenant, user string) ([]string, error)
+}
+
 // Service files issues.
 type Service struct {
 	Mapping    Mapping
@@ -46,10 +52,14 @@ type Service struct {
 	// ReputationWait bounds the AbuseIPDB lookups of one issue (default 4s):
 	// reputation never blocks the issue.
 	ReputationWait time.Duration
-	// GroupWindow, when set (grouping is on), makes an alert that repeats a
+	// Groups answers group=NAME rules; GroupWait bounds a lookup (default
+	// 4s): membership never blocks the issue.
+	Groups    Groups
+	GroupWait time.Duration
+	// RepeatWindow, when set (grouping is on), makes an alert that repeats a
 	// group filed within it go to the group's issue as a comment instead of
 	// a new issue (issue #11).
-	GroupWindow time.Duration
+	RepeatWindow time.Duration
 }
 
 // Outcome says what happened to a request to file.
@@ -156,20 +166,24 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader Aler
 	if alert.Tenant == "" {
 		alert.Tenant = tenant
 	}
-	if s.GroupWindow > 0 {
+	if s.RepeatWindow > 0 {
 		// A repeat of a group filed within the window joins its issue.
 		if gi, ok := s.groupIssue(ctx, log, tenant, grouping.Signatures(alert)); ok {
 			if err := s.comment(ctx, gi.Key, []mcas.Alert{alert}, by); err != nil {
 				return Result{}, err
 			}
-			s.recordAll(ctx, log, Group{Tenant: tenant, Signature: gi.Signature}, []mcas.Alert{alert}, gi.Key, gi.URL)
+			s.recordAll(ctx, log, RepeatGroup{Tenant: tenant, Signature: gi.Signature}, []mcas.Alert{alert}, gi.Key, gi.URL)
 			log.Info("audit: jira repeats appended", "issue", gi.Key, "appended", 1, "user", by.ID, "outcome", "appended")
 			return Result{Outcome: AlreadyFiled, Key: gi.Key, URL: gi.URL, Appended: 1}, nil
 		}
 	}
 	ips := IPs(alert)
+	var d Decision
+	var wg sync.WaitGroup
+	wg.Go(func() { d = s.decide(ctx, log, alert) })
 	reps := s.reputations(ctx, ips)
-	issue := s.Mapping.Build(alert, ips, reps, by, s.now())
+	wg.Wait()
+	issue := s.Mapping.Build(alert, ips, reps, d, by, s.now())
 	created, err := s.Jira.Create(ctx, issue)
 	if err != nil {
 		return Result{}, describeCreateError(err)

@@ -295,7 +295,7 @@ func TestParseRulesAndPriorities(t *testing.T) {
 	if _, err := filing.ParsePriorities("critical=P0"); err == nil {
 		t.Fatal("unknown severity accepted")
 	}
-	m := filing.Mapping{Priorities: p, Rules: []filing.Rule{{Field: "policy", Contains: "impossible travel", Priority: "High"}}}
+	m := filing.Mapping{Priorities: p, Rules: []filing.Rule{{Conds: []filing.Cond{{Field: "policy", Contains: "impossible travel"}}, Priority: "High"}}}
 	a := mcas.Alert{Severity: mcas.SeverityLow, Entities: []mcas.Entity{{Type: "policyRule", Label: "Impossible Travel (custom)"}}}
 	if m.Priority(a) != "High" {
 		t.Fatal("policy rule not applied")

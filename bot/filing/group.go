@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/soc/mcasbot/bot/formatting"
@@ -23,9 +24,9 @@ import (
 // added to that issue as a comment. Exactly once still holds per alert:
 // every alert is claimed before Jira is called.
 
-// Group is a group of repeats to file: a tenant's alerts of one policy for
+// RepeatGroup is a group of repeats to file: a tenant's alerts of one policy for
 // one account or IP (formatting.DigestGroup with its alerts).
-type Group struct {
+type RepeatGroup struct {
 	Tenant, Policy string
 	By, Value      string // "account" or "ip", and the shared value
 	Signature      string
@@ -43,7 +44,7 @@ const maxCommentRows = 100
 // however often and by whomever it is clicked. If some are filed already
 // (an earlier group's issue, or one filed on its own), the rest are added
 // to that issue instead.
-func (s *Service) FileGroup(ctx context.Context, g Group, by Filer) (Result, error) {
+func (s *Service) FileGroup(ctx context.Context, g RepeatGroup, by Filer) (Result, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", g.Tenant, "group", g.Signature, "alerts", len(g.Alerts))
 	reader, ok := s.Tenants[g.Tenant]
 	if !ok {
@@ -118,7 +119,7 @@ func (s *Service) FileGroup(ctx context.Context, g Group, by Filer) (Result, err
 	return res, nil
 }
 
-func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader AlertReader, g Group, won []mcas.Alert, filed []store.IssueRecord, by Filer) (Result, error) {
+func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader AlertReader, g RepeatGroup, won []mcas.Alert, filed []store.IssueRecord, by Filer) (Result, error) {
 	// An issue the group has already: one of its alerts filed, or an
 	// earlier group of the same repeats within the window.
 	target := store.GroupIssue{Tenant: g.Tenant, Signature: g.Signature}
@@ -156,7 +157,12 @@ func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader
 		first.Tenant = g.Tenant
 	}
 	ips := IPs(first)
-	issue := s.Mapping.BuildGroup(g, first, won, ips, s.reputations(ctx, ips), by, s.now())
+	var d Decision
+	var wg sync.WaitGroup
+	wg.Go(func() { d = s.decide(ctx, log, first) })
+	reps := s.reputations(ctx, ips)
+	wg.Wait()
+	issue := s.Mapping.BuildGroup(g, first, won, ips, reps, d, by, s.now())
 	created, err := s.Jira.Create(ctx, issue)
 	if err != nil {
 		return Result{}, describeCreateError(err)
@@ -167,7 +173,7 @@ func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader
 
 // recordAll records the issue for every alert and for the group; the issue
 // exists, so a failure here is logged (the label search finds it later).
-func (s *Service) recordAll(ctx context.Context, log *slog.Logger, g Group, as []mcas.Alert, key, url string) {
+func (s *Service) recordAll(ctx context.Context, log *slog.Logger, g RepeatGroup, as []mcas.Alert, key, url string) {
 	last := time.Time{}
 	for _, a := range as {
 		if err := s.record(ctx, g.Tenant, a.ID, key, url); err != nil {
@@ -208,8 +214,8 @@ func (s *Service) groupIssue(ctx context.Context, log *slog.Logger, tenant strin
 }
 
 func (s *Service) window() time.Duration {
-	if s.GroupWindow > 0 {
-		return s.GroupWindow
+	if s.RepeatWindow > 0 {
+		return s.RepeatWindow
 	}
 	return 7 * 24 * time.Hour
 }
@@ -254,7 +260,7 @@ func (s *Service) AppendRepeats(ctx context.Context, gi store.GroupIssue, alerts
 		log.Error("audit: jira repeats not appended", "alerts", len(won), "error", err, "outcome", "failed")
 		return recorded, err
 	}
-	s.recordAll(ctx, log, Group{Tenant: gi.Tenant, Signature: gi.Signature}, won, gi.Key, gi.URL)
+	s.recordAll(ctx, log, RepeatGroup{Tenant: gi.Tenant, Signature: gi.Signature}, won, gi.Key, gi.URL)
 	log.Info("audit: jira repeats appended", "appended", len(won), "user", RepeatFiler, "outcome", "appended")
 	for _, a := range won {
 		recorded = append(recorded, a.ID)
@@ -341,9 +347,9 @@ func plural(n int, one, many string) string {
 
 // BuildGroup makes the one issue of a group: the summary with the count,
 // a label per alert, a table of every alert, and the first alert's fields
-// (custom fields, priority, description).
-func (m Mapping) BuildGroup(g Group, first mcas.Alert, as []mcas.Alert, ips []netip.Addr, reps Reports, by Filer, now time.Time) jira.Issue {
-	is := m.Build(first, ips, reps, by, now)
+// (custom fields, description; d is the first alert's priority decision).
+func (m Mapping) BuildGroup(g RepeatGroup, first mcas.Alert, as []mcas.Alert, ips []netip.Addr, reps Reports, d Decision, by Filer, now time.Time) jira.Issue {
+	is := m.Build(first, ips, reps, d, by, now)
 	title := formatting.Clean(first.Title)
 	if title == "" {
 		title = "(untitled alert)"

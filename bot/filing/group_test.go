@@ -19,7 +19,7 @@ import (
 
 // repeats adds n of bob's Tor alerts to the fake tenant and returns them as
 // the digest reads them (newest first), with their group.
-func (e *env) repeats(t *testing.T, prefix string, n int, newest time.Time) filing.Group {
+func (e *env) repeats(t *testing.T, prefix string, n int, newest time.Time) filing.RepeatGroup {
 	t.Helper()
 	raw := mcasfake.Repeats("contoso", "bob.smith@contoso.com", prefix, n, newest, 50*time.Minute)
 	e.mcas.AddAlerts(raw...)
@@ -39,15 +39,15 @@ func (e *env) repeats(t *testing.T, prefix string, n int, newest time.Time) fili
 		t.Fatalf("%d alerts, groups %+v", len(as), gs)
 	}
 	if n < 3 {
-		return filing.Group{Tenant: "contoso", Alerts: as}
+		return filing.RepeatGroup{Tenant: "contoso", Alerts: as}
 	}
 	g := gs[0]
-	return filing.Group{Tenant: g.Tenant, Policy: g.Policy, By: string(g.By), Value: g.Value, Signature: g.Signature, Alerts: g.Alerts}
+	return filing.RepeatGroup{Tenant: g.Tenant, Policy: g.Policy, By: string(g.By), Value: g.Value, Signature: g.Signature, Alerts: g.Alerts}
 }
 
 func TestGroupFilesOneIssueForAllItsAlerts(t *testing.T) {
 	e := newEnv(t, 0)
-	e.svc.GroupWindow = 7 * 24 * time.Hour
+	e.svc.RepeatWindow = 7 * 24 * time.Hour
 	g := e.repeats(t, "a1", 7, now.Add(-time.Hour))
 	res, err := e.svc.FileGroup(context.Background(), g, analyst)
 	if err != nil || res.Outcome != filing.Filed || res.Key != "SEC-1" {
@@ -114,7 +114,7 @@ func TestGroupFilesOneIssueForAllItsAlerts(t *testing.T) {
 
 func TestLaterRepeatsAreCommentedOnTheGroupsIssue(t *testing.T) {
 	e := newEnv(t, 0)
-	e.svc.GroupWindow = 7 * 24 * time.Hour
+	e.svc.RepeatWindow = 7 * 24 * time.Hour
 	g := e.repeats(t, "a1", 7, now.Add(-6*time.Hour))
 	if res, err := e.svc.FileGroup(context.Background(), g, analyst); err != nil || res.Outcome != filing.Filed {
 		t.Fatalf("%+v %v", res, err)
@@ -161,7 +161,7 @@ func TestLaterRepeatsAreCommentedOnTheGroupsIssue(t *testing.T) {
 
 	// With grouping off, a repeat is filed on its own, as before.
 	tenth := e.repeats(t, "aa", 1, now.Add(-20*time.Minute)).Alerts[0]
-	e.svc.GroupWindow = 0
+	e.svc.RepeatWindow = 0
 	if res, err := e.svc.File(context.Background(), "contoso", tenth.ID, analyst); err != nil || res.Outcome != filing.Filed || res.Key != "SEC-2" {
 		t.Fatalf("grouping off: %+v %v", res, err)
 	}
@@ -204,7 +204,7 @@ func TestRacingGroupClicksFileOneIssue(t *testing.T) {
 
 func TestLostCommentHoldsTheRepeats(t *testing.T) {
 	e := newEnv(t, 0)
-	e.svc.GroupWindow = 7 * 24 * time.Hour
+	e.svc.RepeatWindow = 7 * 24 * time.Hour
 	g := e.repeats(t, "a1", 3, now.Add(-6*time.Hour))
 	if _, err := e.svc.FileGroup(context.Background(), g, analyst); err != nil {
 		t.Fatal(err)

@@ -29,37 +29,6 @@ type Fields struct {
 	AlertURL, AlertSummary, AlertDescription, AffectedUser, IP, ReportedIPs string
 }
 
-// Rule sets the priority of alerts whose field contains a text.
-type Rule struct {
-	Field    string // title, policy, description, user, tenant or severity
-	Contains string // case-insensitive substring
-	Priority string
-}
-
-var ruleFields = []string{"title", "policy", "description", "user", "tenant", "severity"}
-
-// ParseRules reads "title~Leaked credentials=Highest;policy~Impossible travel=High".
-func ParseRules(s string) ([]Rule, error) {
-	var out []Rule
-	for _, part := range strings.Split(s, ";") {
-		part = strings.TrimSpace(part)
-		if part == "" {
-			continue
-		}
-		cond, prio, ok := strings.Cut(part, "=")
-		field, text, ok2 := strings.Cut(cond, "~")
-		field, text, prio = strings.ToLower(strings.TrimSpace(field)), strings.TrimSpace(text), strings.TrimSpace(prio)
-		if !ok || !ok2 || text == "" || prio == "" {
-			return nil, fmt.Errorf("priority rule %q is not field~text=Priority", part)
-		}
-		if !contains(ruleFields, field) {
-			return nil, fmt.Errorf("priority rule %q: field %q is not one of %s", part, field, strings.Join(ruleFields, ", "))
-		}
-		out = append(out, Rule{Field: field, Contains: strings.ToLower(text), Priority: prio})
-	}
-	return out, nil
-}
-
 // ParsePriorities reads "high=High,medium=Medium,low=Low,informational=Lowest"
 // over the defaults.
 func ParsePriorities(s string) (map[mcas.Severity]string, error) {
@@ -81,15 +50,6 @@ func ParsePriorities(s string) (map[mcas.Severity]string, error) {
 	return out, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
 // Mapping is how alerts become issues.
 type Mapping struct {
 	Project    string
@@ -97,31 +57,6 @@ type Mapping struct {
 	Priorities map[mcas.Severity]string
 	Rules      []Rule
 	Fields     Fields
-}
-
-// Priority picks the first matching rule, else the severity's priority.
-func (m Mapping) Priority(a mcas.Alert) string {
-	for _, r := range m.Rules {
-		var v string
-		switch r.Field {
-		case "title":
-			v = a.Title
-		case "policy":
-			v = a.Policy()
-		case "description":
-			v = formatting.StripHTML(a.Description)
-		case "user":
-			v = AffectedUser(a)
-		case "tenant":
-			v = a.Tenant
-		case "severity":
-			v = a.Severity.String()
-		}
-		if strings.Contains(strings.ToLower(v), r.Contains) {
-			return r.Priority
-		}
-	}
-	return m.Priorities[a.Severity]
 }
 
 // Label is the label that identifies an alert's issue.
@@ -224,8 +159,8 @@ func reportLine(ip netip.Addr, rep abuseipdb.Report) string {
 // Filer is who clicked, for the issue's text.
 type Filer struct{ ID, Name string }
 
-// Build makes the Jira issue for an alert.
-func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, by Filer, now time.Time) jira.Issue {
+// Build makes the Jira issue for an alert, with the priority d decided.
+func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, d Decision, by Filer, now time.Time) jira.Issue {
 	title := formatting.Clean(a.Title)
 	if title == "" {
 		title = "(untitled alert)"
@@ -234,7 +169,7 @@ func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, by Filer, n
 		Project:   m.Project,
 		IssueType: m.IssueType,
 		Summary:   formatting.Cut(fmt.Sprintf("[MCAS][%s] %s", formatting.Clean(a.Tenant), title), maxSingleLine),
-		Priority:  m.Priority(a),
+		Priority:  d.Priority,
 		Labels:    labels(a),
 		Custom:    map[string]any{},
 	}
@@ -260,7 +195,7 @@ func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, by Filer, n
 	set(m.Fields.AffectedUser, formatting.Clean(user), maxSingleLine)
 	set(m.Fields.IP, strings.Join(ipList, ", "), maxSingleLine)
 	set(m.Fields.ReportedIPs, jira.Escape(report), maxParagraph)
-	is.Description = formatting.Cut(m.description(a, title, desc, user, ipList, report, by, now), maxParagraph)
+	is.Description = formatting.Cut(m.description(a, title, desc, user, ipList, report, d, by, now), maxParagraph)
 	return is
 }
 
@@ -272,7 +207,7 @@ func labels(a mcas.Alert) []string {
 	return out
 }
 
-func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []string, report string, by Filer, now time.Time) string {
+func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []string, report string, d Decision, by Filer, now time.Time) string {
 	var b strings.Builder
 	b.WriteString("h3. Defender for Cloud Apps alert\n")
 	row := func(k, v string) {
@@ -295,6 +230,7 @@ func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []strin
 	if u := formatting.SafeURL(a.URL); u != "" {
 		fmt.Fprintf(&b, "||Portal|%s|\n", jira.Link("Open in Defender for Cloud Apps", u))
 	}
+	groupNotes(&b, d) // issue #9
 	if desc != "" {
 		fmt.Fprintf(&b, "\nh3. Description\n%s\n", jira.Escape(desc))
 	}

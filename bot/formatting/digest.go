@@ -127,6 +127,9 @@ type DigestView struct {
 // card: the Jira issue filed for it, and more as the bot learns more.
 type AlertState struct {
 	Filed *Filed
+	// Jira is the filed issue's state in Jira, as the sync last saw it
+	// (issue #13); nil until seen.
+	Jira *JiraStatus
 }
 
 // RenderDigest draws a digest message from its view and the current state
@@ -359,7 +362,7 @@ func cards(v DigestView, states map[string]AlertState) []slack.Block {
 		out = append(out, section("alert:"+key, text))
 		st := states[key]
 		if st.Filed != nil {
-			out = append(out, context("filed:"+key, filedText(*st.Filed)))
+			out = append(out, context("filed:"+key, issueText(*st.Filed, st.Jira)))
 			continue
 		}
 		if act := actions(a, !v.NoJira); act != nil {

@@ -82,8 +82,17 @@ func cases() map[string]commands.Result {
 		"alerts_100":        commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam"}, Alerts: alerts(100), More: true},
 		"ip":                commands.IPResult{Addr: netip.MustParseAddr("185.220.101.4"), Tenants: []string{"contoso", "fabrikam"}, Activities: acts, Reputation: &rep},
 		"ip_private":        commands.IPResult{Addr: netip.MustParseAddr("10.0.0.1"), Tenants: []string{"contoso"}, RepNote: "private or reserved address: not sent to AbuseIPDB"},
-		"help":              commands.HelpResult{Definitions: commands.Definitions},
-		"usage_error":       commands.HelpResult{Problem: ue},
+		// Interim replies and reused answers (issue #10).
+		"alerts_pending": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam<!here>"}, Alerts: alerts(2)[:1],
+			Pending: []commands.Pending{{Tenant: "fabrikam<!here>", After: 8 * time.Second}}},
+		"alerts_pending_one": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso"},
+			Pending: []commands.Pending{{Tenant: "contoso", After: 8*time.Second + 20*time.Millisecond}}},
+		"alerts_queued": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam"}, Alerts: alerts(2)[1:],
+			Pending: []commands.Pending{{Tenant: "contoso", After: time.Second, Queued: 19200 * time.Millisecond, Budget: "25/min"}}},
+		"alerts_as_of": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam"}, Alerts: alerts(2),
+			AsOf: time.Date(2026, 11, 24, 14, 2, 11, 0, time.UTC)},
+		"help":        commands.HelpResult{Definitions: commands.Definitions},
+		"usage_error": commands.HelpResult{Problem: ue},
 	}
 }
 
@@ -123,7 +132,7 @@ func TestGoldenSlack(t *testing.T) {
 }
 
 func TestGoldenPlain(t *testing.T) {
-	for _, name := range []string{"alerts", "alerts_partial_hostile", "ip", "usage_error"} {
+	for _, name := range []string{"alerts", "alerts_partial_hostile", "ip", "usage_error", "alerts_pending", "alerts_queued", "alerts_as_of"} {
 		golden(t, name+".golden.txt", []byte(formatting.Plain(cases()[name])))
 	}
 }
@@ -319,5 +328,27 @@ func BenchmarkFormat100Rows(b *testing.B) {
 		if _, err := json.Marshal(msg); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// What an analyst reads while a tenant is missing or the answer is reused.
+func TestInterimRepliesSayWhatIsMissing(t *testing.T) {
+	for name, want := range map[string]string{
+		"alerts_pending":     ":hourglass_flowing_sand: *fabrikam&lt;!here&gt;* has not answered yet — this message will update",
+		"alerts_pending_one": ":hourglass_flowing_sand: *contoso* has not answered after 8 s; still trying",
+		"alerts_queued":      ":hourglass_flowing_sand: *contoso*'s API budget (25/min) is in use: queued, about 20 s — this message will update",
+		"alerts_as_of":       "· _as of 14:02:11 UTC_",
+	} {
+		raw, _ := json.Marshal(formatting.Reply(cases()[name]))
+		js := strings.ReplaceAll(string(raw), `\u0026`, "&")
+		if !strings.Contains(js, want) {
+			t.Errorf("%s lacks %q:\n%s", name, want, js)
+		}
+		if strings.HasPrefix(name, "alerts_pending") && strings.Contains(js, "No alerts match") {
+			t.Errorf("%s says nothing matched while a tenant is missing", name)
+		}
+	}
+	if js, _ := json.Marshal(formatting.Reply(cases()["alerts"])); strings.Contains(string(js), "as of") {
+		t.Error("a fresh answer claims to be reused")
 	}
 }

@@ -24,11 +24,16 @@ func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string
 	key := alertKey(lead)
 	text := groupCard(v, g, as)
 	var filed []Filed
+	var jira *JiraStatus // of the first filed alert's issue
 	keys := map[string]bool{}
 	for _, a := range as {
-		if f := states[alertKey(a)].Filed; f != nil {
-			filed = append(filed, *f)
-			keys[f.Key] = true
+		st := states[alertKey(a)]
+		if st.Filed != nil {
+			if len(filed) == 0 {
+				jira = st.Jira
+			}
+			filed = append(filed, *st.Filed)
+			keys[st.Filed.Key] = true
 		}
 	}
 	if len(filed) > 0 && len(filed) < len(as) {
@@ -39,7 +44,7 @@ func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string
 	}
 	out := []slack.Block{section("alert:"+key, text)}
 	if len(as) > 0 && len(filed) == len(as) {
-		line := filedText(filed[0])
+		line := issueText(filed[0], jira)
 		if len(keys) > 1 {
 			line = ":white_check_mark: filed as " + issueKeys(filed)
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/soc/mcasbot/bot/commands"
 )
@@ -16,7 +17,8 @@ func Plain(res commands.Result) string {
 	case commands.AlertsResult:
 		plainHead(&b, r.Title, r.Tenants, r.Filters, len(r.Alerts), r.More, "alert", "alerts")
 		plainFailures(&b, r.Failures)
-		if len(r.Alerts) == 0 {
+		plainInterim(&b, r.Pending, len(r.Tenants), r.AsOf)
+		if len(r.Alerts) == 0 && len(r.Pending) == 0 {
 			b.WriteString(strings.TrimPrefix(emptyText(r.Failures, len(r.Tenants), "No alerts match these filters."), ":white_check_mark: ") + "\n")
 			break
 		}
@@ -36,8 +38,9 @@ func Plain(res commands.Result) string {
 			fmt.Fprintf(&b, "AbuseIPDB: %s\n", r.RepNote)
 		}
 		plainFailures(&b, r.Failures)
+		plainInterim(&b, r.Pending, len(r.Tenants), r.AsOf)
 		plainIPRelated(&b, r)
-		if len(r.Activities) == 0 {
+		if len(r.Activities) == 0 && len(r.Pending) == 0 {
 			b.WriteString("No recent activity from this address.\n")
 			break
 		}
@@ -89,6 +92,16 @@ func plainHead(b *strings.Builder, title string, tenants []string, filters []com
 func plainFailures(b *strings.Builder, fs []commands.Failure) {
 	for _, f := range fs {
 		fmt.Fprintf(b, "WARNING: tenant %s could not be queried: %s\n", Clean(f.Tenant), Clean(f.Reason()))
+	}
+}
+
+// plainInterim writes the pending tenants and the age of reused answers.
+func plainInterim(b *strings.Builder, pending []commands.Pending, tenants int, at time.Time) {
+	if !at.IsZero() {
+		fmt.Fprintf(b, "as of %s UTC (reused answer)\n", at.UTC().Format("15:04:05"))
+	}
+	for _, p := range pending {
+		fmt.Fprintf(b, "WAITING: %s\n", PendingText(p, tenants == 1, Clean))
 	}
 }
 

@@ -293,7 +293,7 @@ func FuzzDigestGroups(f *testing.F) {
 		var as []mcas.Alert
 		for i := range n {
 			as = append(as, mcas.Alert{ID: fmt.Sprintf("a%d", i), Tenant: []string{tenant, "fabrikam"}[i%2], Title: title, Severity: mcas.Severity(i % 4),
-				Time: now.Add(-time.Duration(i) * time.Minute),
+				Time:     now.Add(-time.Duration(i) * time.Minute),
 				Entities: []mcas.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: ip}, {Type: "policyRule", Label: title}}})
 		}
 		formatting.SortForDigest(as)

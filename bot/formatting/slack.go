@@ -239,11 +239,15 @@ func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
 	if r.More {
 		summary += " shown, more match"
 	}
-	blocks := []slack.Block{header("title", title), context("filters", contextLine(r.Tenants, r.Filters, summary))}
+	summary += soFar(r.Pending)
+	blocks := []slack.Block{header("title", title), context("filters", contextLine(r.Tenants, r.Filters, summary)+asOf(r.AsOf))}
 	blocks = append(blocks, failureBlocks(r.Failures)...)
-	fallback := fmt.Sprintf("%s: %s", title, summary)
+	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
+	fallback := fmt.Sprintf("%s: %s", title, summary) + pendingFallback(r.Pending)
 	if n == 0 {
-		blocks = append(blocks, section("empty", emptyText(r.Failures, len(r.Tenants), "No alerts match these filters.")))
+		if len(r.Pending) == 0 {
+			blocks = append(blocks, section("empty", emptyText(r.Failures, len(r.Tenants), "No alerts match these filters.")))
+		}
 		return &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}
 	}
 	t, spent, left := table("alerts", alertColumns, r.Alerts)
@@ -262,8 +266,10 @@ func ipMessage(r commands.IPResult) *slack.WebhookMessage {
 	if r.More {
 		summary += " shown, more match"
 	}
-	blocks := []slack.Block{header("title", title), reputationBlock(r), context("filters", contextLine(r.Tenants, r.Filters, summary))}
+	summary += soFar(r.Pending)
+	blocks := []slack.Block{header("title", title), reputationBlock(r), context("filters", contextLine(r.Tenants, r.Filters, summary)+asOf(r.AsOf))}
 	blocks = append(blocks, failureBlocks(r.Failures)...)
+	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
 	if rb := ipRelatedBlock(r); rb != nil {
 		blocks = append(blocks, rb)
 	}
@@ -271,8 +277,11 @@ func ipMessage(r commands.IPResult) *slack.WebhookMessage {
 	if r.Reputation != nil {
 		fallback += fmt.Sprintf(", AbuseIPDB confidence %d%%", r.Reputation.Score)
 	}
+	fallback += pendingFallback(r.Pending)
 	if n == 0 {
-		blocks = append(blocks, section("empty", emptyText(r.Failures, len(r.Tenants), "No recent activity from this address.")))
+		if len(r.Pending) == 0 {
+			blocks = append(blocks, section("empty", emptyText(r.Failures, len(r.Tenants), "No recent activity from this address.")))
+		}
 		return &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}
 	}
 	t, spent, left := table("activities", activityColumns, r.Activities)

@@ -143,10 +143,23 @@ func States(ctx context.Context, st store.Store, alerts []mcas.Alert) (map[strin
 		}
 		if ok && rec.State == store.IssueCreated {
 			s.Filed = &formatting.Filed{Key: rec.Key, URL: rec.URL, By: rec.By}
+			if s.Jira, err = jiraStatus(ctx, st, a, rec.Key); err != nil {
+				return nil, err
+			}
 		}
 		out[formatting.AlertKeyOf(a.Tenant, a.ID)] = s
 	}
 	return out, nil
+}
+
+// jiraStatus is the issue's state as the Jira sync last saw it (issue #13).
+func jiraStatus(ctx context.Context, st store.Store, a mcas.Alert, key string) (*formatting.JiraStatus, error) {
+	js, ok, err := st.JiraState(ctx, a.Tenant, a.ID)
+	if err != nil || !ok || js.Key != key {
+		return nil, err
+	}
+	return &formatting.JiraStatus{Status: js.Status, Category: js.Category, Resolution: js.Resolution,
+		AssigneeSlack: js.AssigneeSlack, AssigneeName: js.AssigneeName, Gone: js.Gone}, nil
 }
 
 var redraws atomic.Int64

@@ -63,6 +63,7 @@ type Server struct {
 	postFail  []string
 	updates   int
 	respIDs   map[string]string // envelope id -> response_url id
+	x         extras            // files.go: uploads, users.lookupByEmail
 }
 
 type conn struct {
@@ -83,6 +84,7 @@ func New() *Server {
 		c.Handle("/chat.update", s.chat("chat.update"))
 		c.Handle("/chat.postEphemeral", s.chat("chat.postEphemeral"))
 		c.Handle("/response/", s.response)
+		s.addExtras(c)
 	})
 	s.Start()
 	return s

@@ -9,9 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -56,7 +54,7 @@ func checkCmd(ctx context.Context, stdout, stderr io.Writer, environ []string) i
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	checkSlack(ctx, cfg, a, add)
-	checkTenants(ctx, a.runner, add)
+	checkTenants(ctx, a, tenants, add)
 	checkAbuse(ctx, a, add)
 	checkStore(ctx, cfg, add)
 	checkJira(ctx, cfg, add)
@@ -97,29 +95,6 @@ func checkSlack(ctx context.Context, cfg *Config, a *app, add adder) {
 		add("slack", fail, "app token: apps.connections.open failed: %v (needs an xapp- token with connections:write, and Socket Mode on)", err)
 	} else {
 		add("slack", pass, "app token: Socket Mode connections can be opened")
-	}
-}
-
-func checkTenants(ctx context.Context, r *commands.Runner, add adder) {
-	for _, t := range r.Tenants {
-		list, err := t.Alerts(ctx, mcas.AlertQuery{Limit: 1})
-		switch {
-		case err != nil:
-			hint := ""
-			switch httpx.KindOf(err) {
-			case httpx.KindAuth:
-				hint = " (check the tenant's token)"
-			case httpx.KindForbidden:
-				hint = " (the token's owner cannot read alerts)"
-			case httpx.KindTimeout:
-				hint = " (use the regional portal URL)"
-			}
-			add("mcas", fail, "%s: %s%s", t.Name(), httpx.Describe(err), hint)
-		case len(list.Alerts) == 0:
-			add("mcas", pass, "%s: token valid, can read alerts (none yet)", t.Name())
-		default:
-			add("mcas", pass, "%s: token valid, can read alerts (newest %s UTC)", t.Name(), list.Alerts[0].Time.Format("2006-01-02 15:04"))
-		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/caarlos0/env/v11"
 
 	"github.com/soc/mcasbot/bot/filing"
+	"github.com/soc/mcasbot/integrations/entra"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
@@ -56,12 +57,14 @@ type Config struct {
 	AllowedUsers      []string `env:"SLACK_ALLOWED_USERS"`
 
 	Tenant        tenantEnv     `envPrefix:"MCAS_"`
+	Entra         entraEnv      // AZURE_*, GRAPH_URL: config_entra.go
 	Tenants       []tenantEnv   `envPrefix:"MCAS_TENANT"`
 	MCASTimeout   time.Duration `env:"MCAS_TIMEOUT" envDefault:"20s"`
 	MCASRate      int           `env:"MCAS_REQUESTS_PER_MINUTE" envDefault:"25"`
 	MCASAttempts  int           `env:"MCAS_ATTEMPTS" envDefault:"3"`
 	CommandTimout time.Duration `env:"COMMAND_TIMEOUT" envDefault:"25s"`
 	Workers       int           `env:"WORKERS" envDefault:"8"`
+	Busy          busyConfig
 
 	AbuseKey      Secret        `env:"ABUSEIPDB_API_KEY"`
 	AbuseKeyFile  string        `env:"ABUSEIPDB_API_KEY_FILE"`
@@ -107,6 +110,9 @@ type Config struct {
 		ReportedIPs      string `env:"REPORTED_IPS"`
 	} `envPrefix:"JIRA_FIELD_"`
 
+	JiraSync SyncSettings   // config_report.go
+	Report   ReportSettings // config_report.go
+
 	// Derived while loading.
 	minSeverity mcas.Severity
 	mapping     filing.Mapping
@@ -122,6 +128,7 @@ func (c *Config) JiraEnabled() bool { return c.JiraURL != "" }
 type Tenant struct {
 	Name, URL string
 	Token     Secret
+	Entra     *entra.Settings // nil: the legacy Token
 }
 
 // Problem is one thing wrong with the configuration.
@@ -212,6 +219,8 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	secret("DATABASE_URL", &cfg.DatabaseURL, cfg.DatabaseURLFile)
 	secret("JIRA_API_TOKEN", &cfg.JiraAPIToken, cfg.JiraAPITokenFile)
 	secret("JIRA_PAT", &cfg.JiraPAT, cfg.JiraPATFile)
+	secret("AZURE_CLIENT_SECRET", &cfg.Entra.ClientSecret, cfg.Entra.ClientSecretFile)
+	secret("AZURE_CLIENT_CERTIFICATE_PASSWORD", &cfg.Entra.CertPassword, cfg.Entra.CertPasswordFile)
 
 	if need.slack {
 		switch {
@@ -246,7 +255,7 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 
 	tenants := resolveTenants(&cfg, vars, fatal, warn, secret)
 	if need.tenants && len(tenants) == 0 && !hasFatal(ps) {
-		fatal("no MCAS tenant configured: set MCAS_URL and MCAS_TOKEN, or MCAS_TENANT_0_NAME/_URL/_TOKEN (and _1_, _2_, … for more)")
+		fatal("no MCAS tenant configured: set MCAS_URL and MCAS_TOKEN (or AZURE_TENANT_ID), or MCAS_TENANT_0_NAME/_URL/_TOKEN (or _AZURE_TENANT_ID; and _1_, _2_, … for more)")
 	}
 
 	if cfg.MCASTimeout <= 0 {
@@ -287,6 +296,9 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	validateDigest(&cfg, need, fatal, warn)
 	validateCorrelation(&cfg, fatal, warn)
 	validateJira(&cfg, fatal, warn)
+	validateBusy(&cfg, fatal, warn)
+	validateEntra(&cfg, tenants, fatal, warn)
+	validateReport(&cfg, vars, fatal, warn)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Fatal && !ps[j].Fatal })
 	return &cfg, tenants, ps
 }
@@ -386,7 +398,7 @@ var (
 	slackID      = regexp.MustCompile(`^[CGDUW][A-Z0-9]{2,}$`)
 	tenantName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$`)
 	tenantVarRE  = regexp.MustCompile(`^MCAS_TENANT_(\d+)_(.+)$`)
-	tenantFields = []string{"NAME", "URL", "TOKEN", "TOKEN_FILE"}
+	tenantFields = append([]string{"NAME", "URL", "TOKEN", "TOKEN_FILE"}, entraTenantFields...)
 )
 
 func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string, ...any), secret func(string, *Secret, string)) []Tenant {
@@ -400,7 +412,7 @@ func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string
 		if i >= len(cfg.Tenants) {
 			fatal("%s is set but MCAS_TENANT_%d_* is not: number tenants from 0 without gaps", k, len(cfg.Tenants))
 		} else if !slices.Contains(tenantFields, m[2]) {
-			warn("%s is not a known setting (expected _NAME, _URL, _TOKEN or _TOKEN_FILE)", k)
+			warn("%s is not a known setting (expected _NAME, _URL, _TOKEN, _TOKEN_FILE or _AZURE_…)", k)
 		}
 	}
 	single := cfg.Tenant.URL != "" || cfg.Tenant.Token != "" || cfg.Tenant.TokenFile != ""
@@ -430,9 +442,6 @@ func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string
 		case u.Scheme == "http":
 			warn("%sURL uses plain http: the token would travel unencrypted", p)
 		}
-		if t.Token == "" && t.TokenFile == "" {
-			fatal("%sTOKEN is not set", p)
-		}
 		name := t.Name
 		if name == "" {
 			name, _, _ = strings.Cut(u.Hostname(), ".")
@@ -446,7 +455,8 @@ func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string
 			continue
 		}
 		seen[strings.ToLower(name)] = true
-		out = append(out, Tenant{Name: name, URL: u.String(), Token: t.Token})
+		ent := tenantEntra(cfg, vars, p, name, single, t.Token != "" || t.TokenFile != "", fatal, warn, secret)
+		out = append(out, Tenant{Name: name, URL: u.String(), Token: t.Token, Entra: ent})
 	}
 	return out
 }

@@ -24,10 +24,11 @@ type sandbox struct {
 	tenants []*mcasfake.Server
 	abuse   *abusefake.Server
 	runner  *commands.Runner
+	entra   *demoEntra
 }
 
 func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second}}
+	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second, CacheTTL: time.Minute}, entra: newDemoEntra()}
 	for i, name := range []string{"contoso", "fabrikam"} {
 		token := "demo-token-" + name
 		srv := mcasfake.New(token)
@@ -36,7 +37,12 @@ func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
 		srv.AddAlerts(relatedSamples(name, now)...)
 		srv.AddActivities(mcasfake.GenerateActivities(name, 200, now, 72*time.Hour, uint64(i+1))...)
 		sb.tenants = append(sb.tenants, srv)
-		c, err := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: token, RequestsPerMinute: -1}, srv.Client(), logger)
+		auth, err := sb.entra.signIn(name, srv, logger)
+		if err != nil {
+			sb.Close()
+			return nil, err
+		}
+		c, err := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: token, Auth: auth, RequestsPerMinute: -1}, srv.Client(), logger)
 		if err != nil {
 			sb.Close()
 			return nil, err
@@ -63,10 +69,12 @@ func (sb *sandbox) Close() {
 	if sb.abuse != nil {
 		sb.abuse.Close()
 	}
+	sb.entra.Close()
 }
 
 const demoBanner = `mcasbot demo: a sandbox with two sample tenants (contoso, fabrikam), AbuseIPDB, Jira
-and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D ends. Try:
+and Slack, all in this process: no credentials, no network. fabrikam signs in with an Entra ID
+application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" or Ctrl-D ends. Try:
   /mcas alerts
   /mcas alerts 10 high
   /mcas ip 185.220.101.4
@@ -74,10 +82,16 @@ and Slack, all in this process: no credentials, no network. "quit" or Ctrl-D end
   /mcas user alice@contoso.com
   /mcas alerts limit=500        (bad input: see the message)
   /mcas help
+  /mcas alerts 10 high          (again: the answer is reused, "as of" the first)
+  slow fabrikam                 fabrikam takes 3 s to answer its next lookup; then try
+  /mcas alerts 5 medium         the reply at the deadline (1 s) shows contoso, then the rest
   digest                        post the morning digest (medium and high alerts): bob.smith's Tor
                                 alerts come as one entry, and what contoso and fabrikam share is marked
   jira 1                        press its first Create Jira button; press it again to see the dedupe
   /mcas user bob.smith@contoso.com   after a digest: his alerts, and where else he was seen
+  progress                      move the last filed issue on in Jira (In Progress, then Done) and sync
+  report                        post the weekly report and its chart (the PNG is saved to a temp file)
+  auth                          how each tenant signs in (Entra ID or legacy token)
 `
 
 func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -121,21 +135,34 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			fmt.Fprintf(stdout, "\n> %s\n", line)
 		}
 		word, arg, _ := strings.Cut(line, " ")
-		if word == "digest" || word == "jira" {
+		if word == "auth" {
+			sb.entra.show(ctx, stdout, []string{"contoso", "fabrikam"})
+			continue
+		}
+		if word == "slow" {
+			sb.slow(stdout, strings.TrimSpace(arg))
+			continue
+		}
+		if word == "digest" || word == "jira" || word == "progress" || word == "report" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
 					return exitUpstream
 				}
 			}
-			if word == "digest" {
+			switch word {
+			case "digest":
 				wf.runDigest(ctx, stdout)
-			} else {
+			case "jira":
 				wf.press(stdout, arg)
+			case "progress":
+				wf.progress(ctx, stdout)
+			case "report":
+				wf.report(ctx, stdout)
 			}
 			continue
 		}
-		execute(ctx, sb.runner, line, *asJSON, stdout, stdout)
+		execute(ctx, sb.runner, line, demoDeadline, *asJSON, stdout, stdout)
 		if ctx.Err() != nil {
 			break
 		}
@@ -154,6 +181,21 @@ func relatedSamples(tenant string, now time.Time) []mcasfake.Alert {
 		return []mcasfake.Alert{mcasfake.Guest(tenant, "bob.smith@contoso.com", "b0b000000000000000000f01", now.Add(-2*time.Hour), 2)}
 	}
 	return nil
+}
+
+// demoDeadline stands in for REPLY_DEADLINE (8 s) in the sandbox.
+const demoDeadline = time.Second
+
+// slow makes a sandbox tenant take 3 s over its next lookup.
+func (sb *sandbox) slow(stdout io.Writer, name string) {
+	for i, t := range sb.runner.Tenants {
+		if t.Name() == name {
+			sb.tenants[i].Fail(mcasfake.Fault{Delay: 3 * time.Second})
+			fmt.Fprintf(stdout, "%s will take 3 s over its next lookup (answers reused from the cache do not reach it).\n", name)
+			return
+		}
+	}
+	fmt.Fprintf(stdout, "no sandbox tenant %q (contoso, fabrikam)\n", name)
 }
 
 func isTerminal(r io.Reader) bool {

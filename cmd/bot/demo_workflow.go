@@ -45,6 +45,13 @@ type workflow struct {
 	stop   func()
 	// buttons maps the numbers shown in the digest to Create Jira buttons.
 	buttons []demoButton
+	// For the Jira sync and the report (demo_report.go).
+	api     *slack.Client
+	jc      *jira.Client
+	redraw  *messages.Redrawer
+	logger  *slog.Logger
+	seeded  bool
+	tenants []*mcas.Client
 }
 
 type demoButton struct {
@@ -81,19 +88,21 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		readers[t.Name()] = t.(*mcas.Client)
 	}
 	prios, _ := filing.ParsePriorities("")
-	rules, _ := filing.ParseRules("title~Leaked credentials=Highest;title~Ransomware=Highest")
+	rules, _ := filing.ParseRules("title~Leaked credentials&group=Staff=Highest;title~Ransomware=Highest")
 	svc := &filing.Service{
 		Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules, Fields: filing.Fields{
 			AlertURL: "customfield_10050", AffectedUser: "customfield_10051", IP: "customfield_10052", ReportedIPs: "customfield_10053"}},
-		Store: w.store, Jira: jc, Tenants: readers, Reputation: sb.runner.Reputation, Logger: logger,
-		GroupWindow: correlation.DefaultWindow,
+		Store: w.store, Jira: jc, Tenants: readers, Reputation: sb.runner.Reputation, Logger: logger, Groups: sb.entra.groups,
+		RepeatWindow: correlation.DefaultWindow,
 	}
 	// Commands now also say what other tenants' alerts share.
 	sb.runner.Related = &correlation.Finder{Store: w.store}
 	api := slack.New("xoxb-demo", slack.OptionAppLevelToken("xapp-demo"), slack.OptionAPIURL(w.slack.APIURL()))
 	b := bot.New(bot.Config{}, api, sb.runner, nil, logger)
+	w.api, w.jc, w.logger = api, jc, logger
+	w.redraw = &messages.Redrawer{Store: w.store, Slack: api, Logger: logger}
 	b.EnableJira(bot.JiraButtons{Filer: svc, Issues: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel},
-		Messages: &messages.Redrawer{Store: w.store, Slack: api, Logger: logger}})
+		Messages: w.redraw})
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { _ = b.Run(runCtx); close(done) }()
@@ -109,6 +118,7 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 	}
 	for _, t := range sb.runner.Tenants {
 		w.digest.Tenants = append(w.digest.Tenants, t.(*mcas.Client))
+		w.tenants = append(w.tenants, t.(*mcas.Client))
 	}
 	return w, nil
 }

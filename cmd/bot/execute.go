@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/formatting"
@@ -14,8 +15,9 @@ import (
 
 // execute runs one command text through the same parser, handlers and
 // formatter as the bot. Bad input goes to stderr with exit 2; an upstream
-// failure still prints what came back, with exit 1.
-func execute(ctx context.Context, runner *commands.Runner, text string, asJSON bool, stdout, stderr io.Writer) int {
+// failure still prints what came back, with exit 1. With a deadline, an
+// unfinished answer is printed when it passes, as the bot would post it.
+func execute(ctx context.Context, runner *commands.Runner, text string, deadline time.Duration, asJSON bool, stdout, stderr io.Writer) int {
 	text = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(text), "/mcas"))
 	req, err := runner.Parse(text)
 	if err != nil {
@@ -29,7 +31,22 @@ func execute(ctx context.Context, runner *commands.Runner, text string, asJSON b
 		fmt.Fprint(stderr, formatting.Plain(commands.HelpResult{Problem: ue}))
 		return exitUsage
 	}
-	res := runner.Run(ctx, req)
+	ans := runner.Start(ctx, req)
+	var res commands.Result
+	if deadline > 0 {
+		start := time.Now()
+		res = ans.Await(start.Add(deadline), func(part commands.Result, why commands.Interim) {
+			fmt.Fprintf(stdout, "(after %s, the reply shows, until the rest comes:)\n", time.Since(start).Round(100*time.Millisecond))
+			if asJSON {
+				writeJSON(stdout, formatting.Reply(part))
+			} else {
+				fmt.Fprint(stdout, formatting.Plain(part))
+			}
+			fmt.Fprintln(stdout, "(then it is replaced by:)")
+		})
+	} else {
+		res = ans.Wait()
+	}
 	if asJSON {
 		writeJSON(stdout, formatting.Reply(res))
 	} else {

@@ -3,6 +3,7 @@
 //	bot [run]                  the Socket Mode bot
 //	bot exec [--json] '<text>' one /mcas command, without Slack
 //	bot digest [--dry-run]     one digest now
+//	bot report [--dry-run]     the periodic report now
 //	bot demo                   a local console over a built-in sandbox
 package main
 
@@ -35,6 +36,8 @@ Usage:
   bot [run]                   run the Slack bot (Socket Mode)
   bot exec [--json] '<text>'  run one /mcas command without Slack and print the reply
   bot digest [--dry-run]      post one digest now (--dry-run: print it as JSON, post and record nothing)
+  bot report [--dry-run] [--period=30d] [--out=report.png]
+                              post the report and its chart now (--dry-run: print it as JSON, write the PNG)
   bot demo [--json]           try every command against a built-in sandbox (no credentials)
   bot check                   validate the configuration and reach every upstream
   bot probe <url>             GET a health URL; exit 0 on 2xx (container healthchecks)
@@ -67,6 +70,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return execCmd(ctx, args, stdout, stderr, environ)
 	case "digest":
 		return digestCmd(ctx, args, stdout, stderr, environ)
+	case "report":
+		return reportCmd(ctx, args, stdout, stderr, environ)
 	case "demo":
 		return demo(ctx, args, stdin, stdout, stderr)
 	case "probe":
@@ -104,7 +109,7 @@ func secretsOf(cfg *Config, tenants []Tenant) []string {
 	for _, t := range tenants {
 		s = append(s, t.Token.Reveal())
 	}
-	return s
+	return append(s, cfg.entraSecrets()...)
 }
 
 func httpClient() *http.Client {
@@ -129,7 +134,8 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	}
 	defer a.Close()
 	api := slackAPI(cfg, a.hc)
-	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers}, api, a.runner, a.hc, logger)
+	b := bot.New(bot.Config{AllowedChannels: cfg.AllowedChannels, AllowedUsers: cfg.AllowedUsers, Workers: cfg.Workers,
+		ReplyDeadline: cfg.Busy.ReplyDeadline}, api, a.runner, a.hc, logger)
 	metrics := ops.NewMetrics()
 	a.instrument(metrics, b)
 	a.enableJira(b, metrics)
@@ -158,7 +164,7 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 		names[i] = t.Name
 	}
 	logger.Info("mcasbot starting", "tenants", names, "abuseipdb", cfg.AbuseKey != "", "store", store.Kind(cfg.DatabaseURL.Reveal()),
-		"jira", cfg.JiraEnabled(), "digest", cfg.DigestEnabled())
+		"jira", cfg.JiraEnabled(), "digest", cfg.DigestEnabled(), "jira_sync", cfg.SyncEnabled(), "report", cfg.ReportEnabled())
 	if cfg.DigestEnabled() {
 		d := a.digest(api)
 		d.OnPosted = func(n int) { metrics.AlertsPosted.Add(float64(n)) }
@@ -170,6 +176,19 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 		sched.OnRun = func(o string) { metrics.DigestRuns.WithLabelValues(o).Inc() }
 		sched.Start(ctx)
 		defer sched.Stop()
+	}
+	if cfg.SyncEnabled() {
+		s := a.jiraSync(api, metrics)
+		s.Start(ctx)
+		defer s.Stop()
+	}
+	if cfg.ReportEnabled() {
+		j, err := a.scheduleReport(ctx, api, metrics)
+		if err != nil {
+			logger.Error("cannot schedule the report", "error", err)
+			return exitUsage
+		}
+		defer j.Stop()
 	}
 	if err := b.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("stopped", "error", err)
@@ -271,7 +290,7 @@ func execCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	return execute(ctx, a.runner, joinArgs(fs.Args()), *asJSON, stdout, stderr)
+	return execute(ctx, a.runner, joinArgs(fs.Args()), 0, *asJSON, stdout, stderr)
 }
 
 func joinArgs(a []string) string { return strings.Join(a, " ") }

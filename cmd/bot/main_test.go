@@ -4,11 +4,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"image/png"
+	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/report"
 )
 
 func fakeTenant(t *testing.T) (*mcasfake.Server, []string) {
@@ -132,5 +136,78 @@ func TestDemoShowsDigestAndCreateJira(t *testing.T) {
 	}
 	if strings.Count(s, "SEC-2") != 0 {
 		t.Error("a second click filed a second issue")
+	}
+}
+
+// The demo signs fabrikam in with its sandbox Entra ID, and its group rule
+// asks the sandbox Graph.
+func TestDemoShowsEntraSignInAndGroupRules(t *testing.T) {
+	demo := func(input string) string {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), []string{"demo"}, strings.NewReader(input), &out, &errb, nil); code != exitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return out.String()
+	}
+	s := demo("auth\n/mcas alerts limit=50\ndigest\n")
+	for _, want := range []string{
+		"contoso   legacy token", "fabrikam  Entra app " + demoApp + " (secret)  token issued by the sandbox Entra ID",
+		"1 token request(s) so far", "tenants: contoso, fabrikam",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Partial results") || strings.Contains(s, "could not be queried") {
+		t.Fatalf("a sandbox tenant failed:\n%s", s)
+	}
+	// Press the button of fabrikam's Leaked credentials alert for a Staff
+	// member, and of contoso's (a legacy tenant: no groups).
+	button := func(tenant, user string) string {
+		re := regexp.MustCompile(`Leaked credentials\n` + tenant + ` · [^\n]*\nUser: ` + user + `[^\n]*\n  \[Create Jira → (jira \d+)\]`)
+		m := re.FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("no Leaked credentials alert of %s for %s in the digest:\n%s", tenant, user, s)
+		}
+		return m[1]
+	}
+	s2 := demo("digest\n" + button("fabrikam", `carol\.j@fabrikam\.com`) + "\n")
+	if !strings.Contains(s2, "[MCAS][fabrikam] Leaked credentials") || !strings.Contains(s2, "Priority:      Highest") || !strings.Contains(s2, "||Matched groups|Staff|") {
+		t.Fatalf("Staff member's issue:\n%s", s2[strings.Index(s2, "Jira issue"):])
+	}
+	s3 := demo("digest\n" + button("contoso", `\S+`) + "\n")
+	if !strings.Contains(s3, "Priority:      High\n") || !strings.Contains(s3, "group membership unavailable: contoso signs in with a legacy MCAS token") {
+		t.Fatalf("legacy tenant's issue:\n%s", s3[strings.Index(s3, "Jira issue"):])
+	}
+}
+
+func TestDemoShowsJiraProgressAndTheReport(t *testing.T) {
+	var out, errb bytes.Buffer
+	// jira 2: one alert (jira 1 is a group of repeats, one issue for all).
+	in := strings.NewReader("progress\ndigest\njira 2\nprogress\nprogress\nreport\n")
+	if code := run(context.Background(), []string{"demo"}, in, &out, &errb, nil); code != exitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"No issue filed yet",
+		"SEC-1 moved to In Progress", "1 changed, 1 message updated", "· In Progress · @U0DAVE · filed by @U0DEMO",
+		"· Done (Fixed) · @U0DAVE",
+		"MCAS weekly report: ", "posted by the digest", "became a Jira issue", "fabrikam: 1 of 7 runs — last: throttled (HTTP 429)",
+		"↳ in thread: 📊 MCAS alerts per day", "Chart saved to ",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	_, path, _ := strings.Cut(s, "Chart saved to ")
+	path = strings.TrimSpace(path)
+	defer os.Remove(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := png.DecodeConfig(bytes.NewReader(b)); err != nil || cfg.Width != report.ChartWidth || cfg.Height != report.ChartHeight {
+		t.Fatalf("chart %+v %v", cfg, err)
 	}
 }

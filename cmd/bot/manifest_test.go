@@ -16,7 +16,7 @@ func TestSlackAppManifest(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := string(b)
-	for _, want := range []string{"socket_mode_enabled: true", "command: /mcas", "interactivity:\n    is_enabled: true", "- commands", "- chat:write"} {
+	for _, want := range []string{"socket_mode_enabled: true", "command: /mcas", "interactivity:\n    is_enabled: true", "- commands", "- chat:write", "- files:write"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("manifest lacks %q", want)
 		}

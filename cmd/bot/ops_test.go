@@ -72,7 +72,11 @@ func TestHealthReadinessAndMetricsOfTheRunningBot(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.Fail(mcasfake.Fault{Status: 401})
-	id, _ = fake.SlashCommand("U0A", "C0SOC", "alerts limit=2")
+	id, _ = fake.SlashCommand("U0A", "C0SOC", "alerts limit=2 high")
+	if _, err := fake.Responses(id, 1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	id, _ = fake.SlashCommand("U0A", "C0SOC", "alerts limit=2") // reused from the first
 	if _, err := fake.Responses(id, 1, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -95,13 +99,15 @@ func TestHealthReadinessAndMetricsOfTheRunningBot(t *testing.T) {
 
 	_, metrics := get("/metrics")
 	for _, want := range []string{
-		`mcasbot_commands_total{command="alerts",outcome="ok"} 1`,
+		`mcasbot_commands_total{command="alerts",outcome="ok"} 2`,
+		`mcasbot_query_cache_total{result="hit"} 1`,
+		`mcasbot_query_cache_total{result="miss"} 2`,
 		`mcasbot_commands_total{command="alerts",outcome="upstream_error"} 1`,
 		`mcasbot_commands_total{command="invalid",outcome="bad_input"} 1`,
 		`mcasbot_upstream_requests_total{integration="mcas",status="200"} 1`,
 		`mcasbot_upstream_requests_total{integration="mcas",status="401"} 1`,
-		`mcasbot_ack_seconds_count{kind="slash_command"} 3`,
-		`mcasbot_reply_seconds_count{command="alerts"} 2`,
+		`mcasbot_ack_seconds_count{kind="slash_command"} 4`,
+		`mcasbot_reply_seconds_count{command="alerts"} 3`,
 		`mcasbot_socketmode_reconnects_total 1`,
 		`mcasbot_socketmode_connected 1`,
 		`mcasbot_store_up 1`,

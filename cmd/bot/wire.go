@@ -16,6 +16,8 @@ import (
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/entra"
+	"github.com/soc/mcasbot/integrations/graph"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/ops"
@@ -34,7 +36,10 @@ type app struct {
 	filing  *filing.Service
 	logger  *slog.Logger
 	hc      *http.Client
+	budgets []*store.Budget
 	closers []func()
+	entra   map[string]*entra.Credential // by tenant, for those on Entra ID
+	graph   []*graph.Client
 }
 
 func (a *app) Close() {
@@ -45,34 +50,54 @@ func (a *app) Close() {
 
 // wire builds the clients; withStore opens the state store too.
 func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logger, withStore bool) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout}}
-	for _, t := range tenants {
-		c, err := mcas.New(mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Timeout: cfg.MCASTimeout,
-			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}, a.hc, logger)
+	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout, CacheTTL: cfg.Busy.QueryCacheTTL}}
+	if withStore {
+		st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
 		if err != nil {
+			return nil, fmt.Errorf("state store %s: %w", store.Kind(cfg.DatabaseURL.Reveal()), err)
+		}
+		a.store = st
+		a.closers = append(a.closers, func() { _ = st.Close() })
+	}
+	for _, t := range tenants {
+		auth, err := a.signIn(t)
+		if err != nil {
+			a.Close()
+			return nil, err
+		}
+		mc := mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Auth: auth, Timeout: cfg.MCASTimeout,
+			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}
+		if a.store != nil {
+			// One budget per tenant for every replica (in memory on SQLite).
+			b := &store.Budget{Store: a.store, Name: "mcas:" + t.Name, N: cfg.MCASRate, Per: time.Minute, Fallback: cfg.fallbackBudget(), Logger: logger}
+			a.budgets = append(a.budgets, b)
+			mc.Limiter = b
+		}
+		c, err := mcas.New(mc, a.hc, logger)
+		if err != nil {
+			a.Close()
 			return nil, err
 		}
 		a.mcas = append(a.mcas, c)
 		a.runner.Tenants = append(a.runner.Tenants, c)
 	}
 	if cfg.AbuseKey != "" {
-		c, err := abuseipdb.New(abuseipdb.Config{APIKey: cfg.AbuseKey.Reveal(), URL: cfg.AbuseURL, MaxAgeDays: cfg.AbuseMaxAge,
-			CacheTTL: cfg.AbuseCacheTTL}, a.hc, logger)
+		ac := abuseipdb.Config{APIKey: cfg.AbuseKey.Reveal(), URL: cfg.AbuseURL, MaxAgeDays: cfg.AbuseMaxAge, CacheTTL: cfg.AbuseCacheTTL}
+		if a.store != nil {
+			ac.Shared = a.store
+		}
+		c, err := abuseipdb.New(ac, a.hc, logger)
 		if err != nil {
+			a.Close()
 			return nil, err
 		}
 		a.abuse = c
 		a.runner.Reputation = c
 	}
-	if !withStore {
+	if a.store == nil {
 		return a, nil
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
-	if err != nil {
-		return nil, fmt.Errorf("state store %s: %w", store.Kind(cfg.DatabaseURL.Reveal()), err)
-	}
-	a.store = st
-	a.closers = append(a.closers, func() { _ = st.Close() })
+	st := a.store
 	a.runner.Related = &correlation.Finder{Store: st, Window: cfg.Correlation.window}
 	if cfg.JiraEnabled() {
 		jc, err := jiraClient(cfg, a.hc, logger)
@@ -86,10 +111,13 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 		}
 		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: readers, Logger: logger}
 		if cfg.Correlation.groupMin > 0 {
-			a.filing.GroupWindow = cfg.Correlation.window
+			a.filing.RepeatWindow = cfg.Correlation.window
 		}
 		if a.abuse != nil {
 			a.filing.Reputation = a.abuse
+		}
+		if a.filing.Groups, err = a.groups(); err != nil {
+			return nil, err
 		}
 	}
 	return a, nil
@@ -141,7 +169,6 @@ func (a *app) redrawer(api *slack.Client) *messages.Redrawer {
 func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 	for _, c := range a.mcas {
 		m.ObserveCaller(c.Caller())
-		m.ObserveWindow("mcas", c.Window())
 	}
 	if a.abuse != nil {
 		m.ObserveCaller(a.abuse.Caller())
@@ -158,6 +185,7 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 			m.ObserveCaller(c)
 		}
 	}
+	a.instrumentEntra(m)
 	b.OnAck = func(kind string, d time.Duration) { m.AckLatency.WithLabelValues(kind).Observe(d.Seconds()) }
 	b.OnCommand = func(name, outcome string, d time.Duration) {
 		m.Commands.WithLabelValues(name, outcome).Inc()
@@ -166,6 +194,18 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 		}
 	}
 	b.OnReconnect = m.Reconnects.Inc
+	a.runner.OnCache = func(hit bool) {
+		if hit {
+			m.QueryCache.WithLabelValues("hit").Inc()
+		} else {
+			m.QueryCache.WithLabelValues("miss").Inc()
+		}
+	}
+	a.runner.OnCoalesced = m.Coalesced.Inc
+	b.OnInterim = func(_ string, why commands.Interim) { m.Interim.WithLabelValues(string(why)).Inc() }
+	for _, bu := range a.budgets {
+		bu.OnFallback = m.BudgetFallback.Inc
+	}
 }
 
 // quota reads AbuseIPDB's remaining quota, if configured.

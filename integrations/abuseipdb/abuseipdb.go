@@ -32,6 +32,17 @@ type Config struct {
 	MaxAgeDays int           // default 90
 	CacheTTL   time.Duration // default 6h
 	Timeout    time.Duration // default 10s
+	// Shared, when set, is a cache every replica reads (the state store on
+	// PostgreSQL): reports and the quota AbuseIPDB reports are kept there,
+	// so replicas do not spend the daily quota twice on one address.
+	Shared SharedCache
+}
+
+// SharedCache is a key-value cache with expiry that replicas share
+// (store.Store implements it).
+type SharedCache interface {
+	CacheGet(ctx context.Context, key string) ([]byte, bool, error)
+	CachePut(ctx context.Context, key string, value []byte, ttl time.Duration) error
 }
 
 // Report is AbuseIPDB's view of one address.
@@ -170,11 +181,16 @@ func (c *Client) Check(ctx context.Context, addr netip.Addr) (Report, error) {
 		if v, ok := c.cache.Get(key); ok {
 			return v.(Report), nil
 		}
+		if r, ok := c.sharedReport(ctx, key); ok {
+			c.cache.SetDefault(key, r)
+			return r, nil
+		}
 		r, err := c.fetch(ctx, key)
 		if err != nil {
 			return Report{}, err
 		}
 		c.cache.SetDefault(key, r)
+		c.share(ctx, reportKey+key, r, c.cfg.CacheTTL)
 		return r, nil
 	})
 	if err != nil {
@@ -196,8 +212,84 @@ func (c *Client) Quota() Quota {
 	return c.quota
 }
 
+// Keys in the shared cache.
+const (
+	reportKey = "abuseipdb:report:"
+	quotaKey  = "abuseipdb:quota"
+)
+
+// sharedQuota is the daily allowance as the replicas last saw it.
+type sharedQuota struct {
+	Quota
+	Exhausted time.Time // no calls until then
+}
+
+func (c *Client) sharedReport(ctx context.Context, ip string) (Report, bool) {
+	var r Report
+	if !c.shared(ctx, reportKey+ip, &r) {
+		return Report{}, false
+	}
+	r.Cached = true
+	return r, true
+}
+
+// shared reads a shared cache entry into v; a store failure is a miss.
+func (c *Client) shared(ctx context.Context, key string, v any) bool {
+	if c.cfg.Shared == nil {
+		return false
+	}
+	b, ok, err := c.cfg.Shared.CacheGet(ctx, key)
+	if err != nil {
+		c.logger.Debug("shared cache unavailable; asking AbuseIPDB", "error", err)
+		return false
+	}
+	return ok && json.Unmarshal(b, v) == nil
+}
+
+func (c *Client) share(ctx context.Context, key string, v any, ttl time.Duration) {
+	if c.cfg.Shared == nil || ttl <= 0 {
+		return
+	}
+	b, _ := json.Marshal(v)
+	if err := c.cfg.Shared.CachePut(ctx, key, b, ttl); err != nil {
+		c.logger.Debug("shared cache unavailable; keeping the answer locally", "error", err)
+	}
+}
+
+// loadQuota adopts what another replica learned about the daily quota.
+func (c *Client) loadQuota(ctx context.Context) {
+	var q sharedQuota
+	if !c.shared(ctx, quotaKey, &q) {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if q.Known {
+		c.quota = q.Quota
+	}
+	if q.Exhausted.After(c.exhausted) {
+		c.exhausted = q.Exhausted
+	}
+}
+
+// shareQuota publishes the quota for the other replicas, until it resets.
+func (c *Client) shareQuota(ctx context.Context) {
+	c.mu.Lock()
+	q := sharedQuota{Quota: c.quota, Exhausted: c.exhausted}
+	c.mu.Unlock()
+	ttl := 24 * time.Hour
+	if until := time.Until(q.Reset); q.Reset.After(time.Now()) && until < ttl {
+		ttl = until
+	}
+	if until := time.Until(q.Exhausted); until > ttl {
+		ttl = until
+	}
+	c.share(ctx, quotaKey, q, ttl)
+}
+
 func (c *Client) fetch(ctx context.Context, ip string) (Report, error) {
 	const op = "check " + "ip"
+	c.loadQuota(ctx)
 	c.mu.Lock()
 	until := c.exhausted
 	c.mu.Unlock()
@@ -226,11 +318,13 @@ func (c *Client) fetch(ctx context.Context, ip string) (Report, error) {
 			c.exhausted = time.Now().Add(wait)
 			c.quota.Remaining, c.quota.Known = 0, true
 			c.mu.Unlock()
+			c.shareQuota(ctx)
 			c.logger.Warn("abuseipdb quota exhausted; reputation lookups paused", "for", wait.Round(time.Second))
 		}
 		return Report{}, err
 	}
 	c.noteQuota(resp.Header)
+	c.shareQuota(ctx)
 	var body struct {
 		Data *wireReport `json:"data"`
 	}

@@ -164,8 +164,11 @@ type Caller struct {
 	// MaxRetryAfter is the longest Retry-After worth waiting for; longer
 	// asks fail at once as throttled.
 	MaxRetryAfter time.Duration
-	// Wait is called before every attempt (a rate limiter), may be nil.
-	Wait func(ctx context.Context) error
+	// Limiter hands out a slot before every attempt (the upstream's
+	// request budget); nil means no limit.
+	Limiter Limiter
+	// OnLimit, when set, is told of every wait for the Limiter.
+	OnLimit func(wait time.Duration)
 	// Retry says whether a response status is worth another attempt.
 	// Nil means 429 and 5xx.
 	Retry func(status int) bool
@@ -289,10 +292,8 @@ func Sleep(ctx context.Context, d time.Duration) error {
 }
 
 func (c *Caller) once(ctx context.Context, op string, newReq func(ctx context.Context) (*http.Request, error)) (*Response, *Error) {
-	if c.Wait != nil {
-		if err := c.Wait(ctx); err != nil {
-			return nil, c.fail(op, KindTimeout, 0, "waiting for the rate limit", err)
-		}
+	if err := c.takeSlot(ctx, op); err != nil {
+		return nil, err
 	}
 	actx := ctx
 	if c.Timeout > 0 {
@@ -301,6 +302,9 @@ func (c *Caller) once(ctx context.Context, op string, newReq func(ctx context.Co
 		defer cancel()
 	}
 	req, err := newReq(actx)
+	if e, ok := errors.AsType[*Error](err); ok {
+		return nil, e // already says what failed (e.g. no token for the request)
+	}
 	if err != nil {
 		return nil, c.fail(op, KindBadRequest, 0, "", err)
 	}
@@ -324,6 +328,36 @@ func (c *Caller) once(ctx context.Context, op string, newReq func(ctx context.Co
 		e.RetryAfter = d
 	}
 	return nil, e
+}
+
+// takeSlot waits for the Limiter's next slot. A wait longer than ctx
+// allows fails at once as throttled: the budget is spent until then.
+func (c *Caller) takeSlot(ctx context.Context, op string) *Error {
+	if c.Limiter == nil {
+		return nil
+	}
+	wait, release, err := c.Limiter.Reserve(ctx)
+	if err != nil {
+		return c.fail(op, KindUnavailable, 0, "request budget unavailable", err)
+	}
+	if wait <= 0 {
+		return nil
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < wait {
+		release()
+		e := c.fail(op, KindThrottled, 0, fmt.Sprintf("the request budget is spent for the next %s", wait.Round(time.Second)), nil)
+		e.RetryAfter = wait
+		return e
+	}
+	noteWait(ctx, wait)
+	if c.OnLimit != nil {
+		c.OnLimit(wait)
+	}
+	if err := Sleep(ctx, wait); err != nil {
+		release()
+		return c.fail(op, KindTimeout, 0, "waiting for the request budget", err)
+	}
+	return nil
 }
 
 func (c *Caller) observe(op string, status int, d time.Duration) {

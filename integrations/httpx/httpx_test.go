@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -153,5 +154,95 @@ func TestTruncate(t *testing.T) {
 	}
 	if got := Truncate("abc", 3); got != "abc" {
 		t.Fatalf("got %q", got)
+	}
+}
+
+// A request that cannot be built for a described reason (no token) fails
+// with that reason, and a sign-in refusal is not retried.
+func TestRequestBuilderErrorIsKept(t *testing.T) {
+	var n atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { n.Add(1) }))
+	defer srv.Close()
+	c, slept := newCaller(srv)
+	refusal := &Error{Service: "entra id", Op: "get a token", Kind: KindAuth, Detail: "tenant not found (AADSTS90002)"}
+	_, err := c.Do(context.Background(), "list", func(context.Context) (*http.Request, error) { return nil, refusal })
+	if err != refusal || Describe(err) != "authentication failed: tenant not found (AADSTS90002)" || len(*slept) != 0 || n.Load() != 0 {
+		t.Fatalf("err %v, slept %v, %d requests", err, *slept, n.Load())
+	}
+}
+
+// Each queued caller learns its own wait at once: the k-th past the budget
+// waits for the slot k places back to leave the window.
+func TestWindowQueuesInOrder(t *testing.T) {
+	now := time.Unix(0, 0)
+	w := NewWindow(2, 10*time.Second)
+	w.now = func() time.Time { return now }
+	var waits []time.Duration
+	for range 5 {
+		d, _, _ := w.Reserve(context.Background())
+		waits = append(waits, d)
+		now = now.Add(time.Second)
+	}
+	// slots at 0, 1, 10, 11, 20 (reserved at 0, 1, 2, 3, 4)
+	want := []time.Duration{0, 0, 8 * time.Second, 8 * time.Second, 16 * time.Second}
+	for i := range want {
+		if waits[i] != want[i] {
+			t.Fatalf("waits %v, want %v", waits, want)
+		}
+	}
+}
+
+func TestWindowReleaseGivesTheSlotToTheNext(t *testing.T) {
+	now := time.Unix(0, 0)
+	w := NewWindow(1, time.Minute)
+	w.now = func() time.Time { return now }
+	_, _, _ = w.Reserve(context.Background())
+	d, release, _ := w.Reserve(context.Background())
+	if d != time.Minute {
+		t.Fatalf("second slot waits %v", d)
+	}
+	release()
+	if d, _, _ := w.Reserve(context.Background()); d != time.Minute {
+		t.Fatalf("after a release the next waits %v, want the freed minute", d)
+	}
+}
+
+type fixedLimiter struct {
+	wait     time.Duration
+	released int
+}
+
+func (f *fixedLimiter) Reserve(context.Context) (time.Duration, func(), error) {
+	return f.wait, func() { f.released++ }, nil
+}
+
+// A wait for the budget is announced before it starts, and a wait longer
+// than the caller has fails at once as throttled, giving the slot back.
+func TestCallerWaitsForTheBudgetAndSaysSo(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer srv.Close()
+	c, _ := newCaller(srv)
+	lim := &fixedLimiter{wait: 30 * time.Millisecond}
+	c.Limiter = lim
+	var limited time.Duration
+	c.OnLimit = func(d time.Duration) { limited = d }
+	var noticed time.Duration
+	ctx := WithWaitNotice(context.Background(), func(d time.Duration) { noticed = d })
+	if _, err := c.Do(ctx, "get", get(srv.URL)); err != nil {
+		t.Fatal(err)
+	}
+	if noticed != 30*time.Millisecond || limited != 30*time.Millisecond {
+		t.Fatalf("notice %v, metric %v", noticed, limited)
+	}
+	lim.wait = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := c.Do(ctx, "get", get(srv.URL))
+	if KindOf(err) != KindThrottled || time.Since(start) > 500*time.Millisecond || lim.released != 1 {
+		t.Fatalf("err %v after %v, released %d", err, time.Since(start), lim.released)
+	}
+	if !strings.Contains(Describe(err), "request budget is spent for the next 1m0s") {
+		t.Fatalf("describe %q", Describe(err))
 	}
 }

@@ -21,6 +21,8 @@ type Config struct {
 	Name  string // short name shown to analysts, e.g. "contoso"
 	URL   string // https://<tenant>.<region>.portal.cloudappsecurity.com
 	Token string // legacy API token
+	// Auth, when set, replaces Token: Bearer(an Entra ID credential).
+	Auth Auth
 	// Timeout bounds each HTTP request (default 20s).
 	Timeout time.Duration
 	// RequestsPerMinute caps calls to this tenant (default 25; MCAS allows 30
@@ -28,6 +30,12 @@ type Config struct {
 	RequestsPerMinute int
 	// Attempts is how many times a throttled or failed call is tried (default 3).
 	Attempts int
+	// BudgetWindow is the period RequestsPerMinute counts over (default a
+	// minute; tests shorten it).
+	BudgetWindow time.Duration
+	// Limiter, when set, hands out this tenant's requests instead of a
+	// local window (a budget shared by replicas, issue #10).
+	Limiter httpx.Limiter
 }
 
 // PageSize is the largest page MCAS serves.
@@ -37,9 +45,10 @@ const PageSize = 100
 type Client struct {
 	name   string
 	base   *url.URL
-	token  string
+	auth   Auth
 	caller *httpx.Caller
-	window *httpx.Window
+	budget int
+	per    time.Duration
 }
 
 // New checks cfg and returns a client for that tenant.
@@ -48,8 +57,11 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger) (*Client, error) {
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("mcas tenant %q: URL %q is not an http(s) URL", cfg.Name, cfg.URL)
 	}
-	if cfg.Token == "" {
-		return nil, fmt.Errorf("mcas tenant %q: no API token", cfg.Name)
+	if cfg.Auth == nil && cfg.Token == "" {
+		return nil, fmt.Errorf("mcas tenant %q: no API token or Entra ID credential", cfg.Name)
+	}
+	if cfg.Auth == nil {
+		cfg.Auth = legacyToken(cfg.Token)
 	}
 	name := cfg.Name
 	if name == "" {
@@ -70,13 +82,19 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger) (*Client, error) {
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = 3
 	}
-	c := &Client{name: name, base: u, token: cfg.Token, window: httpx.NewWindow(cfg.RequestsPerMinute, time.Minute)}
+	if cfg.BudgetWindow <= 0 {
+		cfg.BudgetWindow = time.Minute
+	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = httpx.NewWindow(cfg.RequestsPerMinute, cfg.BudgetWindow)
+	}
+	c := &Client{name: name, base: u, auth: cfg.Auth, budget: cfg.RequestsPerMinute, per: cfg.BudgetWindow}
 	c.caller = &httpx.Caller{
 		Service:  "mcas " + name,
 		Client:   hc,
 		Timeout:  cfg.Timeout,
 		Attempts: cfg.Attempts,
-		Wait:     c.window.Wait,
+		Limiter:  cfg.Limiter,
 		Detail:   errorDetail,
 		Logger:   logger.With("integration", "mcas", "tenant", name),
 	}
@@ -97,8 +115,9 @@ func (c *Client) Name() string { return c.name }
 // Caller exposes the HTTP caller so wiring can attach metrics hooks.
 func (c *Client) Caller() *httpx.Caller { return c.caller }
 
-// Window exposes the rate limiter so wiring can attach metrics hooks.
-func (c *Client) Window() *httpx.Window { return c.window }
+// Budget is the tenant's request budget: n requests per period (n <= 0:
+// unlimited).
+func (c *Client) Budget() (int, time.Duration) { return c.budget, c.per }
 
 // Severity of an alert, as MCAS numbers it.
 type Severity int
@@ -395,7 +414,11 @@ func (c *Client) request(method, path string, body []byte) func(ctx context.Cont
 		if err != nil {
 			return nil, err
 		}
-		req.Header.Set("Authorization", "Token "+c.token)
+		auth, err := c.auth.Authorization(ctx)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Authorization", auth)
 		req.Header.Set("Accept", "application/json")
 		if body != nil {
 			req.Header.Set("Content-Type", "application/json")

@@ -46,8 +46,16 @@ func Run(t *testing.T, open Opener) {
 		"Reopen":                    testReopen,
 		"Leases":                    testLeases,
 		"Messages":                  testMessages,
-		"Facts":                     testFacts,
-		"GroupIssues":               testGroupIssues,
+		"BudgetSlots":               testBudgetSlots,
+		"BudgetConcurrent":          testBudgetConcurrent,
+		"SharedCache":               testSharedCache,
+		// issue #13
+		"PostingFacts": testPostingFacts,
+		"JiraStates":   testJiraStates,
+		"Activity":     testActivity,
+		// issue #11
+		"Facts":       testFacts,
+		"GroupIssues": testGroupIssues,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })

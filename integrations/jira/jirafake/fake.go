@@ -15,6 +15,7 @@ import (
 	"net/http/httptest"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -51,6 +52,9 @@ type Options struct {
 	Fields     []CustomField
 	// SearchLag hides a new issue from search for this long.
 	SearchLag time.Duration
+	// PageSize caps maxResults of a search page (default 100), as Jira may
+	// return fewer issues than asked for.
+	PageSize int
 }
 
 // Issue is a created issue.
@@ -58,6 +62,10 @@ type Issue struct {
 	ID, Key string
 	Fields  map[string]json.RawMessage
 	Created time.Time
+	// Workflow state (status.go): To Do until moved.
+	Status, Resolution string
+	Assignee           string // account id (Cloud) or username (Data Center)
+	Deleted            bool
 }
 
 // Fault is an injected answer for the next request to a path prefix
@@ -73,6 +81,7 @@ type Server struct {
 
 	mu          sync.Mutex
 	issues      []Issue
+	users       map[string]User
 	requests    map[string]int
 	comments    map[string][]Comment
 	nextComment int
@@ -89,7 +98,7 @@ func New(opt Options) *Server {
 	if opt.Project == "" {
 		opt.Project = "SEC"
 	}
-	s := &Server{opt: opt, requests: map[string]int{}}
+	s := &Server{opt: opt, requests: map[string]int{}, users: map[string]User{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /rest/api/2/issue", s.create)
 	mux.HandleFunc("POST /rest/api/2/issue/{key}/comment", s.addComment)
@@ -139,7 +148,7 @@ func (s *Server) add(fields map[string]any, at time.Time) Issue {
 		b, _ := json.Marshal(v)
 		raw[k] = b
 	}
-	is := Issue{ID: fmt.Sprint(10000 + n), Key: fmt.Sprintf("%s-%d", s.opt.Project, n), Fields: raw, Created: at}
+	is := Issue{ID: fmt.Sprint(10000 + n), Key: fmt.Sprintf("%s-%d", s.opt.Project, n), Fields: raw, Created: at, Status: "To Do"}
 	s.issues = append(s.issues, is)
 	return is
 }
@@ -314,12 +323,20 @@ func checkValue(f *CustomField, raw json.RawMessage) string {
 var (
 	projectClause = regexp.MustCompile(`(?i)\bproject\s*=\s*"?([A-Z][A-Z0-9_]*)"?`)
 	labelClause   = regexp.MustCompile(`(?i)\blabels\s*=\s*"((?:[^"\\]|\\.)*)"`)
+	keyInClause   = regexp.MustCompile(`(?i)\bkey\s+in\s*\(([^)]*)\)`)
 )
 
-func (s *Server) search(jql string) ([]Issue, string) {
+// search runs a JQL query: `project = X [AND labels = "…"]…` or
+// `key in (A-1, B-2)`. It fails like Jira: unbounded queries are refused,
+// and a key that does not exist (never did, or was deleted) fails the
+// whole query with one message per key. Issues younger than SearchLag are
+// not in the index yet, so they are missing from results, though their
+// keys are valid.
+func (s *Server) search(jql string) ([]Issue, []string) {
 	pm := projectClause.FindStringSubmatch(jql)
-	if pm == nil {
-		return nil, "Unbounded JQL queries are not allowed here. Please add a search restriction to your query."
+	km := keyInClause.FindStringSubmatch(jql)
+	if pm == nil && km == nil {
+		return nil, []string{"Unbounded JQL queries are not allowed here. Please add a search restriction to your query."}
 	}
 	var labels []string
 	for _, m := range labelClause.FindAllStringSubmatch(jql, -1) {
@@ -327,9 +344,26 @@ func (s *Server) search(jql string) ([]Issue, string) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	var keys []string
+	if km != nil {
+		var problems []string
+		for _, k := range strings.Split(km[1], ",") {
+			k = strings.Trim(strings.TrimSpace(k), `"`)
+			if is := s.find(k); is == nil || is.Deleted {
+				problems = append(problems, fmt.Sprintf("An issue with key '%s' does not exist for field 'key'.", k))
+			}
+			keys = append(keys, k)
+		}
+		if len(problems) > 0 {
+			return nil, problems
+		}
+	}
 	var out []Issue
 	for _, is := range s.issues {
-		if pm[1] != s.opt.Project || time.Since(is.Created) < s.opt.SearchLag {
+		if is.Deleted || (pm != nil && pm[1] != s.opt.Project) || time.Since(is.Created) < s.opt.SearchLag {
+			continue
+		}
+		if km != nil && !slices.Contains(keys, is.Key) {
 			continue
 		}
 		var have []string
@@ -342,7 +376,26 @@ func (s *Server) search(jql string) ([]Issue, string) {
 			out = append(out, is)
 		}
 	}
-	return out, ""
+	return out, nil
+}
+
+// page reads maxResults (default 50, at most PageSize) and the offset.
+func (s *Server) page(r *http.Request, token bool) (offset, limit int) {
+	limit = 50
+	if n, err := strconv.Atoi(r.URL.Query().Get("maxResults")); err == nil && n > 0 {
+		limit = n
+	}
+	most := s.opt.PageSize
+	if most <= 0 {
+		most = 100
+	}
+	limit = min(limit, most)
+	if token {
+		offset, _ = strconv.Atoi(r.URL.Query().Get("nextPageToken"))
+	} else {
+		offset, _ = strconv.Atoi(r.URL.Query().Get("startAt"))
+	}
+	return offset, limit
 }
 
 func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
@@ -356,12 +409,20 @@ func (s *Server) searchJQL(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewDecoder(r.Body).Decode(&b)
 		jql = b.JQL
 	}
-	found, problem := s.search(jql)
-	if problem != "" {
-		writeErr(w, http.StatusBadRequest, []string{problem}, nil)
+	found, problems := s.search(jql)
+	if problems != nil {
+		writeErr(w, http.StatusBadRequest, problems, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"issues": view(found), "isLast": true})
+	offset, limit := s.page(r, true)
+	found = found[min(offset, len(found)):]
+	resp := map[string]any{"isLast": len(found) <= limit}
+	if len(found) > limit {
+		found = found[:limit]
+		resp["nextPageToken"] = strconv.Itoa(offset + limit)
+	}
+	resp["issues"] = s.view(found, r.URL.Query().Get("fields"))
+	writeJSON(w, http.StatusOK, resp)
 }
 
 func (s *Server) searchOld(w http.ResponseWriter, r *http.Request) {
@@ -369,20 +430,48 @@ func (s *Server) searchOld(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, http.StatusGone, []string{"The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. A full migration guideline is available at https://developer.atlassian.com/changelog/#CHANGE-2046"}, nil)
 		return
 	}
-	found, problem := s.search(r.URL.Query().Get("jql"))
-	if problem != "" {
-		writeErr(w, http.StatusBadRequest, []string{problem}, nil)
+	found, problems := s.search(r.URL.Query().Get("jql"))
+	if problems != nil {
+		writeErr(w, http.StatusBadRequest, problems, nil)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"startAt": 0, "maxResults": 10, "total": len(found), "issues": view(found)})
+	offset, limit := s.page(r, false)
+	total := len(found)
+	found = found[min(offset, len(found)):]
+	found = found[:min(limit, len(found))]
+	writeJSON(w, http.StatusOK, map[string]any{"startAt": offset, "maxResults": limit, "total": total, "issues": s.view(found, r.URL.Query().Get("fields"))})
 }
 
-func view(is []Issue) []map[string]any {
+// view shapes issues as search returns them, with the fields asked for
+// (default: summary).
+func (s *Server) view(is []Issue, fields string) []map[string]any {
+	want := strings.Split(fields, ",")
+	if fields == "" {
+		want = []string{"summary"}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	out := []map[string]any{}
 	for _, i := range is {
-		var summary string
-		_ = json.Unmarshal(i.Fields["summary"], &summary)
-		out = append(out, map[string]any{"id": i.ID, "key": i.Key, "fields": map[string]any{"summary": summary}})
+		f := map[string]any{}
+		for _, name := range want {
+			switch strings.TrimSpace(name) {
+			case "summary":
+				var summary string
+				_ = json.Unmarshal(i.Fields["summary"], &summary)
+				f["summary"] = summary
+			case "status":
+				f["status"] = statusView(i.Status)
+			case "resolution":
+				f["resolution"] = nil
+				if i.Resolution != "" {
+					f["resolution"] = map[string]string{"name": i.Resolution}
+				}
+			case "assignee":
+				f["assignee"] = s.userView(i.Assignee)
+			}
+		}
+		out = append(out, map[string]any{"id": i.ID, "key": i.Key, "self": s.URL + "/rest/api/2/issue/" + i.ID, "fields": f})
 	}
 	return out
 }

@@ -1,8 +1,9 @@
 // Package mcasfake is an in-process MCAS tenant speaking the real wire format,
 // for tests, benchmarks and `bot demo`. It implements the alert and activity
-// list endpoints with the filters mcasbot uses, token auth, paging, and
-// injectable failures (401, 429 with or without Retry-After, 5xx, slow or
-// malformed answers).
+// list endpoints with the filters mcasbot uses, token auth (and Entra ID
+// bearer tokens for its own tenant: TrustEntra), paging, and injectable
+// failures (401, 429 with or without Retry-After, 5xx, slow or malformed
+// answers).
 package mcasfake
 
 import (
@@ -15,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/soc/mcasbot/integrations/entra/entrafake"
 	"github.com/soc/mcasbot/integrations/internal/fault"
 )
 
@@ -75,9 +77,12 @@ type Server struct {
 	faults fault.Queue
 
 	mu         sync.Mutex
+	tenantID   string            // TrustEntra
+	authority  *entrafake.Server // TrustEntra
 	alerts     []Alert
 	activities []Activity
 	requests   []Request
+	throttle   throttle
 }
 
 // Request is what the fake received, for assertions.
@@ -85,6 +90,7 @@ type Request struct {
 	Method, Path string
 	Auth         string
 	Body         ListBody
+	At           time.Time
 }
 
 // ListBody is the list endpoints' request body.
@@ -158,13 +164,19 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 		}
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body})
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body, At: time.Now()})
+		over := s.overBudget()
 		s.mu.Unlock()
+		if over {
+			w.Header().Set("Retry-After", "1")
+			writeDetail(w, http.StatusTooManyRequests, "Request was throttled.")
+			return
+		}
 		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), detailBody) {
 			return
 		}
-		if r.Header.Get("Authorization") != "Token "+s.Token {
-			writeDetail(w, http.StatusUnauthorized, "Invalid token")
+		if status, detail := s.authorize(r); status != 0 {
+			writeDetail(w, status, detail)
 			return
 		}
 		// Re-encode the parsed body for the handlers.

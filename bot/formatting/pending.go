@@ -1,0 +1,75 @@
+package formatting
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/bot/commands"
+)
+
+// Interim replies (issue #10): tenants that have not answered by the reply
+// deadline, or wait for their request budget, and answers reused from the
+// query cache.
+
+// asOf is the context line's note for a reply built from reused answers.
+func asOf(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return " · _as of " + t.UTC().Format("15:04:05") + " UTC_"
+}
+
+func soFar(pending []commands.Pending) string {
+	if len(pending) == 0 {
+		return ""
+	}
+	return " (so far)"
+}
+
+// PendingText says why a tenant is missing from an interim reply; bold
+// marks the tenant's name (Slack: *name*, escaped).
+func PendingText(p commands.Pending, only bool, bold func(string) string) string {
+	name := bold(p.Tenant)
+	switch {
+	case p.Queued > 0:
+		budget := ""
+		if p.Budget != "" {
+			budget = " (" + p.Budget + ")"
+		}
+		return fmt.Sprintf("%s's API budget%s is in use: queued, about %s — this message will update", name, budget, seconds(p.Queued, math.Ceil))
+	case only:
+		return fmt.Sprintf("%s has not answered after %s; still trying", name, seconds(p.After, math.Round))
+	}
+	return name + " has not answered yet — this message will update"
+}
+
+func seconds(d time.Duration, round func(float64) float64) string {
+	return fmt.Sprintf("%d s", int(max(1, round(d.Seconds()))))
+}
+
+func pendingBlocks(pending []commands.Pending, tenants int) []slack.Block {
+	if len(pending) == 0 {
+		return nil
+	}
+	bold := func(s string) string { return "*" + CutEscaped(Clean(s), 60) + "*" }
+	lines := make([]string, len(pending))
+	for i, p := range pending {
+		lines[i] = ":hourglass_flowing_sand: " + PendingText(p, tenants == 1, bold)
+	}
+	return []slack.Block{section("pending", Cut(strings.Join(lines, "\n"), MaxSectionText))}
+}
+
+func pendingFallback(pending []commands.Pending) string {
+	if len(pending) == 0 {
+		return ""
+	}
+	names := make([]string, len(pending))
+	for i, p := range pending {
+		names[i] = Clean(p.Tenant)
+	}
+	return ", waiting for " + strings.Join(names, ", ")
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/soc/mcasbot/integrations/jira/jirafake"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/store"
+)
+
+// The sandbox Jira's assignee, findable in the sandbox Slack by e-mail.
+var demoAssignee = jirafake.User{AccountID: "acc-dave", DisplayName: "Dave Ops", Email: "dave@demo.example"}
+
+const demoAssigneeSlack = "U0DAVE"
+
+var emoji = strings.NewReplacer(":white_check_mark:", "✅", ":large_yellow_circle:", "🟡", ":white_circle:", "⚪", ":wastebasket:", "🗑",
+	":warning:", "⚠️", ":bar_chart:", "📊", ":thread:", "🧵")
+
+// progress moves the last filed issue one step through the sandbox Jira's
+// workflow (To Do → In Progress, assigned → Done) and runs the Jira sync.
+func (w *workflow) progress(ctx context.Context, out io.Writer) {
+	issues := w.jira.Issues()
+	if len(issues) == 0 {
+		fmt.Fprintln(out, "No issue filed yet: run `digest`, then `jira 1`, then `progress`.")
+		return
+	}
+	is := issues[len(issues)-1]
+	w.jira.AddUser(demoAssignee)
+	w.slack.AddUser(demoAssigneeSlack, demoAssignee.Email)
+	switch is.Status {
+	case "To Do":
+		_ = w.jira.Move(is.Key, "In Progress", "")
+		_ = w.jira.Assign(is.Key, demoAssignee.AccountID)
+		fmt.Fprintf(out, "In the sandbox Jira, %s moved to In Progress and %s (%s, @%s in Slack) took it.\n", is.Key, demoAssignee.DisplayName, demoAssignee.Email, demoAssigneeSlack)
+	case "In Progress":
+		_ = w.jira.Move(is.Key, "Done", "Fixed")
+		fmt.Fprintf(out, "In the sandbox Jira, %s moved to Done, resolution Fixed.\n", is.Key)
+	default:
+		fmt.Fprintf(out, "%s is %s already: file another issue (`jira 2`) to follow it.\n", is.Key, is.Status)
+		return
+	}
+	sync := &schedule.JiraSync{Store: w.store, Jira: w.jc, Users: w.api, Redraw: w.redraw, Logger: w.logger, Owner: "demo", UpdateInterval: 5 * time.Millisecond}
+	// The sandbox Jira's search lags a new issue by 2 s, as Cloud's does.
+	var rep schedule.SyncReport
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		var err error
+		if rep, err = sync.Run(ctx); err != nil {
+			fmt.Fprintln(out, "sync failed:", err)
+			return
+		}
+		if rep.Changed > 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	fmt.Fprintf(out, "Jira sync: %d %s followed, %d %s, %d changed, %d %s updated.\n", rep.Tracked, plural(rep.Tracked, "issue", "issues"),
+		rep.Searches, plural(rep.Searches, "search", "searches"), rep.Changed, rep.Redrawn, plural(rep.Redrawn, "message", "messages"))
+	if line := w.issueLine(ctx, is.Key); line != "" {
+		fmt.Fprintln(out, "The digest message now shows: "+line)
+	}
+}
+
+// issueLine is the line that stands for key's alert in its digest message.
+func (w *workflow) issueLine(ctx context.Context, key string) string {
+	tracked, _ := w.store.TrackedIssues(ctx, time.Now().AddDate(0, 0, -1))
+	for _, t := range tracked {
+		if t.Key != key {
+			continue
+		}
+		p, ok, _ := w.store.Message(ctx, t.Tenant, t.AlertID)
+		if !ok {
+			return ""
+		}
+		line := ""
+		for _, x := range w.slack.Posts() {
+			if x.Method != "chat.update" || x.TS != p.TS {
+				continue
+			}
+			var blocks []map[string]any
+			_ = json.Unmarshal(x.Blocks, &blocks)
+			for _, b := range blocks {
+				for _, e := range asList(b["elements"]) {
+					if s, _ := e["text"].(string); strings.Contains(s, key) {
+						line = emoji.Replace(mrkdwnToText(s))
+					}
+				}
+			}
+		}
+		return line
+	}
+	return ""
+}
+
+// report posts the weekly report into the sandbox Slack, as tomorrow's
+// would look (so today's digest and issues count), after recording the
+// week before as earlier digests would have. The chart, uploaded into the
+// report's thread, is saved to a temporary file.
+func (w *workflow) report(ctx context.Context, out io.Writer) {
+	now := time.Now().UTC()
+	if !w.seeded {
+		if err := w.seedHistory(ctx, now); err != nil {
+			fmt.Fprintln(out, "cannot record the sandbox's history:", err)
+			return
+		}
+		w.seeded = true
+		fmt.Fprintln(out, "(The sandbox recorded the past two weeks as daily digests would have; fabrikam failed one of them.)")
+	}
+	before := len(w.slack.Posts())
+	r := &schedule.PeriodicReport{Store: w.store, Slack: w.api, Channel: demoChannel, Logger: w.logger,
+		Now: func() time.Time { return now.Add(24 * time.Hour) }}
+	res, outcome, err := r.Run(ctx, false)
+	if err != nil {
+		fmt.Fprintln(out, "report failed:", err)
+		return
+	}
+	for _, p := range w.slack.Posts()[before:] {
+		if p.Method == "chat.postMessage" {
+			fmt.Fprintln(out, "\n── #soc-alerts ─────────────────────────────")
+			renderReport(out, p.Blocks)
+		}
+	}
+	files := w.slack.Files()
+	if outcome != "ok" || len(files) == 0 {
+		fmt.Fprintln(out, "The chart could not be attached:", res.ChartProblem)
+		return
+	}
+	f := files[len(files)-1]
+	tmp, err := os.CreateTemp("", "mcasbot-report-*.png")
+	if err == nil {
+		_, err = tmp.Write(f.Bytes)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(out, "cannot save the chart:", err)
+		return
+	}
+	fmt.Fprintf(out, "  ↳ in thread: 📊 %s (%s, %d KB, uploaded with files.getUploadURLExternal → upload → files.completeUploadExternal)\n", f.Title, f.Name, (len(f.Bytes)+1023)/1024)
+	fmt.Fprintf(out, "\nChart saved to %s\n", tmp.Name())
+}
+
+// renderReport prints a report message as a channel reader sees it.
+func renderReport(out io.Writer, raw json.RawMessage) {
+	var blocks []map[string]any
+	_ = json.Unmarshal(raw, &blocks)
+	for _, b := range blocks {
+		if t, ok := b["text"].(map[string]any); ok {
+			fmt.Fprintln(out, emoji.Replace(mrkdwnToText(fmt.Sprint(t["text"]))))
+		}
+		for _, f := range asList(b["fields"]) {
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(mrkdwnToText(fmt.Sprint(f["text"])), "\n", "\n  "))
+		}
+		for _, e := range asList(b["elements"]) {
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(emoji.Replace(mrkdwnToText(fmt.Sprint(e["text"]))), "\n", "\n  "))
+		}
+	}
+}
+
+// seedHistory records the sandbox tenants' medium and high alerts of the
+// 13 days before today as posted by an 08:00 digest each day, and those
+// digests' runs, one of which could not read fabrikam.
+func (w *workflow) seedHistory(ctx context.Context, now time.Time) error {
+	today := now.Truncate(24 * time.Hour)
+	for _, c := range w.tenants {
+		list, err := c.Alerts(ctx, mcas.AlertQuery{Limit: 500, Severities: []mcas.Severity{mcas.SeverityMedium, mcas.SeverityHigh},
+			Since: today.AddDate(0, 0, -13), Until: today.Add(-time.Millisecond)})
+		if err != nil {
+			return err
+		}
+		ids := make([]string, len(list.Alerts))
+		for i, a := range list.Alerts {
+			ids[i] = a.ID
+		}
+		posted, err := w.store.Posted(ctx, c.Name(), ids)
+		if err != nil {
+			return err
+		}
+		var ps []store.Posting
+		for _, a := range list.Alerts {
+			at := a.Time.Truncate(24 * time.Hour).Add(8 * time.Hour)
+			if !at.After(a.Time) {
+				at = at.Add(24 * time.Hour)
+			}
+			if posted[a.ID] || !at.Before(today) {
+				continue
+			}
+			ps = append(ps, store.Posting{Tenant: c.Name(), AlertID: a.ID, Channel: demoChannel, TS: fmt.Sprintf("%d.000100", at.Unix()),
+				PostedAt: at, Severity: a.Severity.String(), Title: a.Title, Policy: a.Policy(), User: a.User(), IPs: a.IPs(), AlertTime: a.Time})
+		}
+		if err := w.store.MarkPosted(ctx, ps); err != nil {
+			return err
+		}
+	}
+	for d := 13; d >= 1; d-- {
+		at := today.AddDate(0, 0, -d).Add(8 * time.Hour)
+		var runs []store.TenantRun
+		for _, c := range w.tenants {
+			r := store.TenantRun{At: at, Tenant: c.Name()}
+			if c.Name() == "fabrikam" && d == 3 {
+				r.Failed, r.Reason = true, "throttled (HTTP 429)"
+			}
+			runs = append(runs, r)
+		}
+		if err := w.store.RecordDigestRun(ctx, runs); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,39 @@
+package main
+
+import (
+	"context"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/soc/mcasbot/integrations/entra"
+	"github.com/soc/mcasbot/integrations/entra/entrafake"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/ops"
+)
+
+func TestEntraRequestsAreCounted(t *testing.T) {
+	authority := entrafake.New()
+	defer authority.Close()
+	authority.AddApp(entrafake.App{ClientID: multiApp, Secret: appSecret, Tenants: []string{dirContoso}})
+	a := &app{cfg: &Config{}, hc: authority.Client()}
+	auth, err := a.signIn(Tenant{Name: "contoso", Entra: &entra.Settings{Tenant: "contoso", TenantID: dirContoso, ClientID: multiApp,
+		Method: entra.ClientSecret, Secret: appSecret, AuthorityHost: authority.Authority()}})
+	if err != nil || auth == nil {
+		t.Fatal(auth, err)
+	}
+	m := ops.NewMetrics()
+	a.instrumentEntra(m)
+	for range 3 {
+		if _, err := a.entra["contoso"].Token(context.Background(), mcas.Scope); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The OpenID configuration and one token: the rest came from the cache.
+	if n := testutil.ToFloat64(m.Upstream.WithLabelValues("entra", "200")); n != 2 {
+		t.Fatalf("%v entra requests counted, want 2", n)
+	}
+	if groups, err := a.groups(); groups != nil || err != nil {
+		t.Fatalf("groups without a group rule: %v %v", groups, err)
+	}
+}

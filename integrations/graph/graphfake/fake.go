@@ -1,0 +1,204 @@
+// Package graphfake is an in-process Microsoft Graph serving the one call
+// mcasbot makes, a user's transitive group memberships, in the real wire
+// format: OData paging with @odata.nextLink, bearer tokens checked against
+// entrafake (its own tenant, Graph's audience, GroupMember.Read.All), and
+// Graph's errors (401 InvalidAuthenticationToken, 403
+// Authorization_RequestDenied, 404 Request_ResourceNotFound, 429 with
+// Retry-After), plus injectable faults.
+package graphfake
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/soc/mcasbot/integrations/entra/entrafake"
+	"github.com/soc/mcasbot/integrations/internal/fault"
+)
+
+// Audience is Graph's resource, the audience of its tokens.
+const Audience = "https://graph.microsoft.com"
+
+// Fault is an injected answer; its default body is a Graph error.
+type Fault = fault.Fault
+
+// Request is what the fake received.
+type Request struct {
+	Path, Query string
+	User        string
+	Auth        string
+}
+
+// Server is one tenant's Graph.
+type Server struct {
+	*httptest.Server
+
+	faults fault.Queue
+
+	mu        sync.Mutex
+	tenantID  string
+	authority *entrafake.Server
+	groups    map[string][]string // user (lower case) → group display names
+	requests  []Request
+	pageSize  int
+}
+
+// New starts a fake Graph for directory tenantID whose tokens authority
+// issues.
+func New(tenantID string, authority *entrafake.Server) *Server {
+	s := &Server{tenantID: strings.ToLower(tenantID), authority: authority, groups: map[string][]string{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1.0/users/{user}/transitiveMemberOf/microsoft.graph.group", s.memberOf)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+r.URL.Path+"'.")
+	})
+	s.Server = httptest.NewServer(mux)
+	return s
+}
+
+// SetUser makes user exist, a member (directly or not) of groups.
+func (s *Server) SetUser(user string, groups ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.groups[strings.ToLower(user)] = slices.Clone(groups)
+}
+
+// SetPageSize caps every page below what $top asks (Graph may), so
+// clients must follow @odata.nextLink.
+func (s *Server) SetPageSize(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.pageSize = n
+}
+
+// Fail queues faults for the next requests.
+func (s *Server) Fail(f ...Fault) { s.faults.Add(f...) }
+
+// SetLatency delays every answer.
+func (s *Server) SetLatency(d time.Duration) { s.faults.SetLatency(d) }
+
+// Requests are what was received so far.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.requests)
+}
+
+func (s *Server) memberOf(w http.ResponseWriter, r *http.Request) {
+	user := r.PathValue("user")
+	s.mu.Lock()
+	s.requests = append(s.requests, Request{Path: r.URL.Path, Query: r.URL.RawQuery, User: user, Auth: r.Header.Get("Authorization")})
+	s.mu.Unlock()
+	if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), defaultBody) {
+		return
+	}
+	if status, code, msg := s.authorize(r); status != 0 {
+		writeError(w, status, code, msg)
+		return
+	}
+	q := r.URL.Query()
+	top := 100
+	if v := q.Get("$top"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 999 {
+			writeError(w, http.StatusBadRequest, "Request_BadRequest", "Invalid page size specified: '"+v+"'. Must be between 1 and 999 inclusive.")
+			return
+		}
+		top = n
+	}
+	if sel := q.Get("$select"); sel != "" && sel != "displayName" && sel != "id,displayName" {
+		writeError(w, http.StatusBadRequest, "Request_BadRequest", "Unsupported $select "+sel)
+		return
+	}
+	s.mu.Lock()
+	groups, ok := s.groups[strings.ToLower(user)]
+	if s.pageSize > 0 {
+		top = min(top, s.pageSize)
+	}
+	s.mu.Unlock()
+	if !ok {
+		writeError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", user))
+		return
+	}
+	skip, _ := strconv.Atoi(q.Get("$skiptoken"))
+	end := min(len(groups), skip+top)
+	values := []map[string]string{}
+	for i := skip; i < end; i++ {
+		values = append(values, map[string]string{"@odata.type": "#microsoft.graph.group", "id": groupID(groups[i]), "displayName": groups[i]})
+	}
+	body := map[string]any{"@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups(displayName)", "value": values}
+	if end < len(groups) {
+		next := *r.URL
+		next.Scheme, next.Host = "http", r.Host
+		nq := next.Query()
+		nq.Set("$skiptoken", strconv.Itoa(end))
+		next.RawQuery = strings.NewReplacer("%24", "$").Replace(nq.Encode())
+		body["@odata.nextLink"] = next.String()
+	}
+	w.Header().Set("Content-Type", "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8")
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func groupID(name string) string {
+	h := uint32(2166136261)
+	for _, c := range []byte(name) {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return fmt.Sprintf("%08x-0000-4000-8000-%012x", h, h)
+}
+
+// authorize checks the bearer token as Graph does.
+func (s *Server) authorize(r *http.Request) (int, string, string) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty."
+	}
+	if s.authority == nil {
+		return http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure."
+	}
+	c, err := s.authority.Check(tok)
+	switch {
+	case err != nil:
+		return http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure: " + err.Error()
+	case c.Audience != Audience && c.Audience != "00000003-0000-0000-c000-000000000000":
+		return http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience."
+	case c.TenantID != s.tenantID:
+		return http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure: the token was issued for another tenant."
+	case !slices.ContainsFunc(c.Roles, func(r string) bool {
+		return r == "GroupMember.Read.All" || r == "Group.Read.All" || r == "Directory.Read.All"
+	}):
+		return http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+	}
+	return 0, "", ""
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(errorBody(code, msg)))
+}
+
+func errorBody(code, msg string) string {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg,
+		"innerError": map[string]string{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": "0d6a3e7c-7d0e-4c1e-9f3a-2b7f1c9e0a11",
+			"client-request-id": "0d6a3e7c-7d0e-4c1e-9f3a-2b7f1c9e0a11"}}})
+	return string(b)
+}
+
+func defaultBody(status int) string {
+	switch status {
+	case http.StatusTooManyRequests:
+		return errorBody("TooManyRequests", "Too many requests.")
+	case http.StatusServiceUnavailable:
+		return errorBody("serviceNotAvailable", "The service is temporarily unavailable. Try again later.")
+	case http.StatusForbidden:
+		return errorBody("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+	}
+	return errorBody("generalException", http.StatusText(status))
+}

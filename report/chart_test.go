@@ -1,0 +1,78 @@
+package report_test
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/soc/mcasbot/report"
+	"github.com/soc/mcasbot/report/reporttest"
+)
+
+func TestChartIsAPNGOfTheExpectedSize(t *testing.T) {
+	from, to, cur, prev := reporttest.Week()
+	b, err := report.Chart(report.Compute(from, to, cur, prev))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, format, err := image.Decode(bytes.NewReader(b))
+	if err != nil || format != "png" {
+		t.Fatalf("decode: %v %q", err, format)
+	}
+	if img.Bounds().Dx() != report.ChartWidth || img.Bounds().Dy() != report.ChartHeight {
+		t.Fatalf("size %v", img.Bounds())
+	}
+	// The bars are drawn: Monday's two high alerts make red pixels.
+	if !hasColor(img, 0xd6, 0x27, 0x28) || !hasColor(img, 0x1f, 0x4e, 0x79) {
+		t.Fatal("no high-severity bar or issue line in the chart")
+	}
+	// The README shows this chart.
+	if *update {
+		if err := os.WriteFile(filepath.Join("..", "docs", "report-chart.png"), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestChartOfAnEmptyMonth(t *testing.T) {
+	from, to := report.Window(time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), 30*24*time.Hour)
+	b, err := report.Chart(report.Compute(from, to, reporttest.Empty(), reporttest.Empty()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := png.DecodeConfig(bytes.NewReader(b))
+	if err != nil || cfg.Width != report.ChartWidth || cfg.Height != report.ChartHeight {
+		t.Fatalf("%+v %v", cfg, err)
+	}
+}
+
+func hasColor(img image.Image, r, g, b uint8) bool {
+	bounds := img.Bounds()
+	for y := bounds.Min.Y; y < bounds.Max.Y; y += 2 {
+		for x := bounds.Min.X; x < bounds.Max.X; x += 2 {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			if uint8(cr>>8) == r && uint8(cg>>8) == g && uint8(cb>>8) == b {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func BenchmarkChart30Days(b *testing.B) {
+	_, to, cur, prev := reporttest.Week()
+	s := report.Compute(to.AddDate(0, 0, -30), to, cur, prev)
+	var size int
+	for b.Loop() {
+		png, err := report.Chart(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		size = len(png)
+	}
+	b.ReportMetric(float64(size)/1024, "KB")
+}
