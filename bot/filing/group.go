@@ -281,7 +281,7 @@ func (s *Service) releaseAll(ctx context.Context, log *slog.Logger, tenant strin
 // comment adds alerts to an issue. Like a create, a comment whose answer
 // was lost may exist: such a failure is ambiguous.
 func (s *Service) comment(ctx context.Context, key string, as []mcas.Alert, by Filer) error {
-	if _, err := s.Jira.Comment(ctx, key, RepeatComment(as, by, s.now())); err != nil {
+	if _, err := s.Jira.Comment(ctx, key, repeatComment(as, by, s.now())); err != nil {
 		var e *httpx.Error
 		if errors.As(err, &e) && (e.Status >= 500 || e.Kind == httpx.KindTimeout || e.Kind == httpx.KindUnavailable) {
 			return ambiguous{fmt.Errorf("Jira did not confirm the comment on %s (%s), so it may or may not exist", key, httpx.Describe(e))}
@@ -294,9 +294,9 @@ func (s *Service) comment(ctx context.Context, key string, as []mcas.Alert, by F
 	return nil
 }
 
-// RepeatComment is the comment that adds alerts to a group's issue: a row
+// repeatComment is the comment that adds alerts to a group's issue: a row
 // per alert (wiki markup; upstream text escaped).
-func RepeatComment(as []mcas.Alert, by Filer, now time.Time) string {
+func repeatComment(as []mcas.Alert, by Filer, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "h4. %d more %s of this group\n", len(as), plural(len(as), "alert", "alerts"))
 	alertTable(&b, as)
