@@ -249,10 +249,10 @@ func TestGoldenRepliesWithRelated(t *testing.T) {
 		golden(t, name+".golden.json", append(js, '\n'))
 		assertNoLiveMarkup(t, js)
 	}
-	// Under the alerts table: the related block follows the table.
+	// Under the alerts table: the Details menu, then the related block.
 	msg := formatting.Reply(relatedAlerts())
 	att := msg.Attachments[0].Blocks.BlockSet
-	if len(att) != 2 || att[0].BlockType() != slack.MBTTable || att[1].ID() != "related" {
+	if len(att) != 3 || att[0].BlockType() != slack.MBTTable || att[1].ID() != "details" || att[2].ID() != "related" {
 		t.Fatalf("attachment blocks %v", att)
 	}
 	js, _ := json.Marshal(msg)
