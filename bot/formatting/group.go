@@ -17,9 +17,9 @@ import (
 // alert in it; what became of them is drawn from their states like a
 // single alert's.
 
-// groupBlocks draws a group: its card, then its buttons, or its issue once
-// every alert in it is filed.
-func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string]AlertState) []slack.Block {
+// groupBlocks draws a group: its card (with its menu, and how much of it
+// is closed), then its buttons, or its issue once every alert in it is filed.
+func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string]AlertState, closedStyle int) []slack.Block {
 	lead := as[0]
 	key := alertKey(lead)
 	text := groupCard(v, g, as)
@@ -42,7 +42,15 @@ func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string
 	if rel := relatedText(v.Related[key], relatedOnCard, false); rel != "" {
 		text += "\n" + rel
 	}
-	out := []slack.Block{section("alert:"+key, text)}
+	closed := groupCloses(as, states)
+	if line := groupClosedText(closed, len(as), closedStyle); line != "" {
+		text += "\n" + line
+	}
+	sec := section("alert:"+key, text)
+	if m := groupMenu(lead, len(closed) < len(as)); m != nil {
+		sec.Accessory = slack.NewAccessory(m)
+	}
+	out := []slack.Block{sec}
 	if len(as) > 0 && len(filed) == len(as) {
 		line := issueText(filed[0], jira)
 		if len(keys) > 1 {
