@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/store/storetest"
 )
 
 // Issue #11 end to end: a group of repeats' Details and Close….
@@ -263,5 +265,69 @@ func TestAFailedGroupCloseKeepsCloseAndSaysWhy(t *testing.T) {
 	w.waitUpdate(t, parent, "all 7 closed as true positive")
 	if c := contoso.Closes(); len(c) != 1 || len(c[0].IDs) != 7 {
 		t.Fatalf("close calls %+v", c)
+	}
+}
+
+// Two replicas on one PostgreSQL, two analysts submitting the group's
+// Close… at the same moment, each handled by another replica: one close
+// call with all seven, and the other analyst is told who closed them.
+func TestTwoReplicasCloseAGroupOnce(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	js := newJira()
+	defer js.Close()
+	a := startWorkflow(t, dbURL, js, nil, grouped)
+	b := startWorkflow(t, dbURL, js, a.slack, grouped)
+	if err := a.slack.WaitConnections(2, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	repeats := relatedFixtures(a)
+	relatedFixtures(b)
+	for _, w := range []*workflow{a, b} {
+		for _, f := range w.tenants {
+			f.SetLatency(150 * time.Millisecond) // the claims race, not the calls
+		}
+	}
+	if _, err := a.digest.Run(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	parent := a.slack.Posts()[0]
+	menu := formatting.ActionMenu + ":" + formatting.AlertKeyOf("contoso", repeats[0].ID)
+	views := map[string]string{}
+	for _, user := range []string{lead, dave} {
+		views[user] = a.openForm(t, user, parent, menu, groupValue(formatting.OpClose, repeats))
+		a.choose(t, user, views[user], mcas.Benign)
+	}
+	var wg sync.WaitGroup
+	for user, reason := range map[string]string{lead: "benign/triggered_by_test", dave: "benign/actual_severity_lower"} {
+		wg.Go(func() {
+			id, err := a.slack.Submit(user, views[user], closeForm(reason, ""))
+			if err == nil {
+				_, err = a.slack.WaitAck(id, 5*time.Second)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	told, err := a.slack.WaitPosts(2, 20*time.Second, func(p slackfake.Post) bool {
+		return p.Method == "response_url" && (strings.Contains(p.Text, "with one call to MCAS") || strings.Contains(p.Text, "Nothing left to close"))
+	})
+	if err != nil {
+		t.Fatalf("%v: %+v", err, a.slack.Posts())
+	}
+	var calls []mcasfake.Close
+	for _, w := range []*workflow{a, b} {
+		calls = append(calls, w.tenant("contoso").Closes()...)
+	}
+	if len(calls) != 1 || !slices.Equal(calls[0].IDs, sortedIDs(repeats)) {
+		t.Fatalf("close calls from two replicas: %+v", calls)
+	}
+	// Whoever won, the other was told it was them.
+	winner := map[bool]string{true: "triggered by test", false: "actual severity is lower"}[calls[0].ReasonID != nil && *calls[0].ReasonID == 6]
+	for _, p := range told {
+		if !strings.Contains(p.Text, winner) {
+			t.Fatalf("told %q; the close was %q", p.Text, winner)
+		}
 	}
 }
