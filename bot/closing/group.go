@@ -86,8 +86,8 @@ func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult
 	ids = slices.Compact(ids)
 	mine := store.CloseRecord{Tenant: req.Tenant, By: req.By.ID, ByName: req.By.Name,
 		Classification: string(req.Classification), Reason: req.Reason, Comment: req.Comment}
-	// Each wait for another close's outcome may be followed by one more
-	// round of claims; a close that keeps losing is told who holds it.
+	// A wait for another close's outcome is followed by another round of
+	// claims, a few times; a close that keeps losing is told who holds it.
 	for round := 0; ; round++ {
 		claimedAt := s.now()
 		won, already, holder, err := s.claimGroup(ctx, log, mine, ids)
@@ -103,11 +103,14 @@ func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult
 		}
 		// Someone else is closing one of them: wait for their outcome, so
 		// this analyst is told the same, then claim again.
-		if _, ok := s.waitClosed(ctx, req.Tenant, holder.AlertID); !ok || round == len(ids) {
+		if _, ok := s.waitClosed(ctx, req.Tenant, holder.AlertID); !ok || round == maxGroupRounds {
 			return GroupResult{Outcome: InProgress, Holder: *holder}, nil
 		}
 	}
 }
+
+// maxGroupRounds bounds the rounds of claims of one group close.
+const maxGroupRounds = 3
 
 // claimGroup claims each alert in order. It returns the alerts won, those
 // closed already, or (having released what it won) the claim of another

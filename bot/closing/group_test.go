@@ -264,3 +264,31 @@ func TestGroupCloseRefusesBadRequestsWithoutCalls(t *testing.T) {
 		t.Fatalf("%d MCAS calls for refused closes", n)
 	}
 }
+
+// A close of one of its alerts still running: the group close waits, then
+// says who is closing and holds nothing.
+func TestGroupCloseTellsWhoHoldsAnAlert(t *testing.T) {
+	w := newWorld(t)
+	ids := w.group(t)
+	w.svc.Wait = 300 * time.Millisecond
+	ctx := context.Background()
+	if c, err := w.store.ClaimClose(ctx, store.CloseRecord{Tenant: "contoso", AlertID: ids[3], By: "U0DAVE", Classification: "true_positive"}); err != nil || !c.Won {
+		t.Fatalf("%+v %v", c, err)
+	}
+	res, err := w.svc.CloseGroup(ctx, groupReq(ids, "U0CAROL", mcas.TruePositive, "", ""))
+	if err != nil || res.Outcome != closing.InProgress || res.Holder.By != "U0DAVE" || len(w.mcas.Closes()) != 0 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	for _, id := range ids[:3] {
+		if rec, _, _ := w.store.AlertClose(ctx, "contoso", id); rec.State == store.ClosePending {
+			t.Fatalf("%s still claimed: %+v", id, rec)
+		}
+	}
+	// Dave's close fails: the next group close takes every alert.
+	if err := w.store.FailClose(ctx, "contoso", ids[3], "MCAS said no"); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := w.svc.CloseGroup(ctx, groupReq(ids, "U0CAROL", mcas.TruePositive, "", "")); err != nil || len(res.Closed) != 7 || len(w.mcas.Closes()) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+}
