@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/soc/mcasbot/bot/closing"
+	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
@@ -46,7 +49,8 @@ func (w *workflow) progress(ctx context.Context, out io.Writer) {
 		fmt.Fprintf(out, "%s is %s already: file another issue (`jira 2`) to follow it.\n", is.Key, is.Status)
 		return
 	}
-	sync := &schedule.JiraSync{Store: w.store, Jira: w.jc, Users: w.api, Redraw: w.redraw, Logger: w.logger, Owner: "demo", UpdateInterval: 5 * time.Millisecond}
+	sync := &schedule.JiraSync{Store: w.store, Jira: w.jc, Users: w.api, Redraw: w.redraw, Logger: w.logger, Owner: "demo", UpdateInterval: 5 * time.Millisecond,
+		Closer: &closing.JiraDone{Service: w.closer, Classification: demoDoneCloses, Logger: w.logger}}
 	// The sandbox Jira's search lags a new issue by 2 s, as Cloud's does.
 	var rep schedule.SyncReport
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -60,11 +64,54 @@ func (w *workflow) progress(ctx context.Context, out io.Writer) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	fmt.Fprintf(out, "Jira sync: %d %s followed, %d %s, %d changed, %d %s updated.\n", rep.Tracked, plural(rep.Tracked, "issue", "issues"),
-		rep.Searches, plural(rep.Searches, "search", "searches"), rep.Changed, rep.Redrawn, plural(rep.Redrawn, "message", "messages"))
+	fmt.Fprintf(out, "Jira sync: %d %s followed, %d %s, %d changed, %d %s updated, %d %s closed.\n", rep.Tracked, plural(rep.Tracked, "issue", "issues"),
+		rep.Searches, plural(rep.Searches, "search", "searches"), rep.Changed, rep.Redrawn, plural(rep.Redrawn, "message", "messages"),
+		rep.Closed, plural(rep.Closed, "alert", "alerts"))
+	if is.Status == "In Progress" && w.showDoneClose(ctx, out, is.Key) {
+		return
+	}
 	if line := w.issueLine(ctx, is.Key); line != "" {
 		fmt.Fprintln(out, "The digest message now shows: "+line)
 	}
+}
+
+// demoDoneCloses is JIRA_DONE_CLOSES_ALERT in the sandbox.
+const demoDoneCloses = mcas.TruePositive
+
+// showDoneClose tells what JIRA_DONE_CLOSES_ALERT did with the alert of an
+// issue that just reached Done; true when it showed the digest entry.
+func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string) bool {
+	tracked, _ := w.store.TrackedIssues(ctx, time.Now().AddDate(0, 0, -1))
+	for _, t := range tracked {
+		if t.Key != key {
+			continue
+		}
+		rec, ok, _ := w.store.AlertClose(ctx, t.Tenant, t.AlertID)
+		switch {
+		case !ok || rec.State != store.CloseDone:
+			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: the alert could not be closed; the next sync tries again.\n", demoDoneCloses)
+			return false
+		case !rec.ByBot():
+			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: the alert was closed before (%s), so nothing is closed twice.\n", demoDoneCloses,
+				emoji.Replace(mrkdwnToText(formatting.ClosedText(*formatting.ClosedFromStore(rec)))))
+			return false
+		}
+		for _, c := range w.closes(t.Tenant) {
+			if slices.Contains(c.IDs, t.AlertID) {
+				fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s (on in the sandbox): the sync closed the alert in %s: POST /api/v1/alerts/close_%s/ with comment %q; no comment back on %s.\n",
+					demoDoneCloses, t.Tenant, c.Kind, c.Comment, key)
+			}
+		}
+		for _, b := range w.buttons {
+			if b.tenant == t.Tenant && b.id == t.AlertID {
+				fmt.Fprintln(out, "The digest message now shows:")
+				w.printEntry(out, w.slack.Current(b.post), formatting.AlertKeyOf(t.Tenant, t.AlertID))
+				return true
+			}
+		}
+		return false
+	}
+	return false
 }
 
 // issueLine is the line that stands for key's alert in its digest message.
