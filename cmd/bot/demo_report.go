@@ -64,9 +64,15 @@ func (w *workflow) progress(ctx context.Context, out io.Writer) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	fmt.Fprintf(out, "Jira sync: %d %s followed, %d %s, %d changed, %d %s updated, %d %s closed.\n", rep.Tracked, plural(rep.Tracked, "issue", "issues"),
-		rep.Searches, plural(rep.Searches, "search", "searches"), rep.Changed, rep.Redrawn, plural(rep.Redrawn, "message", "messages"),
-		rep.Closed, plural(rep.Closed, "alert", "alerts"))
+	closed := ""
+	if rep.Closed > 0 {
+		closed += fmt.Sprintf(", %d %s closed", rep.Closed, plural(rep.Closed, "alert", "alerts"))
+	}
+	if rep.CloseFailed > 0 {
+		closed += fmt.Sprintf(", %d %s failed", rep.CloseFailed, plural(rep.CloseFailed, "close", "closes"))
+	}
+	fmt.Fprintf(out, "Jira sync: %d %s followed, %d %s, %d changed, %d %s updated%s.\n", rep.Tracked, plural(rep.Tracked, "issue", "issues"),
+		rep.Searches, plural(rep.Searches, "search", "searches"), rep.Changed, rep.Redrawn, plural(rep.Redrawn, "message", "messages"), closed)
 	if is.Status == "In Progress" && w.showDoneClose(ctx, out, is.Key) {
 		return
 	}
