@@ -21,6 +21,7 @@ import (
 // Filer files issues (*filing.Service).
 type Filer interface {
 	File(ctx context.Context, tenant, alertID string, by filing.Filer) (filing.Result, error)
+	FileGroup(ctx context.Context, g filing.RepeatGroup, by filing.Filer) (filing.Result, error)
 }
 
 // IssueReader reads issue records (store.Store).
@@ -75,7 +76,20 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		b.Reply(ctx, cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
 		return
 	}
-	res, err := b.jira.Filer.File(ctx, v.Tenant, v.AlertID, filing.Filer{ID: cb.User.ID, Name: userName(cb.User)})
+	var res filing.Result
+	if v.Group {
+		var g filing.RepeatGroup
+		if g, err = b.groupOf(ctx, v); err != nil {
+			log.Error("audit: jira filing failed", "outcome", "failed", "error", err)
+			b.outcome("failed")
+			b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Could not read this group's alerts: "+formatting.CutEscaped(err.Error(), 1500)))
+			return
+		}
+		log = log.With("group", g.Signature, "alerts", len(g.Alerts))
+		res, err = b.jira.Filer.FileGroup(ctx, g, filing.Filer{ID: cb.User.ID, Name: userName(cb.User)})
+	} else {
+		res, err = b.jira.Filer.File(ctx, v.Tenant, v.AlertID, filing.Filer{ID: cb.User.ID, Name: userName(cb.User)})
+	}
 	switch {
 	case err != nil:
 		log.Error("audit: jira filing failed", "outcome", string(res.Outcome), "error", err)
@@ -89,6 +103,15 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		log.Info("audit: jira issue filed", "issue", res.Key, "outcome", "filed")
 		b.outcome("filed")
 		b.updateMessage(ctx, log, cb)
+	case res.Outcome == filing.AlreadyFiled && res.Appended > 0:
+		log.Info("audit: jira click added repeats to a filed group", "issue", res.Key, "appended", res.Appended, "outcome", "already_filed")
+		b.outcome("already_filed")
+		what := "this alert repeats a group filed there, so it was added to the issue as a comment"
+		if v.Group {
+			what = fmt.Sprintf("the %d alerts of this group not yet in it were added to the issue as a comment", res.Appended)
+		}
+		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s: %s.", issueLink(res.Key, res.URL), what)))
+		b.updateMessage(ctx, log, cb)
 	case res.Outcome == filing.AlreadyFiled:
 		log.Info("audit: jira click on filed alert", "issue", res.Key, "filed_by", res.By, "outcome", "already_filed")
 		b.outcome("already_filed")
@@ -101,8 +124,8 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 	case res.Outcome == filing.InProgress && res.Held != "":
 		log.Info("audit: jira click on held alert", "held_by", res.By, "outcome", "in_progress")
 		b.outcome("in_progress")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":warning: An earlier attempt by <@%s> got no answer from Jira (%s). To avoid a duplicate, this alert is held until %s UTC; after that a click searches Jira before filing.",
-			res.By, formatting.CutEscaped(res.Held, 300), res.HeldUntil.UTC().Format("15:04"))))
+		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":warning: An earlier attempt by <@%s> got no answer from Jira (%s). To avoid a duplicate, %s is held until %s UTC; after that a click searches Jira before filing.",
+			res.By, formatting.CutEscaped(res.Held, 300), noun(v, "this alert", "(part of) this group"), res.HeldUntil.UTC().Format("15:04"))))
 	case res.Outcome == filing.InProgress:
 		// Someone else (maybe on another replica) is filing it: wait for
 		// their result so this user is told the same key.
@@ -114,8 +137,16 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		}
 		log.Info("audit: jira click while filing", "filing_by", res.By, "outcome", "in_progress")
 		b.outcome("in_progress")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is filing this alert right now; the message will show the issue in a moment.", res.By)))
+		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is filing %s right now; the message will show the issue in a moment.", res.By, noun(v, "this alert", "(part of) this group"))))
 	}
+}
+
+// noun names what a button files.
+func noun(v formatting.ButtonValue, alert, group string) string {
+	if v.Group {
+		return group
+	}
+	return alert
 }
 
 // waitFiled polls the store until another click's filing is done.

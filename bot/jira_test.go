@@ -33,11 +33,12 @@ type workflow struct {
 	jira   *jirafake.Server
 	store  store.Store
 	digest *schedule.Digest
+	filing *filing.Service
 }
 
 // startWorkflow runs a bot with the digest and Create Jira wired, on a
-// database and Jira that survive restarts.
-func startWorkflow(t *testing.T, dbPath string, jiraSrv *jirafake.Server, fake *slackfake.Server) *workflow {
+// database and Jira that survive restarts; hooks change it before it starts.
+func startWorkflow(t *testing.T, dbPath string, jiraSrv *jirafake.Server, fake *slackfake.Server, hooks ...func(*workflow, *harness)) *workflow {
 	t.Helper()
 	w := &workflow{jira: jiraSrv}
 	cfg := bot.Config{AllowedChannels: []string{socChannel}, AllowedUsers: []string{analyst, lead, dave}}
@@ -59,6 +60,7 @@ func startWorkflow(t *testing.T, dbPath string, jiraSrv *jirafake.Server, fake *
 				Fields: filing.Fields{AlertURL: "customfield_10050", AffectedUser: "customfield_10051", ReportedIPs: "customfield_10052"}},
 			Store: st, Jira: jc, Tenants: tenants, Reputation: h.rep, Logger: h.logger,
 		}
+		w.filing = svc
 		redraw := &messages.Redrawer{Store: st, Slack: h.bot.API(), Logger: h.logger}
 		h.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{lead}, Channels: []string{digestChannel}, Messages: redraw})
 		enableTriage(h, st, jc, redraw)
@@ -68,6 +70,9 @@ func startWorkflow(t *testing.T, dbPath string, jiraSrv *jirafake.Server, fake *
 		}
 		for _, c := range h.clients {
 			w.digest.Tenants = append(w.digest.Tenants, c)
+		}
+		for _, hook := range hooks {
+			hook(w, h)
 		}
 	})
 	return w

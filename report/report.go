@@ -203,7 +203,13 @@ func Compute(from, to time.Time, cur, prev store.Activity) Stats {
 			}
 		}
 	}
+	issues := map[string]bool{}
 	for _, f := range cur.Filed {
+		// A group of repeats has one issue for all its alerts (issue #11).
+		if f.Key != "" && issues[f.Key] {
+			continue
+		}
+		issues[f.Key] = true
 		s.Filed++
 		if d := day(f.FiledAt); d != nil {
 			d.Filed++

@@ -17,6 +17,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/messages"
+	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/mcas"
@@ -58,6 +59,12 @@ type Config struct {
 	PostInterval time.Duration
 	// NoJira leaves out the Create Jira buttons.
 	NoJira bool
+	// GroupMin collapses a tenant's alerts of one policy for one account or
+	// IP into one entry when there are at least this many (0: off).
+	GroupMin int
+	// Window is how far back correlation looks, and how long after its
+	// newest alert a filed group takes repeats (default 7 days).
+	Window time.Duration
 }
 
 // Digest runs digests.
@@ -73,6 +80,9 @@ type Digest struct {
 	Owner string
 	// OnPosted, when set, counts alerts posted.
 	OnPosted func(n int)
+	// Repeats, when set (and grouping is on), adds new repeats of a group
+	// already filed to its issue instead of leaving them to be filed.
+	Repeats Repeats
 
 	mu       sync.Mutex
 	lastPost time.Time
@@ -83,7 +93,10 @@ type Report struct {
 	New, Posted, Messages int
 	MCASCalls             int
 	Failures              []formatting.TenantProblem
-	Skipped               string // why the run did nothing (another run holds the lock)
+	// Groups is how many entries collapse repeats, Appended how many alerts
+	// were added to a filed group's issue.
+	Groups, Appended int
+	Skipped          string // why the run did nothing (another run holds the lock)
 	// DryRun holds the messages a dry run would post, in order.
 	DryRun []*slack.WebhookMessage
 }
@@ -114,6 +127,10 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 	found := d.fetch(ctx, &rep)
 	if !dryRun {
 		d.recordRun(ctx, found, rep.Failures)
+		// Posting does not wait for it; the run does.
+		done := make(chan struct{})
+		go func() { defer close(done); d.remember(ctx, found) }()
+		defer func() { <-done }()
 	}
 	var all []mcas.Alert
 	for _, f := range found {
@@ -134,12 +151,18 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 		return rep, d.advance(ctx, found, dryRun)
 	}
 	formatting.SortForDigest(all)
-	in := formatting.DigestInput{Alerts: all, Reputation: d.reputations(ctx, all), Failures: rep.Failures, Truncated: map[string]int{}, NoJira: d.NoJira}
+	var reputation map[string]abuseipdb.Report
+	var lookups sync.WaitGroup
+	lookups.Go(func() { reputation = d.reputations(ctx, all) })
+	in := formatting.DigestInput{Alerts: all, Failures: rep.Failures, Truncated: map[string]int{}, NoJira: d.NoJira}
 	for _, f := range found {
 		if f.more {
 			in.Truncated[f.tenant] = f.total - len(f.fresh)
 		}
 	}
+	d.relate(ctx, &in, found, &rep, dryRun)
+	lookups.Wait()
+	in.Reputation = reputation
 	chunks := formatting.Digest(in)
 	parentTS := ""
 	for i, c := range chunks {
@@ -204,6 +227,7 @@ func (d *Digest) publish(ctx context.Context, rep *Report, dryRun bool, msg *sla
 type tenantFind struct {
 	tenant string
 	fresh  []mcas.Alert
+	read   []mcas.Alert // every alert read, posted before or not
 	newest time.Time
 	more   bool
 	total  int
@@ -265,13 +289,14 @@ func (d *Digest) fetchTenant(ctx context.Context, t Tenant, sevs []mcas.Severity
 		return f, list.Calls, err
 	}
 	for _, a := range list.Alerts {
+		if a.Tenant == "" {
+			a.Tenant = t.Name()
+		}
+		f.read = append(f.read, a)
 		// Paging can repeat an alert when new ones arrive between pages;
 		// one alert twice in a message would make Slack reject it.
 		if !posted[a.ID] {
 			posted[a.ID] = true
-			if a.Tenant == "" {
-				a.Tenant = t.Name()
-			}
 			f.fresh = append(f.fresh, a)
 		}
 	}
@@ -339,7 +364,7 @@ func (d *Digest) reputations(ctx context.Context, as []mcas.Alert) map[string]ab
 	defer cancel()
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, 8)
 	for _, addr := range addrs {
 		wg.Go(func() {
 			sem <- struct{}{}
@@ -458,5 +483,8 @@ func (d *Digest) defaults() {
 	}
 	if d.Owner == "" {
 		d.Owner = DefaultOwner()
+	}
+	if d.Window <= 0 {
+		d.Window = correlation.DefaultWindow
 	}
 }

@@ -225,7 +225,7 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 		gone[k] = true
 	}
 	var changed []store.TrackedIssue
-	read := map[string]store.JiraState{} // as stored after this sync, for the issues Jira returned
+	read := map[alertRef]store.JiraState{} // as stored after this sync, for the issues Jira returned
 	for _, t := range tracked {
 		st, seen := found.Found[t.Key]
 		if t.Jira.Gone {
@@ -252,7 +252,7 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 		}
 		first := t.Jira.Key != t.Key
 		if !first && next.Same(t.Jira) {
-			read[t.Key] = t.Jira
+			read[alertRef{t.Tenant, t.AlertID}] = t.Jira
 			if !t.Jira.Drawn {
 				pending = append(pending, t)
 			}
@@ -264,7 +264,7 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 		if err := s.Store.SaveJiraState(ctx, t.Tenant, t.AlertID, next); err != nil {
 			return rep, err
 		}
-		read[t.Key] = next
+		read[alertRef{t.Tenant, t.AlertID}] = next
 		if next.Drawn {
 			continue
 		}
@@ -300,10 +300,10 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 // tried go first), so credentials that cannot close, or an MCAS that is
 // down, cost one attempt per sync rather than the tenant's request budget.
 // It returns the issues whose messages now show a close.
-func (s *JiraSync) closeDone(ctx context.Context, tracked []store.TrackedIssue, read map[string]store.JiraState, rep *SyncReport) []store.TrackedIssue {
+func (s *JiraSync) closeDone(ctx context.Context, tracked []store.TrackedIssue, read map[alertRef]store.JiraState, rep *SyncReport) []store.TrackedIssue {
 	var todo []store.TrackedIssue
 	for _, t := range tracked {
-		st, ok := read[t.Key]
+		st, ok := read[alertRef{t.Tenant, t.AlertID}]
 		switch {
 		case !ok || st.Gone || st.Category != jira.CategoryDone, t.CloseState == store.CloseDone:
 			continue
@@ -347,14 +347,18 @@ func (s *JiraSync) closeDone(ctx context.Context, tracked []store.TrackedIssue, 
 	return closed
 }
 
+// alertRef is a tenant's alert (a group's issue is tracked for each of
+// its alerts).
+type alertRef struct{ tenant, alertID string }
+
 // appendNew appends the issues of more whose alerts are not in list yet.
 func appendNew(list, more []store.TrackedIssue) []store.TrackedIssue {
-	in := map[[2]string]bool{}
+	in := map[alertRef]bool{}
 	for _, t := range list {
-		in[[2]string{t.Tenant, t.AlertID}] = true
+		in[alertRef{t.Tenant, t.AlertID}] = true
 	}
 	for _, t := range more {
-		if !in[[2]string{t.Tenant, t.AlertID}] {
+		if !in[alertRef{t.Tenant, t.AlertID}] {
 			list = append(list, t)
 		}
 	}

@@ -250,6 +250,36 @@ func TestSyncDefersATenantsClosesAfterAFailure(t *testing.T) {
 	}
 }
 
+// A group's one issue is tracked for each of its alerts: done, every alert
+// is closed, each once.
+func TestSyncClosesEveryAlertOfADoneGroup(t *testing.T) {
+	js, st, s, rd := tracked(t, 1)
+	ctx := context.Background()
+	key := js.Issues()[0].Key
+	var ps []store.Posting
+	for _, id := range []string{"g1", "g2", "g3"} {
+		if c, err := st.ClaimIssue(ctx, "contoso", id, "U0LEAD"); err != nil || !c.Won {
+			t.Fatal("claim", err)
+		}
+		must(t, st.CompleteIssue(ctx, "contoso", id, key, js.URL+"/browse/"+key))
+		ps = append(ps, store.Posting{Tenant: "contoso", AlertID: id, Channel: "C0DIGEST", TS: "1.0000"})
+	}
+	must(t, st.MarkPosted(ctx, ps))
+	c := &closer{st: st}
+	s.Closer = c
+	must(t, js.Move(key, "Done", "Fixed"))
+	rep, err := s.Run(ctx)
+	if err != nil || rep.Closed != 4 || rd.count() != 1 {
+		t.Fatalf("%+v %v, %d redraws", rep, err, rd.count())
+	}
+	if calls := c.took(); len(calls) != 4 {
+		t.Fatalf("closes %v", calls)
+	}
+	if rep, _ := s.Run(ctx); rep.Closed != 0 || len(c.took()) != 0 {
+		t.Fatalf("closed again %+v", rep)
+	}
+}
+
 func must(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {

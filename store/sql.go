@@ -176,6 +176,26 @@ var migrations = []string{
 		PRIMARY KEY (tenant, alert_id)
 	);
 	CREATE INDEX IF NOT EXISTS closes_closed_ms ON closes (state, closed_ms)`,
+	// 6: facts of the alerts the digest saw, for correlation across
+	// tenants, and the issues of groups of repeats (issue #11).
+	`CREATE TABLE IF NOT EXISTS alert_facts (
+		fact     TEXT NOT NULL,
+		tenant   TEXT NOT NULL,
+		alert_id TEXT NOT NULL,
+		value    TEXT NOT NULL,
+		severity TEXT NOT NULL,
+		alert_ms BIGINT NOT NULL,
+		PRIMARY KEY (fact, tenant, alert_id)
+	);
+	CREATE INDEX IF NOT EXISTS alert_facts_by_time ON alert_facts (alert_ms);
+	CREATE TABLE IF NOT EXISTS group_issues (
+		tenant    TEXT NOT NULL,
+		signature TEXT NOT NULL,
+		issue_key TEXT NOT NULL,
+		issue_url TEXT NOT NULL DEFAULT '',
+		last_ms   BIGINT NOT NULL,
+		PRIMARY KEY (tenant, signature)
+	)`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

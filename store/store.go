@@ -63,6 +63,24 @@ type Store interface {
 	AlertClose(ctx context.Context, tenant, alertID string) (CloseRecord, bool, error)
 	// Closes lists the closes completed in [since, until), oldest first.
 	Closes(ctx context.Context, since, until time.Time) ([]CloseRecord, error)
+	// Correlation and grouped repeats (issue #11): what every alert the
+	// digest saw carries, and which Jira issue each group of repeats got.
+
+	// RememberFacts records facts of alerts; a fact already known for an
+	// alert is kept once.
+	RememberFacts(ctx context.Context, fs []AlertFact) error
+	// FactsFor returns the facts with any of keys, of alerts at or after
+	// since.
+	FactsFor(ctx context.Context, keys []string, since time.Time) ([]AlertFact, error)
+	// ForgetFacts deletes the facts of alerts older than before and says
+	// how many went.
+	ForgetFacts(ctx context.Context, before time.Time) (int64, error)
+	// GroupIssues returns the issues filed for any of a tenant's group
+	// signatures whose newest alert is at or after since, by signature.
+	GroupIssues(ctx context.Context, tenant string, signatures []string, since time.Time) (map[string]GroupIssue, error)
+	// SaveGroupIssue records a group's issue, or moves its newest alert
+	// time forward.
+	SaveGroupIssue(ctx context.Context, g GroupIssue) error
 
 	// TryRun marks a scheduled run (e.g. "digest@2026-11-24T08:00Z") as
 	// taken by owner; false when another took it and is alive or done.
@@ -132,6 +150,26 @@ type MessageRecord struct {
 	Channel, TS string
 	Body        []byte
 	UpdatedAt   time.Time
+}
+
+// AlertFact is one thing an alert carries that can be looked up across
+// tenants: Key is what it is looked up by ("ip:…", "acct:…", "name:…"),
+// Value how the alert shows it.
+type AlertFact struct {
+	Key             string
+	Tenant, AlertID string
+	Value           string
+	Severity        string
+	AlertTime       time.Time
+}
+
+// GroupIssue is the Jira issue filed for a group of repeats (a tenant's
+// alerts of one policy for one account or IP, named by Signature).
+type GroupIssue struct {
+	Tenant, Signature string
+	Key, URL          string
+	// Last is the newest alert filed under it.
+	Last time.Time
 }
 
 // IssueState is the life of an alert's issue.

@@ -50,6 +50,7 @@ type Answer struct {
 	rep     *abuseipdb.Report
 	repNote string
 	repDone bool
+	related *Related // set when complete (issue #11)
 }
 
 // part is one tenant's share of the answer.
@@ -111,8 +112,9 @@ func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 	}
 	go func() {
 		wg.Wait()
+		related := r.relate(ctx, a.Result())
 		cancel()
-		a.update(func() { close(a.done) })
+		a.update(func() { a.related = related; close(a.done) })
 	}()
 	return a
 }
@@ -238,6 +240,7 @@ func (a *Answer) Result() Result {
 	case AlertsResult:
 		res.Tenants, res.Failures, res.Pending, res.AsOf = names, failures, pending, asOf
 		res.Alerts, res.More = newest(alerts, more, a.limit, func(x mcas.Alert) time.Time { return x.Time })
+		res.Related = a.related
 		return res
 	case IPResult:
 		res.Tenants, res.Failures, res.Pending, res.AsOf = names, failures, pending, asOf
@@ -246,6 +249,7 @@ func (a *Answer) Result() Result {
 		if !a.repDone {
 			res.RepNote = "AbuseIPDB has not answered yet"
 		}
+		res.Related = a.related
 		return res
 	case AlertResult:
 		res.Tenants, res.Failures, res.Pending, res.Found = names, failures, pending, alerts

@@ -233,12 +233,12 @@ func parseIP(s string) (netip.Addr, error) {
 }
 
 var (
-	userRE   = regexp.MustCompile(`^[\p{L}\p{N}._%+\-'@\\]+$`)
+	userRE   = regexp.MustCompile(`^[\p{L}\p{N}._%+\-'@\\#]+$`)
 	mailtoRE = regexp.MustCompile(`^<mailto:([^|>]+)(?:\|[^>]*)?>$`)
 )
 
-// parseUser accepts a UPN, e-mail or account name; Slack may have turned an
-// e-mail into a <mailto:…|…> link.
+// parseUser accepts a UPN (a guest's carries #EXT#), e-mail or account name;
+// Slack may have turned an e-mail into a <mailto:…|…> link.
 func parseUser(s string) (string, error) {
 	if m := mailtoRE.FindStringSubmatch(s); m != nil {
 		s = m[1]

@@ -34,6 +34,7 @@ func TestParseValid(t *testing.T) {
 		{"user alice@contoso.com limit=3", UserRequest{User: "alice@contoso.com", Limit: 3}},
 		{"user <mailto:bob@fabrikam.com|bob@fabrikam.com>", UserRequest{User: "bob@fabrikam.com", Limit: 20}},
 		{"user CONTOSO\\alice contoso", UserRequest{User: "CONTOSO\\alice", Limit: 20, Tenant: "contoso"}},
+		{"user bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com tenant=fabrikam", UserRequest{User: "bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com", Limit: 20, Tenant: "fabrikam"}},
 	}
 	for _, tc := range cases {
 		got, err := parser.Parse(tc.in)

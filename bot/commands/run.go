@@ -45,6 +45,9 @@ type Runner struct {
 	OnCache     func(hit bool)
 	OnCoalesced func()
 
+	// Related, when set, adds what other tenants' alerts share (issue #11).
+	Related Relater
+
 	shareOnce sync.Once
 	share     *sharing
 }
@@ -86,6 +89,7 @@ type AlertsResult struct {
 	Failures []Failure
 	Pending  []Pending // tenants that have not answered yet (an interim reply)
 	AsOf     time.Time // when the oldest reused answer in it was fetched; zero: all fresh
+	Related  *Related  // nil: not looked up (issue #11)
 }
 
 // IPResult answers ip.
@@ -101,6 +105,7 @@ type IPResult struct {
 	RepNote string
 	Pending []Pending
 	AsOf    time.Time
+	Related *Related // nil: not looked up (issue #11)
 }
 
 // HelpResult answers help and bad input.

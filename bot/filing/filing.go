@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/soc/mcasbot/grouping"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/jira"
@@ -25,6 +26,7 @@ type AlertReader interface {
 type Jira interface {
 	Create(ctx context.Context, is jira.Issue) (jira.Created, error)
 	FindByLabel(ctx context.Context, project, label string) ([]jira.Found, error)
+	Comment(ctx context.Context, key, body string) (string, error)
 }
 
 // Reputation checks addresses (*abuseipdb.Client); may be nil.
@@ -54,6 +56,10 @@ type Service struct {
 	// 4s): membership never blocks the issue.
 	Groups    Groups
 	GroupWait time.Duration
+	// RepeatWindow, when set (grouping is on), makes an alert that repeats a
+	// group filed within it go to the group's issue as a comment instead of
+	// a new issue (issue #11).
+	RepeatWindow time.Duration
 }
 
 // Outcome says what happened to a request to file.
@@ -79,6 +85,9 @@ type Result struct {
 	// created, shows up in Jira's search before anyone files again.
 	Held      string
 	HeldUntil time.Time
+	// Appended is how many alerts this call added to an existing issue as
+	// a comment (repeats of a filed group).
+	Appended int
 }
 
 // ErrStoreDown is returned when claims cannot be checked: filing without
@@ -156,6 +165,17 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader Aler
 	}
 	if alert.Tenant == "" {
 		alert.Tenant = tenant
+	}
+	if s.RepeatWindow > 0 {
+		// A repeat of a group filed within the window joins its issue.
+		if gi, ok := s.groupIssue(ctx, log, tenant, grouping.Signatures(alert)); ok {
+			if err := s.comment(ctx, gi.Key, []mcas.Alert{alert}, by); err != nil {
+				return Result{}, err
+			}
+			s.recordAll(ctx, log, RepeatGroup{Tenant: tenant, Signature: gi.Signature}, []mcas.Alert{alert}, gi.Key, gi.URL)
+			log.Info("audit: jira repeats appended", "issue", gi.Key, "appended", 1, "user", by.ID, "outcome", "appended")
+			return Result{Outcome: AlreadyFiled, Key: gi.Key, URL: gi.URL, Appended: 1}, nil
+		}
 	}
 	ips := IPs(alert)
 	var d Decision

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/mcas"
 )
@@ -19,10 +20,13 @@ import (
 // ActionCreateJira prefixes the action_id of every Create Jira button.
 const ActionCreateJira = "create_jira"
 
-// ButtonValue is what a Create Jira button carries.
+// ButtonValue is what a Create Jira button carries. Group is set on a
+// group's button: AlertID is then its first alert, and the group's alerts
+// are read from the stored view of the message.
 type ButtonValue struct {
 	Tenant  string `json:"t"`
 	AlertID string `json:"a"`
+	Group   bool   `json:"g,omitempty"`
 }
 
 // ParseButtonValue reads a Create Jira button's value.
@@ -43,16 +47,44 @@ type DigestInput struct {
 	Truncated  map[string]int  // per tenant: alerts beyond the per-run cap
 	// NoJira leaves out the Create Jira button (Jira is not configured).
 	NoJira bool
+
+	// Groups are repeats drawn as one entry each; their alerts are in
+	// Alerts too (issue #11).
+	Groups []DigestGroup
+	// Related is what other tenants' alerts share with each entry, by the
+	// AlertKeyOf its first alert.
+	Related map[string][]correlation.Match
+	// CrossTenant is what alerts of several tenants in this run share.
+	CrossTenant []correlation.Shared
+	// States is what is already known of alerts when they are posted (a
+	// repeat added to its group's issue), by AlertKeyOf.
+	States map[string]AlertState
+}
+
+// DigestGroup is repeats of one policy for one account or IP in a tenant,
+// drawn as one entry (grouping.Group as kept in a message's view).
+type DigestGroup struct {
+	Tenant    string   `json:"tenant"`
+	Policy    string   `json:"policy"`
+	By        string   `json:"by"` // account or ip
+	Value     string   `json:"value"`
+	Signature string   `json:"signature"`
+	IDs       []string `json:"ids"`
 }
 
 // TenantProblem is a tenant the digest could not read.
 type TenantProblem struct{ Tenant, Reason string }
 
-// Per-message budgets for digest messages.
+// Per-message budgets for digest messages. An entry is an alert or a
+// group of repeats.
 const (
-	alertsPerMessage = 20
-	alertsInParent   = 15
-	cardChars        = 450 // upper bound of one alert card's text
+	entriesPerMessage = 20
+	entriesInParent   = 15
+	cardChars         = 450 // upper bound of one card's own text
+	// entryBudget is the text the entries of one message may take when
+	// posted: the rest of Slack's ~12,000 is left for what redraws add
+	// (issue keys, closes, Jira status) and the parent's head.
+	entryBudget = 8000
 )
 
 // SortForDigest orders alerts most severe first, then newest first.
@@ -84,6 +116,11 @@ type DigestView struct {
 	Reputation map[string]abuseipdb.Report `json:"reputation,omitempty"`
 	Tail       slack.Blocks                `json:"tail"`
 	NoJira     bool                        `json:"no_jira,omitempty"`
+	// Groups of repeats among Alerts, each drawn as one entry, and what
+	// other tenants shared with each entry when it was posted (by the key of
+	// its first alert): issue #11.
+	Groups  []DigestGroup                  `json:"groups,omitempty"`
+	Related map[string][]correlation.Match `json:"related,omitempty"`
 }
 
 // AlertState is what is known of an alert beyond MCAS's copy, drawn on its
@@ -126,9 +163,10 @@ func renderDigest(v DigestView, states map[string]AlertState, version string, cl
 	return &slack.WebhookMessage{Text: v.Text, Blocks: &slack.Blocks{BlockSet: blocks}}
 }
 
-// Digest renders a digest: the parent (totals and the most severe alerts)
-// first, then chunks of at most 20 alerts to be threaded under it. The
-// alerts must already be sorted with SortForDigest.
+// Digest renders a digest: the parent (totals and the most severe entries)
+// first, then chunks of at most 20 entries to be threaded under it, each
+// within Slack's limits. The alerts must already be sorted with
+// SortForDigest.
 func Digest(in DigestInput) []DigestChunk {
 	total := len(in.Alerts)
 	head := []slack.Block{
@@ -149,29 +187,103 @@ func Digest(in DigestInput) []DigestChunk {
 	if len(notes) > 0 {
 		head = append(head, context("truncated", strings.Join(notes, " · ")))
 	}
-	fallback := fmt.Sprintf("MCAS digest: %d new %s", total, plural(total, "alert", "alerts"))
-	n := min(alertsInParent, total)
-	parent := view(in, Escape(fallback), head, in.Alerts[:n])
-	if total > n {
-		parent.Tail.BlockSet = []slack.Block{context("thread-note", fmt.Sprintf(":thread: %d more in the thread below.", total-n))}
+	if len(in.CrossTenant) > 0 {
+		head = append(head, section("cross-tenant", crossTenantText(in.CrossTenant)))
 	}
-	out := []DigestChunk{{View: parent, Alerts: in.Alerts[:n]}}
-	for rest := in.Alerts[n:]; len(rest) > 0; {
-		k := min(alertsPerMessage, len(rest))
-		out = append(out, DigestChunk{View: view(in, Escape(fmt.Sprintf("MCAS digest, %d more alerts", k)), nil, rest[:k]), Alerts: rest[:k]})
+	fallback := fmt.Sprintf("MCAS digest: %d new %s", total, plural(total, "alert", "alerts"))
+	es := entries(in.Alerts, in.Groups)
+	headChars, _ := Measure(&slack.WebhookMessage{Blocks: &slack.Blocks{BlockSet: head}})
+	n := fit(in, es, entriesInParent, entryBudget-headChars.Chars)
+	parent := view(in, Escape(fallback), head, es[:n])
+	if left := total - len(parent.Alerts); left > 0 {
+		parent.Tail.BlockSet = []slack.Block{context("thread-note", fmt.Sprintf(":thread: %d more in the thread below.", left))}
+	}
+	out := []DigestChunk{{View: parent, Alerts: parent.Alerts}}
+	for rest := es[n:]; len(rest) > 0; {
+		k := fit(in, rest, entriesPerMessage, entryBudget)
+		v := view(in, "", nil, rest[:k])
+		v.Text = Escape(fmt.Sprintf("MCAS digest, %d more alerts", len(v.Alerts)))
+		out = append(out, DigestChunk{View: v, Alerts: v.Alerts})
 		rest = rest[k:]
 	}
 	for i := range out {
-		out[i].Msg = RenderDigest(out[i].View, nil, "")
+		out[i].Msg = RenderDigest(out[i].View, in.States, "")
 	}
 	return out
 }
 
-// view keeps what the cards of as need: their alerts and the reputation of
-// their addresses.
-func view(in DigestInput, text string, head []slack.Block, as []mcas.Alert) DigestView {
-	v := DigestView{Text: text, Head: slack.Blocks{BlockSet: head}, Alerts: as, NoJira: in.NoJira}
-	for _, a := range as {
+// entry is one card of a digest: an alert, or a group of repeats.
+type entry struct {
+	alerts []mcas.Alert // a group's in digest order; the first leads
+	group  *DigestGroup
+}
+
+// entries puts each group where its first alert is and leaves the other
+// alerts as they are.
+func entries(alerts []mcas.Alert, groups []DigestGroup) []entry {
+	member := map[[2]string]int{}
+	for gi, g := range groups {
+		for _, id := range g.IDs {
+			member[[2]string{g.Tenant, id}] = gi
+		}
+	}
+	byGroup := map[int][]mcas.Alert{}
+	for _, a := range alerts {
+		if gi, ok := member[[2]string{a.Tenant, a.ID}]; ok {
+			byGroup[gi] = append(byGroup[gi], a)
+		}
+	}
+	var out []entry
+	done := map[int]bool{}
+	for _, a := range alerts {
+		gi, ok := member[[2]string{a.Tenant, a.ID}]
+		if !ok {
+			out = append(out, entry{alerts: []mcas.Alert{a}})
+			continue
+		}
+		if !done[gi] {
+			done[gi] = true
+			g := groups[gi]
+			out = append(out, entry{alerts: byGroup[gi], group: &g})
+		}
+	}
+	return out
+}
+
+// fit is how many of es (at least one, at most max) one message carries
+// within budget characters of cards.
+func fit(in DigestInput, es []entry, max, budget int) int {
+	spent := 0
+	for i := range es {
+		if i == max {
+			return i
+		}
+		size, _ := Measure(&slack.WebhookMessage{Blocks: &slack.Blocks{BlockSet: cards(view(in, "", nil, es[i:i+1]), in.States, closedFull)}})
+		spent += size.Chars
+		if spent > budget && i > 0 {
+			return i
+		}
+	}
+	return len(es)
+}
+
+// view keeps what the cards of es need: their alerts and groups, the
+// reputation of their addresses and what other tenants shared.
+func view(in DigestInput, text string, head []slack.Block, es []entry) DigestView {
+	v := DigestView{Text: text, Head: slack.Blocks{BlockSet: head}, NoJira: in.NoJira}
+	for _, e := range es {
+		v.Alerts = append(v.Alerts, e.alerts...)
+		if e.group != nil {
+			v.Groups = append(v.Groups, *e.group)
+		}
+		if ms := in.Related[alertKey(e.alerts[0])]; len(ms) > 0 {
+			if v.Related == nil {
+				v.Related = map[string][]correlation.Match{}
+			}
+			v.Related[alertKey(e.alerts[0])] = ms
+		}
+	}
+	for _, a := range v.Alerts {
 		for _, ip := range a.IPs() {
 			if rep, ok := in.Reputation[ip]; ok {
 				if v.Reputation == nil {
@@ -248,15 +360,24 @@ func idPart(s string, n int) string {
 // maxButtonID keeps a Create Jira button's value well under Slack's 2,000.
 const maxButtonID = 200
 
-// cards renders each alert as a section (with its menu: Details, and
-// Close… until it is closed; once closed, how and by whom), then its
-// buttons, or its Jira issue in their place.
+// cards renders each entry (an alert, or a group of repeats) as a section
+// (with an alert's menu: Details, and Close… until it is closed; once
+// closed, how and by whom), then its buttons, or its Jira issue in their
+// place.
 func cards(v DigestView, states map[string]AlertState, closedStyle int) []slack.Block {
 	var out []slack.Block
-	for _, a := range v.Alerts {
+	for _, e := range entries(v.Alerts, v.Groups) {
+		if e.group != nil {
+			out = append(out, groupBlocks(v, *e.group, e.alerts, states)...)
+			continue
+		}
+		a := e.alerts[0]
 		key := alertKey(a)
 		st := states[key]
 		text := card(v, a)
+		if rel := relatedText(v.Related[key], relatedOnCard, false); rel != "" {
+			text += "\n" + rel
+		}
 		if st.Closed != nil {
 			text += "\n" + digestClosedText(*st.Closed, closedStyle)
 		}

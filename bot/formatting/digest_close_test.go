@@ -97,3 +97,30 @@ func TestClosedByTheJiraSyncReadsWell(t *testing.T) {
 		t.Fatalf("%s", js)
 	}
 }
+
+// A group of repeats whose one issue was done: the sync closed every
+// alert of it, and the entry says so once.
+func TestGroupShowsItsAlertsClosedByTheJiraSync(t *testing.T) {
+	in, group := groupedInput()
+	v := formatting.Digest(in)[0].View
+	byBot := &formatting.Closed{Classification: "true_positive", By: store.JiraSyncCloser, ByName: "Jira sync", Comment: "SEC-1 resolved: Fixed", Bot: true}
+	st := map[string]formatting.AlertState{}
+	for _, a := range group[:3] {
+		st[formatting.AlertKeyOf(a.Tenant, a.ID)] = formatting.AlertState{Closed: byBot}
+	}
+	js, _ := json.Marshal(formatting.RenderDigest(v, st, "v1"))
+	if !strings.Contains(string(js), ":white_check_mark: 3 of 7 closed") {
+		t.Fatalf("partly closed group: %s", js)
+	}
+	for _, a := range group {
+		st[formatting.AlertKeyOf(a.Tenant, a.ID)] = formatting.AlertState{Closed: byBot}
+	}
+	msg := formatting.RenderDigest(v, st, "v2")
+	js, _ = json.Marshal(msg)
+	if n := strings.Count(string(js), "Closed as true positive by Jira sync (SEC-1 resolved: Fixed) · all 7 alerts"); n != 1 {
+		t.Fatalf("%d close lines for the group: %s", n, js)
+	}
+	if err := formatting.Check(msg); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -27,6 +27,7 @@ func Plain(res commands.Result) string {
 			rows[i] = plainRow(alertColumns, a)
 		}
 		plainTable(&b, titles(alertColumns), rows)
+		plainRelated(&b, r.Related)
 	case commands.IPResult:
 		plainHead(&b, "Activity from "+r.Addr.String(), r.Tenants, r.Filters, len(r.Activities), r.More, "activity", "activities")
 		if r.Reputation != nil {
@@ -38,6 +39,7 @@ func Plain(res commands.Result) string {
 		}
 		plainFailures(&b, r.Failures)
 		plainInterim(&b, r.Pending, len(r.Tenants), r.AsOf)
+		plainIPRelated(&b, r)
 		if len(r.Activities) == 0 && len(r.Pending) == 0 {
 			b.WriteString("No recent activity from this address.\n")
 			break

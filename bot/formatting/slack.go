@@ -258,10 +258,16 @@ func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
 	for i := range t.Rows[1:] {
 		spent[i+1] += optionChars(detailOption(r.Alerts[i], true))
 	}
+	// Related alerts in other tenants go under the table too; measured with
+	// the message's blocks first, so the table makes room for them.
+	if rb := relatedBlock(r.Related); rb != nil {
+		blocks = append(blocks, rb)
+	}
 	msg := withTable(fallback, blocks, t, spent, left, "alerts")
 	if sel := detailsSelect("Details for…", r.Alerts[:len(t.Rows)-1], true); sel != nil {
 		msg.Attachments[0].Blocks.BlockSet = append(msg.Attachments[0].Blocks.BlockSet, sel)
 	}
+	underTable(msg, "related")
 	return msg
 }
 
@@ -276,6 +282,9 @@ func ipMessage(r commands.IPResult) *slack.WebhookMessage {
 	blocks := []slack.Block{header("title", title), reputationBlock(r), context("filters", contextLine(r.Tenants, r.Filters, summary)+asOf(r.AsOf))}
 	blocks = append(blocks, failureBlocks(r.Failures)...)
 	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
+	if rb := ipRelatedBlock(r); rb != nil {
+		blocks = append(blocks, rb)
+	}
 	fallback := fmt.Sprintf("%s: %s", title, summary)
 	if r.Reputation != nil {
 		fallback += fmt.Sprintf(", AbuseIPDB confidence %d%%", r.Reputation.Score)

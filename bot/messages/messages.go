@@ -101,6 +101,37 @@ func (r *Redrawer) Message(ctx context.Context, channel, ts string) error {
 	return r.update(ctx, channel, ts, msg)
 }
 
+// ErrNoGroup means the alert was not posted in a group of repeats.
+var ErrNoGroup = errors.New("the alert is not in a group of repeats")
+
+// Group reads the group of repeats an alert was posted in, and the group's
+// alerts, from its message's stored view (issue #11).
+func Group(ctx context.Context, st store.Store, tenant, alertID string) (formatting.DigestGroup, []mcas.Alert, error) {
+	p, ok, err := st.Message(ctx, tenant, alertID)
+	if err != nil {
+		return formatting.DigestGroup{}, nil, err
+	}
+	if !ok {
+		return formatting.DigestGroup{}, nil, ErrNoMessage
+	}
+	rec, ok, err := st.LoadMessage(ctx, p.Channel, p.TS)
+	if err != nil {
+		return formatting.DigestGroup{}, nil, err
+	}
+	if !ok {
+		return formatting.DigestGroup{}, nil, ErrNoMessage
+	}
+	var v formatting.DigestView
+	if err := json.Unmarshal(rec.Body, &v); err != nil {
+		return formatting.DigestGroup{}, nil, fmt.Errorf("stored view of %s/%s: %w", p.Channel, p.TS, err)
+	}
+	g, alerts, ok := formatting.GroupOf(v, tenant, alertID)
+	if !ok {
+		return formatting.DigestGroup{}, nil, ErrNoGroup
+	}
+	return g, alerts, nil
+}
+
 // States collects what the store knows of each alert, by its card key.
 func States(ctx context.Context, st store.Store, alerts []mcas.Alert) (map[string]formatting.AlertState, error) {
 	out := map[string]formatting.AlertState{}

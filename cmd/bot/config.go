@@ -88,6 +88,7 @@ type Config struct {
 	DigestOverlap     time.Duration `env:"DIGEST_OVERLAP" envDefault:"2h"`
 	DigestMaxAlerts   int           `env:"DIGEST_MAX_ALERTS" envDefault:"500"`
 	DigestQuiet       string        `env:"DIGEST_QUIET_MESSAGE"`
+	Correlation       correlationEnv
 
 	JiraURL          string `env:"JIRA_URL"`
 	JiraUser         string `env:"JIRA_USER"`
@@ -293,6 +294,7 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 		}
 	}
 	validateDigest(&cfg, need, fatal, warn)
+	validateCorrelation(&cfg, fatal, warn)
 	validateJira(&cfg, fatal, warn)
 	validateBusy(&cfg, fatal, warn)
 	validateEntra(&cfg, tenants, fatal, warn)

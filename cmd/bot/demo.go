@@ -34,6 +34,7 @@ func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
 		srv := mcasfake.New(token)
 		srv.AddAlerts(mcasfake.Generate(name, 60, now, 10*24*time.Hour, uint64(i+1))...)
 		srv.AddAlerts(mcasfake.Hostile(name, now.Add(-90*time.Minute)))
+		srv.AddAlerts(relatedSamples(name, now)...)
 		srv.AddActivities(mcasfake.GenerateActivities(name, 200, now, 72*time.Hour, uint64(i+1))...)
 		sb.tenants = append(sb.tenants, srv)
 		auth, err := sb.entra.signIn(name, srv, logger)
@@ -84,11 +85,13 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   /mcas alerts 10 high          (again: the answer is reused, "as of" the first)
   slow fabrikam                 fabrikam takes 3 s to answer its next lookup; then try
   /mcas alerts 5 medium         the reply at the deadline (1 s) shows contoso, then the rest
-  digest                        post the morning digest (medium and high alerts)
+  digest                        post the morning digest (medium and high alerts): bob.smith's Tor
+                                alerts come as one entry, and what contoso and fabrikam share is marked
   jira 1                        press its first Create Jira button; press it again to see the dedupe
   details 1                     open the first alert's card from its menu
   close 1 [benign|false_positive|true_positive] [reason] [comment]
                                 press Close… on it and fill in the form (asks, when run in a terminal)
+  /mcas user bob.smith@contoso.com   after a digest: his alerts, and where else he was seen
   progress                      move the last filed issue on in Jira (In Progress, then Done) and sync;
                                 at Done the sync closes its alert (JIRA_DONE_CLOSES_ALERT=true_positive)
   report                        post the weekly report and its chart (the PNG is saved to a temp file)
@@ -185,6 +188,19 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 		}
 	}
 	return exitOK
+}
+
+// relatedSamples are the samples of issue #11: in contoso, bob.smith trips
+// the Tor policy seven times overnight; in fabrikam, his guest account
+// shows up from the same Tor exit.
+func relatedSamples(tenant string, now time.Time) []mcasfake.Alert {
+	switch tenant {
+	case "contoso":
+		return mcasfake.Repeats(tenant, "bob.smith@contoso.com", "b0b", 7, now.Add(-40*time.Minute), 50*time.Minute)
+	case "fabrikam":
+		return []mcasfake.Alert{mcasfake.Guest(tenant, "bob.smith@contoso.com", "b0b000000000000000000f01", now.Add(-2*time.Hour), 2)}
+	}
+	return nil
 }
 
 // demoDeadline stands in for REPLY_DEADLINE (8 s) in the sandbox.

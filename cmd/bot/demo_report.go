@@ -84,38 +84,55 @@ func (w *workflow) progress(ctx context.Context, out io.Writer) {
 // demoDoneCloses is JIRA_DONE_CLOSES_ALERT in the sandbox.
 const demoDoneCloses = mcas.TruePositive
 
-// showDoneClose tells what JIRA_DONE_CLOSES_ALERT did with the alert of an
-// issue that just reached Done; true when it showed the digest entry.
+// showDoneClose tells what JIRA_DONE_CLOSES_ALERT did with the alerts of an
+// issue that just reached Done (one, or a group's); true when it showed
+// their digest entry.
 func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string) bool {
 	tracked, _ := w.store.TrackedIssues(ctx, time.Now().AddDate(0, 0, -1))
+	var mine []store.TrackedIssue
+	byBot, before := 0, ""
 	for _, t := range tracked {
 		if t.Key != key {
 			continue
 		}
+		mine = append(mine, t)
 		rec, ok, _ := w.store.AlertClose(ctx, t.Tenant, t.AlertID)
 		switch {
 		case !ok || rec.State != store.CloseDone:
-			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: the alert could not be closed; the next sync tries again.\n", demoDoneCloses)
+			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: an alert could not be closed; the next sync tries again.\n", demoDoneCloses)
 			return false
-		case !rec.ByBot():
-			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: the alert was closed before (%s), so nothing is closed twice.\n", demoDoneCloses,
-				emoji.Replace(mrkdwnToText(formatting.ClosedText(*formatting.ClosedFromStore(rec)))))
-			return false
+		case rec.ByBot():
+			byBot++
+		default:
+			before = emoji.Replace(mrkdwnToText(formatting.ClosedText(*formatting.ClosedFromStore(rec))))
 		}
-		for _, c := range w.closes(t.Tenant) {
-			if slices.Contains(c.IDs, t.AlertID) {
-				fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s (on in the sandbox): the sync closed the alert in %s: POST /api/v1/alerts/close_%s/ with comment %q; no comment back on %s.\n",
-					demoDoneCloses, t.Tenant, c.Kind, c.Comment, key)
-			}
+	}
+	if byBot == 0 {
+		if before != "" {
+			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: the alert was closed before (%s), so nothing is closed twice.\n", demoDoneCloses, before)
 		}
-		for _, b := range w.buttons {
-			if b.tenant == t.Tenant && b.id == t.AlertID {
+		return false
+	}
+	for _, c := range w.closes(mine[0].Tenant) {
+		if !slices.Contains(c.IDs, mine[0].AlertID) {
+			continue
+		}
+		what := fmt.Sprintf("the alert in %s: POST /api/v1/alerts/close_%s/", mine[0].Tenant, c.Kind)
+		if byBot > 1 {
+			what = fmt.Sprintf("the %d alerts of the group in %s, one POST /api/v1/alerts/close_%s/ each", byBot, mine[0].Tenant, c.Kind)
+		}
+		fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s (on in the sandbox): the sync closed %s with comment %q; no comment back on %s.\n",
+			demoDoneCloses, what, c.Comment, key)
+	}
+	for _, b := range w.buttons {
+		entry := strings.TrimPrefix(b.action, formatting.ActionCreateJira+":")
+		for _, t := range mine {
+			if entry == formatting.AlertKeyOf(t.Tenant, t.AlertID) {
 				fmt.Fprintln(out, "The digest message now shows:")
-				w.printEntry(out, w.slack.Current(b.post), formatting.AlertKeyOf(t.Tenant, t.AlertID))
+				w.printEntry(out, w.slack.Current(b.post), entry)
 				return true
 			}
 		}
-		return false
 	}
 	return false
 }

@@ -157,7 +157,8 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 	arg2 := func(i int, q, def string) string {
 		if i < len(fields) {
 			if i == 3 {
-				return strings.Join(fields[3:], " ")
+				// The rest of the line, as typed; quotes around it are not part of it.
+				return strings.Trim(strings.Join(fields[3:], " "), `"'`)
 			}
 			return fields[i]
 		}
@@ -194,7 +195,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 	if len(fields) > 2 && len(fields) < 4 {
 		comment = "" // reason given without a comment: none
 	}
-	fmt.Fprintf(out, "  Comment:        %q\n", comment)
+	fmt.Fprintf(out, "  Comment:        %s\n", comment)
 	in[formatting.BlockComment+"/"+formatting.ActionComment] = comment
 	id, err := w.slack.Submit(demoUser, viewID, in)
 	if err != nil {

@@ -13,14 +13,14 @@ import (
 
 func TestDemoShowsTheCardAndClosing(t *testing.T) {
 	var out, errb bytes.Buffer
-	in := strings.NewReader("digest\njira 1\ndetails 1\nclose 1 benign other\nclose 1\nclose 1\nclose 99\n" +
+	in := strings.NewReader("digest\njira 2\ndetails 2\nclose 2 benign other\nclose 2\nclose 2\nclose 99\n" +
 		"/mcas alert 6660000000000000000000ff\n/mcas alert 6660000000000000000000ff tenant=fabrikam\n/mcas alert ../etc\n")
 	if code := run(context.Background(), []string{"demo"}, in, &out, &errb, nil); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	s := out.String()
 	for _, want := range []string{
-		"[⋯ Details → details 1 · Close… → close 1]",
+		"[⋯ Details → details 2 · Close… → close 2]", // entry 1 is a group of repeats
 		"Alert ID:     `", "[Close…]  [Open in Defender]", // the card from the menu
 		"The form stays open and says under comment: Say why in a comment: it is required when the reason is other.",
 		"Close… opened a form", "Reason:         confirmed_with_end_user", "Submitted: the form closes.",

@@ -20,6 +20,8 @@ import (
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
+	"github.com/soc/mcasbot/correlation"
+	"github.com/soc/mcasbot/grouping"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
@@ -98,7 +100,10 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules, Fields: filing.Fields{
 			AlertURL: "customfield_10050", AffectedUser: "customfield_10051", IP: "customfield_10052", ReportedIPs: "customfield_10053"}},
 		Store: w.store, Jira: jc, Tenants: readers, Reputation: sb.runner.Reputation, Logger: logger, Groups: sb.entra.groups,
+		RepeatWindow: correlation.DefaultWindow,
 	}
+	// Commands now also say what other tenants' alerts share.
+	sb.runner.Related = &correlation.Finder{Store: w.store}
 	api := slack.New("xoxb-demo", slack.OptionAppLevelToken("xapp-demo"), slack.OptionAPIURL(w.slack.APIURL()))
 	b := bot.New(bot.Config{}, api, sb.runner, nil, logger)
 	w.api, w.jc, w.logger = api, jc, logger
@@ -115,8 +120,9 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		return nil, err
 	}
 	w.digest = &schedule.Digest{
-		Config: schedule.Config{Channel: demoChannel, MinSeverity: mcas.SeverityMedium, Lookback: 24 * time.Hour, PostInterval: 5 * time.Millisecond},
-		Store:  w.store, Slack: api, Reputation: sb.runner.Reputation, Logger: logger,
+		Config: schedule.Config{Channel: demoChannel, MinSeverity: mcas.SeverityMedium, Lookback: 24 * time.Hour, PostInterval: 5 * time.Millisecond,
+			GroupMin: grouping.DefaultMin},
+		Store: w.store, Slack: api, Reputation: sb.runner.Reputation, Logger: logger, Repeats: svc,
 	}
 	for _, t := range sb.runner.Tenants {
 		w.digest.Tenants = append(w.digest.Tenants, t.(*mcas.Client))
@@ -189,11 +195,15 @@ func (w *workflow) render(out io.Writer, p slackfake.Post) {
 			var btns []string
 			for _, e := range asList(b["elements"]) {
 				id, _ := e["action_id"].(string)
+				label := "Create Jira"
+				if t, ok := e["text"].(map[string]any); ok {
+					label = fmt.Sprint(t["text"])
+				}
 				if strings.HasPrefix(id, "create_jira:") {
 					btn := menu
 					btn.post, btn.action = p, id
 					w.buttons = append(w.buttons, btn)
-					btns = append(btns, fmt.Sprintf("[Create Jira → jira %d]", len(w.buttons)))
+					btns = append(btns, fmt.Sprintf("[%s → jira %d]", label, len(w.buttons)))
 					if menu.menu != "" {
 						btns = append(btns, fmt.Sprintf("[⋯ Details → details %d · Close… → close %d]", len(w.buttons), len(w.buttons)))
 					}
@@ -207,9 +217,10 @@ func (w *workflow) render(out io.Writer, p slackfake.Post) {
 }
 
 var (
+	mrkdwnDate = regexp.MustCompile(`<!date\^(\d+)\^\{ago\}\|[^>]*>`)
 	mrkdwnLink = regexp.MustCompile(`<(https?://[^|>]+)\|([^>]+)>`)
 	mrkdwnUser = regexp.MustCompile(`<@([UW][A-Z0-9]+)>`)
-	mrkdwn     = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "*", "",
+	mrkdwn     = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "*", "", ":link:", "🔗", ":thread:", "🧵",
 		":white_check_mark:", "✅", ":information_source:", "ℹ️", ":warning:", "⚠️", ":x:", "❌", ":no_entry:", "⛔",
 		":large_green_circle:", "🟢", ":hourglass_flowing_sand:", "⏳")
 )
@@ -217,9 +228,26 @@ var (
 // mrkdwnToText shows Slack markup as a terminal reader would want it:
 // links as "text (url)", mentions as @id, entities decoded.
 func mrkdwnToText(s string) string {
+	s = mrkdwnDate.ReplaceAllStringFunc(s, func(m string) string {
+		sec, _ := strconv.ParseInt(mrkdwnDate.FindStringSubmatch(m)[1], 10, 64)
+		return agoText(time.Since(time.Unix(sec, 0)))
+	})
 	s = mrkdwnLink.ReplaceAllString(s, "$2 ($1)")
 	s = mrkdwnUser.ReplaceAllString(s, "@$1")
 	return mrkdwn.Replace(s)
+}
+
+// agoText is how Slack shows a {ago} date: "2 hours ago".
+func agoText(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "1 minute ago", fmt.Sprintf("%d minutes ago", d/time.Minute))
+	case d < 48*time.Hour:
+		return plural(int(d/time.Hour), "1 hour ago", fmt.Sprintf("%d hours ago", d/time.Hour))
+	}
+	return fmt.Sprintf("%d days ago", d/(24*time.Hour))
 }
 
 // press clicks Create Jira number n as the demo user, through Socket Mode.

@@ -113,13 +113,19 @@ func fault401() mcasfake.Fault { return mcasfake.Fault{Status: 401} }
 
 func TestDemoShowsDigestAndCreateJira(t *testing.T) {
 	var out, errb bytes.Buffer
-	in := strings.NewReader("digest\njira 1\njira 1\njira 0\ndigest\n")
+	in := strings.NewReader("digest\njira 1\njira 1\njira 0\ndigest\n/mcas user bob.smith@contoso.com limit=3\n")
 	if code := run(context.Background(), []string{"demo"}, in, &out, &errb, nil); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	s := out.String()
 	for _, want := range []string{
-		"MCAS digest:", "[Create Jira → jira 1]", "[Open in Defender → https://",
+		"MCAS digest:", "[Create Jira for all ", "→ jira 1]", "[Create Jira → jira 2]", "[Open in Defender → https://",
+		// Issue #11: bob's Tor repeats are one entry, and one issue; what the
+		// tenants share is marked in the digest and in commands.
+		"Activity from a Tor IP address — bob.smith@contoso.com, first ", "Summary:       [MCAS][contoso] ×",
+		"🔗 Cross-tenant — seen in more than one tenant in this run:", "• IP 185.220.101.4: contoso ",
+		"🔗 185.220.101.4 also seen in fabrikam: 2 alerts (2 high), newest ", "`/mcas user bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com tenant=fabrikam`",
+		"bob.smith@contoso.com (contoso) also seen in fabrikam: 1 alert (1 high)",
 		"The digest message now shows: ✅ SEC-1 filed by @you", "Summary:       [MCAS][",
 		"IP reputation:", "Already filed as SEC-1", `There is no button "0"`,
 		"No new alerts since the last digest",
@@ -177,7 +183,9 @@ func TestDemoShowsEntraSignInAndGroupRules(t *testing.T) {
 
 func TestDemoShowsJiraProgressAndTheReport(t *testing.T) {
 	var out, errb bytes.Buffer
-	in := strings.NewReader("progress\ndigest\njira 1\nprogress\nprogress\nreport\nclose 2 benign other seen\njira 2\nprogress\nprogress\n")
+	// jira 2: one alert (jira 1 is a group of repeats, one issue for all);
+	// close 4, then jira 4: an alert closed from Slack before its issue is done.
+	in := strings.NewReader("progress\ndigest\njira 2\nprogress\nprogress\nreport\nclose 4 benign other seen\njira 4\nprogress\nprogress\n")
 	if code := run(context.Background(), []string{"demo"}, in, &out, &errb, nil); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}

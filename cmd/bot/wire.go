@@ -14,6 +14,7 @@ import (
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/messages"
+	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/entra"
 	"github.com/soc/mcasbot/integrations/graph"
@@ -97,6 +98,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 		return a, nil
 	}
 	st := a.store
+	a.runner.Related = &correlation.Finder{Store: st, Window: cfg.Correlation.window}
 	if cfg.JiraEnabled() {
 		jc, err := jiraClient(cfg, a.hc, logger)
 		if err != nil {
@@ -108,6 +110,9 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 			readers[c.Name()] = c
 		}
 		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: readers, Logger: logger}
+		if cfg.Correlation.groupMin > 0 {
+			a.filing.RepeatWindow = cfg.Correlation.window
+		}
 		if a.abuse != nil {
 			a.filing.Reputation = a.abuse
 		}
@@ -122,7 +127,8 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 func (a *app) digest(api *slack.Client) *schedule.Digest {
 	d := &schedule.Digest{
 		Config: schedule.Config{Channel: a.cfg.DigestChannel, MinSeverity: a.cfg.minSeverity, Lookback: a.cfg.DigestLookback,
-			Overlap: a.cfg.DigestOverlap, MaxPerTenant: a.cfg.DigestMaxAlerts, QuietText: a.cfg.DigestQuiet, NoJira: a.filing == nil},
+			Overlap: a.cfg.DigestOverlap, MaxPerTenant: a.cfg.DigestMaxAlerts, QuietText: a.cfg.DigestQuiet, NoJira: a.filing == nil,
+			GroupMin: a.cfg.Correlation.groupMin, Window: a.cfg.Correlation.window},
 		Store: a.store, Logger: a.logger, Owner: schedule.DefaultOwner(),
 	}
 	if api != nil {
@@ -133,6 +139,9 @@ func (a *app) digest(api *slack.Client) *schedule.Digest {
 	}
 	if a.abuse != nil {
 		d.Reputation = a.abuse
+	}
+	if a.filing != nil {
+		d.Repeats = a.filing
 	}
 	return d
 }

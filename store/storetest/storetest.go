@@ -55,6 +55,9 @@ func Run(t *testing.T, open Opener) {
 		"Activity":     testActivity,
 		// issue #8
 		"Closes": testCloses,
+		// issue #11
+		"Facts":       testFacts,
+		"GroupIssues": testGroupIssues,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })

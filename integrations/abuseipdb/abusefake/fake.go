@@ -190,6 +190,8 @@ func Samples() []Report {
 	return []Report{
 		{IPAddress: "185.220.101.4", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 100, CountryCode: ptr("DE"), UsageType: "Data Center/Web Hosting/Transit",
 			ISP: "Zwiebelfreunde e.V.", Domain: ptr("torservers.net"), IsTor: true, TotalReports: 3120, NumDistinctUsers: 410, LastReportedAt: recent(1), Hostnames: []string{"tor-exit-4.zbau.f3netze.de"}},
+		{IPAddress: "185.220.102.8", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 100, CountryCode: ptr("DE"), UsageType: "Data Center/Web Hosting/Transit",
+			ISP: "Zwiebelfreunde e.V.", Domain: ptr("torservers.net"), IsTor: true, TotalReports: 2480, NumDistinctUsers: 355, LastReportedAt: recent(2), Hostnames: []string{}},
 		{IPAddress: "45.155.205.233", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 87, CountryCode: ptr("RU"), UsageType: "Data Center/Web Hosting/Transit",
 			ISP: "Partner LLC", TotalReports: 512, NumDistinctUsers: 96, LastReportedAt: recent(5), Hostnames: []string{}},
 		{IPAddress: "91.240.118.172", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 42, CountryCode: ptr("NL"), UsageType: "Data Center/Web Hosting/Transit",

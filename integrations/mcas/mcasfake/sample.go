@@ -30,6 +30,26 @@ var (
 	cities    = map[string]string{"NL": "Amsterdam", "RU": "Moscow", "BR": "São Paulo", "US": "Seattle", "DE": "Berlin", "CN": "Shanghai", "NG": "Lagos"}
 )
 
+// homeIP keeps each sample tenant to its own public addresses, as real
+// customers rarely share addresses: fabrikam uses one of each pair below,
+// every other tenant the other. Only TorIP (and the private and reserved
+// addresses, which never correlate) appear in both.
+func homeIP(tenant, ip string) string {
+	pairs := map[string]string{"45.155.205.233": "91.240.118.172", "104.28.55.12": "2a02:c207:3009:9999::1"}
+	if tenant == "fabrikam" {
+		if other, ok := pairs[ip]; ok {
+			return other
+		}
+		return ip
+	}
+	for a, b := range pairs {
+		if ip == b {
+			return a
+		}
+	}
+	return ip
+}
+
 // Generate makes n realistic alerts for tenant, newest at now and spread
 // back over span. Same seed, same alerts.
 func Generate(tenant string, n int, now time.Time, span time.Duration, seed uint64) []Alert {
@@ -38,7 +58,7 @@ func Generate(tenant string, n int, now time.Time, span time.Duration, seed uint
 	for i := 0; i < n; i++ {
 		t := templates[r.IntN(len(templates))]
 		user := fmt.Sprintf(users[r.IntN(len(users))], tenant)
-		ip := ips[r.IntN(len(ips))]
+		ip := homeIP(tenant, ips[r.IntN(len(ips))])
 		c1, c2 := countries[r.IntN(len(countries))], countries[r.IntN(len(countries))]
 		ts := now.Add(-time.Duration(float64(span) * float64(i) / float64(max(n, 1)))).UnixMilli()
 		id := fmt.Sprintf("%08x%016x", uint32(seed), uint64(ts)^uint64(i))
@@ -76,7 +96,7 @@ func GenerateActivities(tenant string, n int, now time.Time, span time.Duration,
 			Description: descs[r.IntN(len(descs))],
 			Severity:    "INFO",
 		}
-		a.Device.ClientIP = ips[r.IntN(len(ips))]
+		a.Device.ClientIP = homeIP(tenant, ips[r.IntN(len(ips))])
 		a.Location.CountryCode = c
 		a.Location.City = cities[c]
 		a.User.UserName = fmt.Sprintf(users[r.IntN(len(users))], tenant)

@@ -1,0 +1,169 @@
+package schedule
+
+import (
+	"context"
+	"time"
+
+	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/correlation"
+	"github.com/soc/mcasbot/grouping"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/store"
+)
+
+// Related alerts across tenants and grouped repeats (issue #11). All of it
+// comes from the alerts this run read and what the store remembers of
+// earlier runs: no MCAS calls.
+
+// Repeats adds alerts to the issue of a group already filed, as a comment,
+// and returns the ids now recorded under that issue (*filing.Service).
+type Repeats interface {
+	AppendRepeats(ctx context.Context, gi store.GroupIssue, alerts []mcas.Alert) ([]string, error)
+}
+
+// repeatWait bounds one append (a Jira comment) in a run.
+const repeatWait = 20 * time.Second
+
+// remember keeps the facts of every alert read for the window, and forgets
+// older ones. A failure costs correlation, not the digest.
+func (d *Digest) remember(ctx context.Context, found []tenantFind) {
+	var read []mcas.Alert
+	for _, f := range found {
+		read = append(read, f.read...)
+	}
+	ctx = context.WithoutCancel(ctx)
+	if err := d.Store.RememberFacts(ctx, correlation.Remember(read)); err != nil {
+		d.Logger.Warn("could not remember the alerts' addresses and accounts; related alerts in later runs will miss them", "error", err)
+	}
+	if n, err := d.Store.ForgetFacts(ctx, d.Now().Add(-d.Window)); err != nil {
+		d.Logger.Warn("could not forget facts older than the correlation window", "error", err)
+	} else if n > 0 {
+		d.Logger.Debug("forgot facts older than the correlation window", "rows", n)
+	}
+}
+
+// relate groups repeats, finds what other tenants share with each entry
+// and what this run's tenants share, and (not in a dry run) adds repeats of
+// filed groups to their issues.
+func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, found []tenantFind, rep *Report, dryRun bool) {
+	groups := grouping.Collapse(in.Alerts, d.GroupMin)
+	rep.Groups = len(groups)
+	grouped := map[[2]string]bool{}
+	for _, g := range groups {
+		dg := formatting.DigestGroup{Tenant: g.Tenant, Policy: g.Policy, By: string(g.By), Value: g.Value, Signature: g.Signature}
+		for _, a := range g.Alerts {
+			dg.IDs = append(dg.IDs, a.ID)
+			grouped[[2]string{a.Tenant, a.ID}] = true
+		}
+		in.Groups = append(in.Groups, dg)
+	}
+
+	var read []mcas.Alert
+	for _, f := range found {
+		read = append(read, f.read...)
+	}
+	var facts []correlation.Fact
+	for _, a := range in.Alerts {
+		facts = append(facts, correlation.Facts(a)...)
+	}
+	finder := &correlation.Finder{Store: d.Store, Window: d.Window, Now: d.Now}
+	x, err := finder.Index(ctx, facts, read)
+	if err != nil {
+		d.Logger.Warn("related alerts: could not read the store; only this run's alerts count", "error", err)
+	}
+	in.Related = map[string][]correlation.Match{}
+	put := func(lead mcas.Alert, members []mcas.Alert) {
+		var fs []correlation.Fact
+		for _, a := range members {
+			fs = append(fs, correlation.Facts(a)...)
+		}
+		if ms := x.Related(lead.Tenant, fs); len(ms) > 0 {
+			in.Related[formatting.AlertKeyOf(lead.Tenant, lead.ID)] = ms
+		}
+	}
+	for _, g := range groups {
+		put(g.Alerts[0], g.Alerts)
+	}
+	for _, a := range in.Alerts {
+		if !grouped[[2]string{a.Tenant, a.ID}] {
+			put(a, []mcas.Alert{a})
+		}
+	}
+	in.CrossTenant = correlation.CrossTenant(in.Alerts)
+
+	if !dryRun && d.Repeats != nil && d.GroupMin > 0 {
+		d.appendRepeats(ctx, in, groups, grouped, rep)
+	}
+}
+
+// appendRepeats finds the new alerts that repeat a group filed within the
+// window (a whole new group of them, or single ones) and adds them to its
+// issue, so they are posted as filed under it.
+func (d *Digest) appendRepeats(ctx context.Context, in *formatting.DigestInput, groups []grouping.Group, grouped map[[2]string]bool, rep *Report) {
+	type unit struct {
+		tenant, sig string
+		alerts      []mcas.Alert
+	}
+	var units []*unit
+	bySig := map[[2]string]*unit{}
+	add := func(tenant, sig string, as []mcas.Alert) {
+		k := [2]string{tenant, sig}
+		if u := bySig[k]; u != nil {
+			u.alerts = append(u.alerts, as...)
+			return
+		}
+		u := &unit{tenant: tenant, sig: sig, alerts: as}
+		bySig[k] = u
+		units = append(units, u)
+	}
+	sigs := map[string][]string{}
+	for _, g := range groups {
+		sigs[g.Tenant] = append(sigs[g.Tenant], g.Signature)
+	}
+	for _, a := range in.Alerts {
+		if !grouped[[2]string{a.Tenant, a.ID}] {
+			sigs[a.Tenant] = append(sigs[a.Tenant], grouping.Signatures(a)...)
+		}
+	}
+	filed := map[string]map[string]store.GroupIssue{}
+	for tenant, ss := range sigs {
+		gis, err := d.Store.GroupIssues(ctx, tenant, ss, d.Now().Add(-d.Window))
+		if err != nil {
+			d.Logger.Warn("could not look up the issues of earlier groups; repeats are posted to be filed", "tenant", tenant, "error", err)
+			continue
+		}
+		filed[tenant] = gis
+	}
+	for _, g := range groups {
+		if _, ok := filed[g.Tenant][g.Signature]; ok {
+			add(g.Tenant, g.Signature, g.Alerts)
+		}
+	}
+	for _, a := range in.Alerts {
+		if grouped[[2]string{a.Tenant, a.ID}] {
+			continue
+		}
+		for _, sig := range grouping.Signatures(a) {
+			if _, ok := filed[a.Tenant][sig]; ok {
+				add(a.Tenant, sig, []mcas.Alert{a})
+				break
+			}
+		}
+	}
+	if in.States == nil {
+		in.States = map[string]formatting.AlertState{}
+	}
+	for _, u := range units {
+		gi := filed[u.tenant][u.sig]
+		actx, cancel := context.WithTimeout(ctx, repeatWait)
+		ids, err := d.Repeats.AppendRepeats(actx, gi, u.alerts)
+		cancel()
+		if err != nil {
+			d.Logger.Warn("could not add repeats to their group's issue; they are posted to be filed", "tenant", u.tenant, "issue", gi.Key, "error", err)
+		}
+		for _, id := range ids {
+			in.States[formatting.AlertKeyOf(u.tenant, id)] = formatting.AlertState{Filed: &formatting.Filed{Key: gi.Key, URL: gi.URL}}
+		}
+		rep.Appended += len(ids)
+	}
+}
