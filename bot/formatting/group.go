@@ -39,6 +39,9 @@ func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string
 	if len(filed) > 0 && len(filed) < len(as) {
 		text += fmt.Sprintf("\n:white_check_mark: %d of %d already filed as %s", len(filed), len(as), issueKeys(filed))
 	}
+	if c := groupClosedText(as, states); c != "" {
+		text += "\n" + c
+	}
 	if rel := relatedText(v.Related[key], relatedOnCard, false); rel != "" {
 		text += "\n" + rel
 	}
@@ -54,6 +57,27 @@ func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string
 		out = append(out, act)
 	}
 	return out
+}
+
+// groupClosedText says how a group's alerts were closed (e.g. all by the
+// Jira sync when their issue was done): one close line when they were all
+// closed alike, else how many are closed.
+func groupClosedText(as []mcas.Alert, states map[string]AlertState) string {
+	var lines []string
+	for _, a := range as {
+		if c := states[alertKey(a)].Closed; c != nil {
+			lines = append(lines, digestClosedText(*c, closedFull))
+		}
+	}
+	switch {
+	case len(lines) == 0:
+		return ""
+	case len(lines) == len(as) && len(as) == 1:
+		return lines[0]
+	case len(lines) == len(as) && len(slices.Compact(slices.Clone(lines))) == 1:
+		return lines[0] + fmt.Sprintf(" · all %d alerts", len(as))
+	}
+	return fmt.Sprintf(":white_check_mark: %d of %d closed", len(lines), len(as))
 }
 
 // issueKeys lists the distinct keys of filed, at most three.
