@@ -124,6 +124,12 @@ func TestJiraProgressUpdatesTheMessageTwiceAndNoOther(t *testing.T) {
 			t.Fatalf("message %s was updated %d times", m.TS, n)
 		}
 	}
+	// JIRA_DONE_CLOSES_ALERT is off: nothing was closed.
+	for _, srv := range w.tenants {
+		if n := len(srv.Closes()); n != 0 {
+			t.Fatalf("%d alerts closed with the setting off", n)
+		}
+	}
 	// The assignee's e-mail was looked up once and cached.
 	if w.slack.Lookups() != 1 {
 		t.Fatalf("%d users.lookupByEmail calls", w.slack.Lookups())

@@ -115,6 +115,9 @@ type Closes struct {
 	Total            int       `json:"total"`
 	ByClassification []Count   `json:"by_classification"`
 	ToClose          Durations `json:"to_close"` // digest appearance → close
+	// ByJiraSync counts the alerts the Jira sync closed when their issue
+	// was done (JIRA_DONE_CLOSES_ALERT): not closes from Slack.
+	ByJiraSync int `json:"by_jira_sync,omitempty"`
 }
 
 // Stats is the whole report.
@@ -229,6 +232,10 @@ func closes(cs []store.ClosedAlert) Closes {
 	var waits []time.Duration
 	for _, c := range cs {
 		if c.Elsewhere {
+			continue
+		}
+		if c.ByBot() {
+			out.ByJiraSync++
 			continue
 		}
 		out.Total++

@@ -10,6 +10,7 @@ import (
 
 	"github.com/soc/mcasbot/report"
 	"github.com/soc/mcasbot/report/reporttest"
+	"github.com/soc/mcasbot/store"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -86,6 +87,18 @@ func TestFixtureWeekByHand(t *testing.T) {
 		t.Errorf("title %q length %d", s.Title(), s.Length())
 	}
 	golden(t, "week", s)
+}
+
+// Alerts the Jira sync closed are not closes from Slack: counted apart.
+func TestJiraSyncClosesAreCountedApart(t *testing.T) {
+	from, to, cur, prev := reporttest.Week()
+	bot := cur.Closed[0]
+	bot.AlertID, bot.By, bot.ByName, bot.Comment = "a9", store.JiraSyncCloser, "Jira sync", "SEC-9 resolved: Fixed"
+	cur.Closed = append(cur.Closed, bot)
+	s := report.Compute(from, to, cur, prev)
+	if s.Closes.Total != 4 || s.Closes.ByJiraSync != 1 || s.Closes.ToClose.N != 3 {
+		t.Fatalf("closes %+v", s.Closes)
+	}
 }
 
 func checkCounts(t *testing.T, what string, got []report.Count, want ...any) {

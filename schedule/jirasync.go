@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,12 +35,13 @@ type Redraw interface {
 	Message(ctx context.Context, channel, ts string) error
 }
 
-// DoneCloser closes the MCAS alert of an issue that reached Jira's done
-// category (JIRA_DONE_CLOSES_ALERT): the hook for issue #8's one close per
-// alert. It is called once per transition into done; the close itself
-// must be idempotent (a claim in the store), as a Close… click is.
+// DoneCloser closes the MCAS alert of an issue in Jira's done category
+// (JIRA_DONE_CLOSES_ALERT) through issue #8's one close per alert
+// (*closing.JiraDone). changed says the alert's close record changed, so
+// its message is redrawn; an error is a failed close, tried again by the
+// next sync while the issue stays done.
 type DoneCloser interface {
-	CloseDone(ctx context.Context, issue store.TrackedIssue, now store.JiraState) error
+	CloseDone(ctx context.Context, issue store.TrackedIssue, now store.JiraState) (changed bool, err error)
 }
 
 // JiraSync mirrors the Jira status of filed issues into their digest
@@ -82,6 +84,10 @@ type SyncReport struct {
 	Gone     int // of which deleted in Jira
 	Redrawn  int // messages updated
 	Skipped  string
+	// With a Closer: alerts of done issues closed (or found closed in MCAS),
+	// closes that failed, and closes left for the next sync after their
+	// tenant's first failure in this one.
+	Closed, CloseFailed, CloseDeferred int
 }
 
 const syncLock = "jira-sync"
@@ -149,7 +155,8 @@ func (s *JiraSync) tick(ctx context.Context) {
 	case rep.Skipped != "":
 		s.outcome("skipped")
 	default:
-		s.Logger.Info("jira sync done", "tracked", rep.Tracked, "searches", rep.Searches, "changed", rep.Changed, "gone", rep.Gone, "redrawn", rep.Redrawn)
+		s.Logger.Info("jira sync done", "tracked", rep.Tracked, "searches", rep.Searches, "changed", rep.Changed, "gone", rep.Gone, "redrawn", rep.Redrawn,
+			"alerts_closed", rep.Closed, "closes_failed", rep.CloseFailed)
 		s.outcome("ok")
 	}
 }
@@ -218,6 +225,7 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 		gone[k] = true
 	}
 	var changed []store.TrackedIssue
+	read := map[alertRef]store.JiraState{} // as stored after this sync, for the issues Jira returned
 	for _, t := range tracked {
 		st, seen := found.Found[t.Key]
 		if t.Jira.Gone {
@@ -244,6 +252,7 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 		}
 		first := t.Jira.Key != t.Key
 		if !first && next.Same(t.Jira) {
+			read[alertRef{t.Tenant, t.AlertID}] = t.Jira
 			if !t.Jira.Drawn {
 				pending = append(pending, t)
 			}
@@ -255,6 +264,7 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 		if err := s.Store.SaveJiraState(ctx, t.Tenant, t.AlertID, next); err != nil {
 			return rep, err
 		}
+		read[alertRef{t.Tenant, t.AlertID}] = next
 		if next.Drawn {
 			continue
 		}
@@ -264,23 +274,95 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 		}
 		s.Logger.Info("audit: jira status synced", "tenant", t.Tenant, "alert", t.AlertID, "issue", t.Key,
 			"from", describeState(t.Jira), "to", describeState(next), "outcome", map[bool]string{true: "gone", false: "changed"}[next.Gone])
-		if s.Closer != nil && next.Category == jira.CategoryDone && t.Jira.Category != jira.CategoryDone {
-			if err := s.Closer.CloseDone(ctx, t, next); err != nil {
-				s.Logger.Warn("jira sync: could not close the alert of a done issue", "tenant", t.Tenant, "alert", t.AlertID, "issue", t.Key, "error", err)
-			}
-		}
 		t.Jira = next
 		changed = append(changed, t)
 	}
 	if s.OnChanges != nil && rep.Changed > 0 {
 		s.OnChanges(rep.Changed)
 	}
-	n, err := s.redraw(ctx, append(changed, pending...))
+	draw := append(changed, pending...)
+	if s.Closer != nil {
+		draw = appendNew(draw, s.closeDone(ctx, tracked, read, &rep))
+	}
+	n, err := s.redraw(ctx, draw)
 	rep.Redrawn = n
 	if err != nil {
 		return rep, err
 	}
 	return rep, readErr
+}
+
+// closeDone closes the alerts of the issues Jira returned as done whose
+// alerts are not closed: newly done ones, and those whose close failed
+// before, tried again once per sync while their issue stays done. An alert
+// someone is closing right now is left to them. After a tenant's first
+// failure its other closes wait for the next sync (the least recently
+// tried go first), so credentials that cannot close, or an MCAS that is
+// down, cost one attempt per sync rather than the tenant's request budget.
+// It returns the issues whose messages now show a close.
+func (s *JiraSync) closeDone(ctx context.Context, tracked []store.TrackedIssue, read map[alertRef]store.JiraState, rep *SyncReport) []store.TrackedIssue {
+	var todo []store.TrackedIssue
+	for _, t := range tracked {
+		st, ok := read[alertRef{t.Tenant, t.AlertID}]
+		switch {
+		case !ok || st.Gone || st.Category != jira.CategoryDone, t.CloseState == store.CloseDone:
+			continue
+		case t.CloseState == store.ClosePending && time.Since(t.CloseClaimedAt) < store.StaleClaim:
+			continue // being closed from Slack right now
+		}
+		t.Jira = st
+		todo = append(todo, t)
+	}
+	sort.SliceStable(todo, func(i, j int) bool { return todo[i].CloseClaimedAt.Before(todo[j].CloseClaimedAt) })
+	failed := map[string]bool{}
+	var closed []store.TrackedIssue
+	for _, t := range todo {
+		if failed[t.Tenant] {
+			rep.CloseDeferred++
+			continue
+		}
+		changed, err := s.Closer.CloseDone(ctx, t, t.Jira)
+		switch {
+		case err != nil:
+			rep.CloseFailed++
+			failed[t.Tenant] = true
+			s.Logger.Warn("jira sync: could not close the alert of a done issue; the next sync tries again", "tenant", t.Tenant,
+				"alert", t.AlertID, "issue", t.Key, "error", err)
+		case changed:
+			rep.Closed++
+			closed = append(closed, t)
+			if t.Jira.Drawn {
+				// Undrawn until its message shows the close: a failed
+				// redraw is tried again by the next sync.
+				t.Jira.Drawn = false
+				if err := s.Store.SaveJiraState(ctx, t.Tenant, t.AlertID, t.Jira); err != nil {
+					s.Logger.Warn("jira sync: could not record a message to redraw", "tenant", t.Tenant, "alert", t.AlertID, "error", err)
+				}
+			}
+		}
+	}
+	if rep.CloseDeferred > 0 {
+		s.Logger.Warn("jira sync: closes of done issues left for the next sync after their tenant's close failed", "deferred", rep.CloseDeferred)
+	}
+	return closed
+}
+
+// alertRef is a tenant's alert (a group's issue is tracked for each of
+// its alerts).
+type alertRef struct{ tenant, alertID string }
+
+// appendNew appends the issues of more whose alerts are not in list yet.
+func appendNew(list, more []store.TrackedIssue) []store.TrackedIssue {
+	in := map[alertRef]bool{}
+	for _, t := range list {
+		in[alertRef{t.Tenant, t.AlertID}] = true
+	}
+	for _, t := range more {
+		if !in[alertRef{t.Tenant, t.AlertID}] {
+			list = append(list, t)
+		}
+	}
+	return list
 }
 
 // redraw updates each message holding a changed issue once, paced, and

@@ -2,6 +2,7 @@ package schedule_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -142,36 +143,146 @@ func BenchmarkSync500(b *testing.B) {
 	b.ReportMetric(float64(js.Searches())/float64(b.N), "searches/op")
 }
 
+// closer closes alerts through the store's claim, as closing.JiraDone
+// does; fail makes its closes fail (MCAS down, 403).
 type closer struct {
+	st    store.Store
 	mu    sync.Mutex
 	calls []string
+	fail  bool
 }
 
-func (c *closer) CloseDone(_ context.Context, t store.TrackedIssue, now store.JiraState) error {
+func (c *closer) CloseDone(ctx context.Context, t store.TrackedIssue, now store.JiraState) (bool, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.calls = append(c.calls, t.AlertID+" "+t.Key+" "+now.Resolution)
-	return nil
+	rec := store.CloseRecord{Tenant: t.Tenant, AlertID: t.AlertID, By: store.JiraSyncCloser, ByName: "Jira sync", Classification: "true_positive"}
+	claim, err := c.st.ClaimClose(ctx, rec)
+	if err != nil || !claim.Won {
+		return false, err
+	}
+	if c.fail {
+		return false, errors.Join(c.st.FailClose(ctx, t.Tenant, t.AlertID, "MCAS down"), errors.New("MCAS down"))
+	}
+	return true, c.st.CompleteClose(ctx, rec)
 }
 
-// The JIRA_DONE_CLOSES_ALERT hook fires once per move into done.
-func TestSyncCallsTheCloserOncePerDone(t *testing.T) {
-	js, _, s, _ := tracked(t, 2)
-	c := &closer{}
+func (c *closer) took() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := c.calls
+	c.calls = nil
+	return out
+}
+
+// JIRA_DONE_CLOSES_ALERT: a done issue's alert is closed once; a failed
+// close is tried again by the next sync, never twice in one, never again
+// once it succeeded.
+func TestSyncClosesTheAlertsOfDoneIssues(t *testing.T) {
+	js, st, s, rd := tracked(t, 2)
+	c := &closer{st: st}
 	s.Closer = c
 	ctx := context.Background()
-	for _, step := range []func(){
-		func() {},
-		func() { _ = js.Move("SEC-2", "Done", "Fixed") },
-		func() {},
-		func() { _ = js.Move("SEC-2", "Done", "Won't Fix") }, // still done: no second close
-	} {
-		step()
-		if _, err := s.Run(ctx); err != nil {
+	run := func() schedule.SyncReport {
+		t.Helper()
+		rep, err := s.Run(ctx)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return rep
 	}
-	if len(c.calls) != 1 || c.calls[0] != "a0001 SEC-2 Fixed" {
-		t.Fatalf("closes %v", c.calls)
+	if run(); len(c.took()) != 0 {
+		t.Fatal("closed an alert whose issue is not done")
+	}
+	must(t, js.Move("SEC-2", "Done", "Fixed"))
+	c.fail = true
+	if rep := run(); rep.CloseFailed != 1 || rep.Closed != 0 || len(c.took()) != 1 {
+		t.Fatalf("failing close %+v", rep)
+	}
+	c.fail = false
+	draws := rd.count()
+	// Still done and not closed: tried again, and the message shows it.
+	if rep := run(); rep.Closed != 1 || rep.Changed != 0 || rep.Redrawn != 1 || rd.count() != draws+1 {
+		t.Fatalf("retry %+v, %d redraws", rep, rd.count()-draws)
+	} else if calls := c.took(); len(calls) != 1 || calls[0] != "a0001 SEC-2 Fixed" {
+		t.Fatalf("retry closes %v", calls)
+	}
+	if rep := run(); rep.Closed != 0 || rep.Redrawn != 0 || len(c.took()) != 0 {
+		t.Fatalf("closed again %+v", rep)
+	}
+	must(t, js.Move("SEC-2", "Done", "Won't Fix")) // still done: no second close
+	if rep := run(); rep.Changed != 1 || len(c.took()) != 0 {
+		t.Fatalf("closed again after a new resolution %+v", rep)
+	}
+	// An alert closed from Slack first is not closed when its issue is done.
+	if cl, _ := st.ClaimClose(ctx, store.CloseRecord{Tenant: "contoso", AlertID: "a0000", By: "U0CAROL", Classification: "benign", Reason: "other", Comment: "x"}); !cl.Won {
+		t.Fatal("claim")
+	}
+	must(t, st.CompleteClose(ctx, store.CloseRecord{Tenant: "contoso", AlertID: "a0000", Classification: "benign", Reason: "other", Comment: "x"}))
+	must(t, js.Move("SEC-1", "Done", "Fixed"))
+	if rep := run(); rep.Changed != 1 || len(c.took()) != 0 {
+		t.Fatalf("closed an alert closed from Slack %+v", rep)
+	}
+}
+
+// A tenant whose closes fail costs one attempt per sync; the next sync
+// starts with the alerts not tried yet.
+func TestSyncDefersATenantsClosesAfterAFailure(t *testing.T) {
+	js, st, s, _ := tracked(t, 3)
+	c := &closer{st: st, fail: true}
+	s.Closer = c
+	for _, k := range []string{"SEC-1", "SEC-2", "SEC-3"} {
+		must(t, js.Move(k, "Done", "Fixed"))
+	}
+	rep, err := s.Run(context.Background())
+	if err != nil || rep.CloseFailed != 1 || rep.CloseDeferred != 2 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	first := c.took()
+	rep, _ = s.Run(context.Background())
+	second := c.took()
+	if rep.CloseFailed != 1 || len(first) != 1 || len(second) != 1 || first[0] == second[0] {
+		t.Fatalf("tried %v then %v", first, second)
+	}
+	c.fail = false
+	if rep, _ := s.Run(context.Background()); rep.Closed != 3 || rep.CloseFailed != 0 {
+		t.Fatalf("after recovery %+v", rep)
+	}
+}
+
+// A group's one issue is tracked for each of its alerts: done, every alert
+// is closed, each once.
+func TestSyncClosesEveryAlertOfADoneGroup(t *testing.T) {
+	js, st, s, rd := tracked(t, 1)
+	ctx := context.Background()
+	key := js.Issues()[0].Key
+	var ps []store.Posting
+	for _, id := range []string{"g1", "g2", "g3"} {
+		if c, err := st.ClaimIssue(ctx, "contoso", id, "U0LEAD"); err != nil || !c.Won {
+			t.Fatal("claim", err)
+		}
+		must(t, st.CompleteIssue(ctx, "contoso", id, key, js.URL+"/browse/"+key))
+		ps = append(ps, store.Posting{Tenant: "contoso", AlertID: id, Channel: "C0DIGEST", TS: "1.0000"})
+	}
+	must(t, st.MarkPosted(ctx, ps))
+	c := &closer{st: st}
+	s.Closer = c
+	must(t, js.Move(key, "Done", "Fixed"))
+	rep, err := s.Run(ctx)
+	if err != nil || rep.Closed != 4 || rd.count() != 1 {
+		t.Fatalf("%+v %v, %d redraws", rep, err, rd.count())
+	}
+	if calls := c.took(); len(calls) != 4 {
+		t.Fatalf("closes %v", calls)
+	}
+	if rep, _ := s.Run(ctx); rep.Closed != 0 || len(c.took()) != 0 {
+		t.Fatalf("closed again %+v", rep)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -107,6 +107,18 @@ func (s *sqlStore) Closes(ctx context.Context, since, until time.Time) ([]CloseR
 	return out, wrap(rows.Err())
 }
 
+// BotCloser prefixes CloseRecord.By when the bot closed an alert by a rule
+// rather than for a Slack user; ByName then names the rule's actor.
+const BotCloser = "bot:"
+
+// JiraSyncCloser is CloseRecord.By of an alert the Jira sync closed because
+// its issue was done (JIRA_DONE_CLOSES_ALERT).
+const JiraSyncCloser = BotCloser + "jira-sync"
+
+// ByBot reports whether the bot closed the alert by a rule (the Jira sync),
+// not for a Slack user.
+func (c CloseRecord) ByBot() bool { return strings.HasPrefix(c.By, BotCloser) }
+
 // cutRunes keeps at most n characters and valid UTF-8 (PostgreSQL
 // refuses a string cut inside a character).
 func cutRunes(s string, n int) string {

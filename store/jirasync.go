@@ -31,14 +31,19 @@ func (s JiraState) Same(o JiraState) bool {
 type TrackedIssue struct {
 	IssueRecord
 	Jira JiraState // zero when never seen
+	// The alert's close claim, for JIRA_DONE_CLOSES_ALERT: its state ("" when
+	// never claimed) and when it was last claimed.
+	CloseState     CloseState
+	CloseClaimedAt time.Time
 }
 
 func (s *sqlStore) TrackedIssues(ctx context.Context, since time.Time) ([]TrackedIssue, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT i.tenant, i.alert_id, i.issue_key, i.issue_url, i.claimed_by, i.claimed_ms, i.filed_ms,
 			COALESCE(j.issue_key, ''), COALESCE(j.status, ''), COALESCE(j.category, ''), COALESCE(j.resolution, ''),
 			COALESCE(j.assignee_id, ''), COALESCE(j.assignee_name, ''), COALESCE(j.assignee_slack, ''),
-			COALESCE(j.gone, 0), COALESCE(j.seen_ms, 0), COALESCE(j.drawn, 0)
+			COALESCE(j.gone, 0), COALESCE(j.seen_ms, 0), COALESCE(j.drawn, 0), COALESCE(c.state, ''), COALESCE(c.claimed_ms, 0)
 		FROM issues i LEFT JOIN jira_states j ON j.tenant = i.tenant AND j.alert_id = i.alert_id
+			LEFT JOIN closes c ON c.tenant = i.tenant AND c.alert_id = i.alert_id
 		WHERE i.state = 'created' AND i.filed_ms >= ?
 		ORDER BY i.filed_ms, i.tenant, i.alert_id`), ms(since))
 	if err != nil {
@@ -48,14 +53,16 @@ func (s *sqlStore) TrackedIssues(ctx context.Context, since time.Time) ([]Tracke
 	var out []TrackedIssue
 	for rows.Next() {
 		var t TrackedIssue
-		var claimed, filed, seen int64
+		var claimed, filed, seen, closeClaimed int64
 		var gone, drawn int
+		var closeState string
 		if err := rows.Scan(&t.Tenant, &t.AlertID, &t.Key, &t.URL, &t.By, &claimed, &filed,
 			&t.Jira.Key, &t.Jira.Status, &t.Jira.Category, &t.Jira.Resolution,
-			&t.Jira.AssigneeID, &t.Jira.AssigneeName, &t.Jira.AssigneeSlack, &gone, &seen, &drawn); err != nil {
+			&t.Jira.AssigneeID, &t.Jira.AssigneeName, &t.Jira.AssigneeSlack, &gone, &seen, &drawn, &closeState, &closeClaimed); err != nil {
 			return nil, wrap(err)
 		}
 		t.Jira.Gone, t.Jira.Drawn, t.Jira.SeenAt = gone != 0, drawn != 0, fromMS(seen)
+		t.CloseState, t.CloseClaimedAt = CloseState(closeState), fromMS(closeClaimed)
 		t.State, t.ClaimedAt, t.FiledAt = IssueCreated, fromMS(claimed), fromMS(filed)
 		out = append(out, t)
 	}

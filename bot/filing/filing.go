@@ -25,7 +25,7 @@ type AlertReader interface {
 // Jira is what filing needs from *jira.Client.
 type Jira interface {
 	Create(ctx context.Context, is jira.Issue) (jira.Created, error)
-	FindByLabel(ctx context.Context, project, label string) ([]jira.Found, error)
+	FindByLabel(ctx context.Context, project string, labels ...string) ([]jira.Found, error)
 	Comment(ctx context.Context, key, body string) (string, error)
 }
 
@@ -150,6 +150,7 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader Aler
 	// store knew (a lost record, a crash between create and record, a
 	// human) must not get a twin. Cloud search lags, so the store comes first.
 	found, err := s.Jira.FindByLabel(ctx, s.Mapping.Project, Label(alertID))
+	found = s.ofTenant(found, tenant)
 	if err != nil {
 		log.Warn("jira label search failed; relying on the store record alone", "error", err)
 	} else if len(found) > 0 {
@@ -193,6 +194,33 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader Aler
 		log.Error("issue created but not recorded in the store", "key", created.Key, "error", err)
 	}
 	return Result{Outcome: Filed, Key: created.Key, URL: created.URL, By: by.ID}, nil
+}
+
+// ofTenant keeps the issues found by an alert's label that can be this
+// tenant's: alert ids are per tenant, so an issue labelled for another
+// configured tenant (and not this one) is another alert's. An issue with
+// no tenant label at all (filed by hand) still counts.
+func (s *Service) ofTenant(found []jira.Found, tenant string) []jira.Found {
+	mine := tenantLabel(tenant)
+	var out []jira.Found
+	for _, f := range found {
+		other := false
+		for _, l := range f.Labels {
+			if l == mine {
+				other = false
+				break
+			}
+			for t := range s.Tenants {
+				if tl := tenantLabel(t); tl != "" && l == tl {
+					other = true
+				}
+			}
+		}
+		if !other {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 func (s *Service) record(ctx context.Context, tenant, alertID, key, url string) error {

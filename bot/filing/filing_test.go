@@ -381,3 +381,28 @@ func ours(l jirafake.Live, portal string) bool {
 	}
 	return false
 }
+
+// Alert ids are per tenant: the label search that finds an issue filed
+// before the store knew must not answer with another tenant's issue for an
+// alert of the same id.
+func TestLabelSearchKeepsToTheTenant(t *testing.T) {
+	e := newEnv(t, 0)
+	other := mcasfake.New("mcas-tok")
+	t.Cleanup(other.Close)
+	twin := e.alert
+	twin.URL = strings.Replace(twin.URL, "contoso", "fabrikam", 1)
+	other.AddAlerts(twin)
+	mc, _ := mcas.New(mcas.Config{Name: "fabrikam", URL: other.URL, Token: "mcas-tok", RequestsPerMinute: -1}, other.Client(), nil)
+	e.svc.Tenants["fabrikam"] = mc
+	contosos := e.jira.AddIssue("contoso's alert", []string{"mcas", filing.Label(e.alert.ID), "contoso"}, time.Hour)
+
+	res, err := e.svc.File(context.Background(), "fabrikam", twin.ID, analyst)
+	if err != nil || res.Outcome != filing.Filed || res.Key == contosos {
+		t.Fatalf("fabrikam's alert answered with contoso's issue: %+v %v", res, err)
+	}
+	// contoso's own alert still finds its issue.
+	res, err = e.svc.File(context.Background(), "contoso", e.alert.ID, analyst)
+	if err != nil || res.Outcome != filing.AlreadyFiled || res.Key != contosos {
+		t.Fatalf("contoso: %+v %v", res, err)
+	}
+}

@@ -132,6 +132,7 @@ func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader
 		// The label search is the fallback guard, as for one alert: an
 		// earlier attempt whose answer was lost may have filed it.
 		found, err := s.Jira.FindByLabel(ctx, s.Mapping.Project, Label(won[0].ID))
+		found = s.ofTenant(found, g.Tenant)
 		if err != nil {
 			log.Warn("jira label search failed; relying on the store records alone", "error", err)
 		} else if len(found) > 0 {

@@ -201,10 +201,18 @@ func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, d Decision,
 
 func labels(a mcas.Alert) []string {
 	out := []string{"mcas", Label(a.ID)}
-	if t := strings.ToLower(labelSafe(a.Tenant)); t != "" && t != "mcas" {
-		out = append(out, formatting.Cut(t, 255))
+	if t := tenantLabel(a.Tenant); t != "" {
+		out = append(out, t)
 	}
 	return out
+}
+
+// tenantLabel is the label naming an alert's tenant ("" when it cannot).
+func tenantLabel(tenant string) string {
+	if t := strings.ToLower(labelSafe(tenant)); t != "" && t != "mcas" {
+		return formatting.Cut(t, 255)
+	}
+	return ""
 }
 
 func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []string, report string, d Decision, by Filer, now time.Time) string {

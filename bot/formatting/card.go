@@ -94,12 +94,15 @@ type Closed struct {
 	Elsewhere bool
 	HandledBy string
 	At        time.Time
+	// Bot: the bot closed it by a rule (ByName, e.g. "Jira sync"), and
+	// Comment says why (e.g. "SEC-123 resolved: Fixed").
+	Bot bool
 }
 
 // ClosedFromStore is how a store record reads in a message.
 func ClosedFromStore(rec store.CloseRecord) *Closed {
 	return &Closed{Classification: rec.Classification, Reason: rec.Reason, By: rec.By, ByName: rec.ByName, Comment: rec.Comment,
-		Elsewhere: rec.Elsewhere, HandledBy: rec.HandledBy, At: rec.ClosedAt}
+		Elsewhere: rec.Elsewhere, HandledBy: rec.HandledBy, At: rec.ClosedAt, Bot: rec.ByBot() && !rec.Elsewhere}
 }
 
 // ClosedFromAlert is how MCAS's own resolution of an alert reads, when
@@ -135,6 +138,19 @@ func closedWords(c Closed, slack bool) string {
 	switch c.Classification {
 	case "dismissed", "resolved":
 		how = strings.ToUpper(c.Classification[:1]) + c.Classification[1:]
+	}
+	if c.Bot {
+		// Closed by a rule: its note says why, in place of a reason and a
+		// quoted comment: "by Jira sync (SEC-123 resolved: Fixed)".
+		name := c.ByName
+		if Clean(name) == "" {
+			name = "mcasbot"
+		}
+		how += " by " + esc(name, 40)
+		if note := Clean(c.Comment); note != "" {
+			how += " (" + esc(note, 200) + ")"
+		}
+		return how
 	}
 	if r, ok := kind.Reason(c.Reason); ok {
 		how += " (" + r.Label + ")"

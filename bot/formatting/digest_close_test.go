@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/store"
 )
 
 // A closed alert's digest entry says how and by whom, loses Close… and
@@ -66,5 +67,60 @@ func renderClosed(t *testing.T, chunk formatting.DigestChunk) {
 	js, _ := json.Marshal(msg)
 	if n := strings.Count(string(js), "Closed as false positive"); n != len(chunk.View.Alerts) {
 		t.Fatalf("%d closed lines for %d alerts", n, len(chunk.View.Alerts))
+	}
+}
+
+// A close the Jira sync made reads as the bot's, with its note in place of
+// a reason and a quoted comment; Jira's text is escaped.
+func TestClosedByTheJiraSyncReadsWell(t *testing.T) {
+	rec := store.CloseRecord{State: store.CloseDone, By: store.JiraSyncCloser, ByName: "Jira sync", Classification: "true_positive",
+		Comment: "SEC-123 resolved: Fixed"}
+	c := formatting.ClosedFromStore(rec)
+	if got := formatting.ClosedText(*c); got != ":white_check_mark: Closed as true positive by Jira sync (SEC-123 resolved: Fixed)" {
+		t.Fatalf("%q", got)
+	}
+	rec.Classification, rec.Reason, rec.Comment = "benign", "other", "SEC-124 resolved: <!channel> & <https://evil|Fixed>"
+	got := formatting.ClosedText(*formatting.ClosedFromStore(rec))
+	if got != ":white_check_mark: Closed as benign by Jira sync (SEC-124 resolved: &lt;!channel&gt; &amp; &lt;https://evil|Fixed&gt;)" {
+		t.Fatalf("%q", got)
+	}
+	if got := formatting.AlreadyClosedText(*c); got != ":information_source: Already closed as true positive by Jira sync (SEC-123 resolved: Fixed)." {
+		t.Fatalf("%q", got)
+	}
+	// In a digest entry.
+	in := digestInput(2)
+	v := formatting.Digest(in)[0].View
+	a := v.Alerts[1]
+	msg := formatting.RenderDigest(v, map[string]formatting.AlertState{formatting.AlertKeyOf(a.Tenant, a.ID): {Closed: c}}, "v1")
+	js, _ := json.Marshal(msg)
+	if !strings.Contains(string(js), "Closed as true positive by Jira sync (SEC-123 resolved: Fixed)") || strings.Contains(string(js), "@Jira") {
+		t.Fatalf("%s", js)
+	}
+}
+
+// A group of repeats whose one issue was done: the sync closed every
+// alert of it, and the entry says so once.
+func TestGroupShowsItsAlertsClosedByTheJiraSync(t *testing.T) {
+	in, group := groupedInput()
+	v := formatting.Digest(in)[0].View
+	byBot := &formatting.Closed{Classification: "true_positive", By: store.JiraSyncCloser, ByName: "Jira sync", Comment: "SEC-1 resolved: Fixed", Bot: true}
+	st := map[string]formatting.AlertState{}
+	for _, a := range group[:3] {
+		st[formatting.AlertKeyOf(a.Tenant, a.ID)] = formatting.AlertState{Closed: byBot}
+	}
+	js, _ := json.Marshal(formatting.RenderDigest(v, st, "v1"))
+	if !strings.Contains(string(js), ":white_check_mark: 3 of 7 closed as true positive by Jira sync (SEC-1 resolved: Fixed)") {
+		t.Fatalf("partly closed group: %s", js)
+	}
+	for _, a := range group {
+		st[formatting.AlertKeyOf(a.Tenant, a.ID)] = formatting.AlertState{Closed: byBot}
+	}
+	msg := formatting.RenderDigest(v, st, "v2")
+	js, _ = json.Marshal(msg)
+	if n := strings.Count(string(js), ":white_check_mark: all 7 closed as true positive by Jira sync (SEC-1 resolved: Fixed)"); n != 1 || strings.Contains(string(js), "Closed as true positive") {
+		t.Fatalf("%d close lines for the group: %s", n, js)
+	}
+	if err := formatting.Check(msg); err != nil {
+		t.Fatal(err)
 	}
 }

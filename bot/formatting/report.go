@@ -140,8 +140,12 @@ func reportCloses(c report.Closes) string {
 	if !c.Recorded {
 		return "Closed from Slack: no closes recorded."
 	}
+	bySync := ""
+	if c.ByJiraSync > 0 {
+		bySync = fmt.Sprintf("\nClosed by the Jira sync when their issue was done: *%d*", c.ByJiraSync)
+	}
 	if c.Total == 0 {
-		return "Closed from Slack: none in this period."
+		return "Closed from Slack: none in this period." + bySync
 	}
 	var parts []string
 	for _, k := range c.ByClassification {
@@ -151,7 +155,7 @@ func reportCloses(c report.Closes) string {
 	if c.ToClose.N > 0 {
 		text += fmt.Sprintf(" · from the digest to a close: median %s, 90th percentile %s", HumanDuration(c.ToClose.Median), HumanDuration(c.ToClose.P90))
 	}
-	return text
+	return text + bySync
 }
 
 // HumanDuration is a wait as people say it: under 1m, 25m, 3h 20m, 2d 4h.

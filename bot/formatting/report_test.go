@@ -113,7 +113,11 @@ func TestReportCloses(t *testing.T) {
 		t.Fatalf("lacks %s: %s", want, js)
 	}
 	s.Closes = report.Closes{Recorded: true}
-	if js, _ := json.Marshal(formatting.Report(formatting.ReportInput{Stats: s})); !strings.Contains(string(js), "Closed from Slack: none in this period.") {
+	if js, _ := json.Marshal(formatting.Report(formatting.ReportInput{Stats: s})); !strings.Contains(string(js), "Closed from Slack: none in this period.\"") {
+		t.Fatalf("%s", js)
+	}
+	s.Closes = report.Closes{Recorded: true, ByJiraSync: 2}
+	if js, _ := json.Marshal(formatting.Report(formatting.ReportInput{Stats: s})); !strings.Contains(string(js), "Closed from Slack: none in this period.\\nClosed by the Jira sync when their issue was done: *2*") {
 		t.Fatalf("%s", js)
 	}
 }

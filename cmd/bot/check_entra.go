@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/soc/mcasbot/integrations/entra"
 	"github.com/soc/mcasbot/integrations/graph"
@@ -16,8 +17,10 @@ func checkTenants(ctx context.Context, a *app, tenants []Tenant, add adder) {
 	for i, c := range a.mcas {
 		t := tenants[i]
 		can := "token valid, can read alerts"
+		var tok string
 		if cred := a.entra[t.Name]; cred != nil {
-			if _, err := token(ctx, a, cred, mcas.Scope); err != nil {
+			var err error
+			if tok, err = token(ctx, a, cred, mcas.Scope); err != nil {
 				add("mcas", fail, "%s: %s: no token: %s", t.Name, t.AuthName(), httpx.Describe(err))
 				continue
 			}
@@ -35,9 +38,27 @@ func checkTenants(ctx context.Context, a *app, tenants []Tenant, add adder) {
 		}
 		if t.Entra == nil {
 			add("mcas", warn, "%s: legacy token: MCAS API tokens are on Microsoft's deprecation path and carry one person's rights; sign this tenant in with an Entra ID application (README: Signing in with Entra ID)", t.Name)
+		} else if tok != "" {
+			checkManage(a, t, tok, add)
 		}
 	}
 	checkGraph(ctx, a, tenants, add)
+}
+
+// checkManage warns when an Entra tenant's MCAS token lacks
+// Investigation.manage: it reads alerts but every close gets HTTP 403. A
+// legacy token carries its owner's rights, which no claim tells: only a
+// close would.
+func checkManage(a *app, t Tenant, tok string, add adder) {
+	roles, ok := entra.Roles(tok)
+	if !ok || slices.ContainsFunc(roles, func(r string) bool { return strings.EqualFold(r, "Investigation.manage") }) {
+		return
+	}
+	uses := "closing alerts from Slack (Close…)"
+	if a.cfg.DoneCloses() != "" {
+		uses += " and JIRA_DONE_CLOSES_ALERT"
+	}
+	add("mcas", warn, "%s: the application lacks Investigation.manage in this tenant: %s will fail with HTTP 403; grant it with admin consent", t.Name, uses)
 }
 
 func tenantHint(t Tenant, err error) string {

@@ -4,6 +4,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
 )
 
@@ -11,6 +12,10 @@ import (
 type SyncSettings struct {
 	Interval time.Duration `env:"JIRA_SYNC_INTERVAL" envDefault:"5m"`
 	Days     int           `env:"JIRA_SYNC_DAYS" envDefault:"14"`
+	// DoneCloses closes an alert as this when its issue reaches done.
+	DoneCloses string `env:"JIRA_DONE_CLOSES_ALERT"`
+
+	doneCloses mcas.Classification
 }
 
 // ReportSettings schedule the periodic report (issue #13).
@@ -30,6 +35,15 @@ const DefaultReportSchedule = "0 9 * * MON"
 // SyncEnabled reports whether the Jira sync runs.
 func (c *Config) SyncEnabled() bool { return c.JiraEnabled() && c.JiraSync.Interval > 0 }
 
+// DoneCloses is the classification the Jira sync closes the alerts of
+// done issues as; "" when it closes none.
+func (c *Config) DoneCloses() mcas.Classification {
+	if !c.SyncEnabled() {
+		return ""
+	}
+	return c.JiraSync.doneCloses
+}
+
 // ReportChannel is where the report goes: REPORT_CHANNEL, else the digest's.
 func (c *Config) ReportChannel() string {
 	if c.Report.Channel != "" {
@@ -48,6 +62,19 @@ func validateReport(cfg *Config, vars map[string]string, fatal, warn func(string
 	}
 	if s.Days < 1 || s.Days > 90 {
 		fatal("JIRA_SYNC_DAYS must be from 1 to 90, not %d", s.Days)
+	}
+	switch v := strings.ToLower(strings.TrimSpace(s.DoneCloses)); v {
+	case "", "off":
+	default:
+		kind := mcas.Classification(strings.NewReplacer("-", "_", " ", "_").Replace(v))
+		if !kind.Valid() {
+			fatal("JIRA_DONE_CLOSES_ALERT must be true_positive, benign or false_positive (how the alert of an issue that reaches done is closed), or empty (off), not %q", s.DoneCloses)
+			break
+		}
+		s.doneCloses = kind
+		if !cfg.SyncEnabled() {
+			warn("JIRA_DONE_CLOSES_ALERT is set but the Jira sync is off (JIRA_URL is not set or JIRA_SYNC_INTERVAL is 0): no alert is closed")
+		}
 	}
 
 	r := &cfg.Report

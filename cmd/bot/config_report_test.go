@@ -53,6 +53,26 @@ func TestReportAndSyncErrors(t *testing.T) {
 	}
 }
 
+func TestDoneClosesAlert(t *testing.T) {
+	jiraOn := with(good, "JIRA_URL=https://acme.atlassian.net", "JIRA_USER=soc@acme.example", "JIRA_API_TOKEN=jira-secret", "JIRA_PROJECT=SEC")
+	for value, want := range map[string]string{"": "", "off": "", "true_positive": "true_positive", "Benign": "benign", "false-positive": "false_positive"} {
+		cfg, _, ps := Load(with(jiraOn, "JIRA_DONE_CLOSES_ALERT="+value), needs{slack: true, tenants: true})
+		if err := ps.Err(); err != nil || string(cfg.DoneCloses()) != want {
+			t.Errorf("%q: %q %v", value, cfg.DoneCloses(), err)
+		}
+	}
+	_, _, ps := Load(with(jiraOn, "JIRA_DONE_CLOSES_ALERT=resolved"), needs{slack: true, tenants: true})
+	if err := ps.Err(); err == nil || !strings.Contains(err.Error(), `JIRA_DONE_CLOSES_ALERT must be true_positive, benign or false_positive`) ||
+		!strings.Contains(err.Error(), `not "resolved"`) {
+		t.Fatalf("%v", err)
+	}
+	// Set with the sync off: a warning, and nothing closes.
+	cfg, _, ps := Load(with(jiraOn, "JIRA_DONE_CLOSES_ALERT=benign", "JIRA_SYNC_INTERVAL=0"), needs{slack: true, tenants: true})
+	if ps.Err() != nil || cfg.DoneCloses() != "" || !strings.Contains(fmtProblems(ps), "warning: JIRA_DONE_CLOSES_ALERT is set but the Jira sync is off") {
+		t.Fatalf("%q %v", cfg.DoneCloses(), ps)
+	}
+}
+
 func fmtProblems(ps Problems) string {
 	var b strings.Builder
 	for _, p := range ps {

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/soc/mcasbot/bot/closing"
+	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
@@ -46,7 +49,8 @@ func (w *workflow) progress(ctx context.Context, out io.Writer) {
 		fmt.Fprintf(out, "%s is %s already: file another issue (`jira 2`) to follow it.\n", is.Key, is.Status)
 		return
 	}
-	sync := &schedule.JiraSync{Store: w.store, Jira: w.jc, Users: w.api, Redraw: w.redraw, Logger: w.logger, Owner: "demo", UpdateInterval: 5 * time.Millisecond}
+	sync := &schedule.JiraSync{Store: w.store, Jira: w.jc, Users: w.api, Redraw: w.redraw, Logger: w.logger, Owner: "demo", UpdateInterval: 5 * time.Millisecond,
+		Closer: &closing.JiraDone{Service: w.closer, Classification: demoDoneCloses, Logger: w.logger}}
 	// The sandbox Jira's search lags a new issue by 2 s, as Cloud's does.
 	var rep schedule.SyncReport
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -60,11 +64,77 @@ func (w *workflow) progress(ctx context.Context, out io.Writer) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	fmt.Fprintf(out, "Jira sync: %d %s followed, %d %s, %d changed, %d %s updated.\n", rep.Tracked, plural(rep.Tracked, "issue", "issues"),
-		rep.Searches, plural(rep.Searches, "search", "searches"), rep.Changed, rep.Redrawn, plural(rep.Redrawn, "message", "messages"))
+	closed := ""
+	if rep.Closed > 0 {
+		closed += fmt.Sprintf(", %d %s closed", rep.Closed, plural(rep.Closed, "alert", "alerts"))
+	}
+	if rep.CloseFailed > 0 {
+		closed += fmt.Sprintf(", %d %s failed", rep.CloseFailed, plural(rep.CloseFailed, "close", "closes"))
+	}
+	fmt.Fprintf(out, "Jira sync: %d %s followed, %d %s, %d changed, %d %s updated%s.\n", rep.Tracked, plural(rep.Tracked, "issue", "issues"),
+		rep.Searches, plural(rep.Searches, "search", "searches"), rep.Changed, rep.Redrawn, plural(rep.Redrawn, "message", "messages"), closed)
+	if is.Status == "In Progress" && w.showDoneClose(ctx, out, is.Key) {
+		return
+	}
 	if line := w.issueLine(ctx, is.Key); line != "" {
 		fmt.Fprintln(out, "The digest message now shows: "+line)
 	}
+}
+
+// demoDoneCloses is JIRA_DONE_CLOSES_ALERT in the sandbox.
+const demoDoneCloses = mcas.TruePositive
+
+// showDoneClose tells what JIRA_DONE_CLOSES_ALERT did with the alerts of an
+// issue that just reached Done (one, or a group's); true when it showed
+// their digest entry.
+func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string) bool {
+	tracked, _ := w.store.TrackedIssues(ctx, time.Now().AddDate(0, 0, -1))
+	var mine []store.TrackedIssue
+	byBot, before := 0, ""
+	for _, t := range tracked {
+		if t.Key != key {
+			continue
+		}
+		mine = append(mine, t)
+		rec, ok, _ := w.store.AlertClose(ctx, t.Tenant, t.AlertID)
+		switch {
+		case !ok || rec.State != store.CloseDone:
+			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: an alert could not be closed; the next sync tries again.\n", demoDoneCloses)
+			return false
+		case rec.ByBot():
+			byBot++
+		default:
+			before = emoji.Replace(mrkdwnToText(formatting.ClosedText(*formatting.ClosedFromStore(rec))))
+		}
+	}
+	if byBot == 0 {
+		if before != "" {
+			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: the alert was closed before (%s), so nothing is closed twice.\n", demoDoneCloses, before)
+		}
+		return false
+	}
+	for _, c := range w.closes(mine[0].Tenant) {
+		if !slices.Contains(c.IDs, mine[0].AlertID) {
+			continue
+		}
+		what := fmt.Sprintf("the alert in %s: POST /api/v1/alerts/close_%s/", mine[0].Tenant, c.Kind)
+		if byBot > 1 {
+			what = fmt.Sprintf("the %d alerts of the group in %s, one POST /api/v1/alerts/close_%s/ each", byBot, mine[0].Tenant, c.Kind)
+		}
+		fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s (on in the sandbox): the sync closed %s with comment %q; no comment back on %s.\n",
+			demoDoneCloses, what, c.Comment, key)
+	}
+	for _, b := range w.buttons {
+		entry := strings.TrimPrefix(b.action, formatting.ActionCreateJira+":")
+		for _, t := range mine {
+			if entry == formatting.AlertKeyOf(t.Tenant, t.AlertID) {
+				fmt.Fprintln(out, "The digest message now shows:")
+				w.printEntry(out, w.slack.Current(b.post), entry)
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // issueLine is the line that stands for key's alert in its digest message.

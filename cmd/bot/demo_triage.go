@@ -26,7 +26,8 @@ func (w *workflow) enableTriage(b *bot.Bot, sb *sandbox, jc *jira.Client, redraw
 	for _, t := range sb.runner.Tenants {
 		tenants[t.Name()] = t.(*mcas.Client)
 	}
-	b.EnableTriage(bot.Triage{Closer: &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger},
+	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger}
+	b.EnableTriage(bot.Triage{Closer: w.closer,
 		Store: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}, Messages: redraw})
 }
 

@@ -16,6 +16,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
@@ -24,6 +25,7 @@ import (
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/schedule"
 	"github.com/soc/mcasbot/store"
 )
@@ -52,6 +54,8 @@ type workflow struct {
 	logger  *slog.Logger
 	seeded  bool
 	tenants []*mcas.Client
+	closer  *closing.Service // Close…, and the sync's JIRA_DONE_CLOSES_ALERT
+	fakes   map[string]*mcasfake.Server
 }
 
 type demoButton struct {
@@ -124,6 +128,10 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 	for _, t := range sb.runner.Tenants {
 		w.digest.Tenants = append(w.digest.Tenants, t.(*mcas.Client))
 		w.tenants = append(w.tenants, t.(*mcas.Client))
+	}
+	w.fakes = map[string]*mcasfake.Server{}
+	for i, t := range sb.runner.Tenants {
+		w.fakes[t.Name()] = sb.tenants[i]
 	}
 	return w, nil
 }
@@ -337,4 +345,12 @@ func asList(v any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// closes lists the close calls a sandbox tenant answered.
+func (w *workflow) closes(tenant string) []mcasfake.Close {
+	if f := w.fakes[tenant]; f != nil {
+		return f.Closes()
+	}
+	return nil
 }

@@ -61,7 +61,8 @@ func entraProcessWorld(t *testing.T) (*entrafake.Server, map[string]*mcasfake.Se
 	}
 	roles := []string{"Investigation.Read", "GroupMember.Read.All"}
 	authority.AddApp(entrafake.App{ClientID: multiApp, Secret: appSecret, Tenants: []string{dirContoso, dirFabrikam}, Roles: roles})
-	authority.AddApp(entrafake.App{ClientID: ownApp, Secret: ownSecret, Tenants: []string{dirFabrikam}, Roles: roles})
+	// fabrikam's own app may close alerts; the shared one only reads them.
+	authority.AddApp(entrafake.App{ClientID: ownApp, Secret: ownSecret, Tenants: []string{dirFabrikam}, Roles: append(roles, "Investigation.manage")})
 	tenants := map[string]*mcasfake.Server{}
 	for i, name := range []string{"contoso", "fabrikam", "northwind"} {
 		srv := mcasfake.New("")
@@ -111,6 +112,7 @@ func TestCheckNamesEachTenantsSignIn(t *testing.T) {
 		"mcas       WARN  northwind: legacy token: MCAS API tokens are on Microsoft's deprecation path",
 		"graph      ok    contoso: Microsoft Graph token issued with GroupMember.Read.All",
 		"graph      WARN  northwind: signs in with a legacy token, so group priority rules never match its alerts",
+		"mcas       WARN  contoso: the application lacks Investigation.manage in this tenant: closing alerts from Slack (Close…) will fail with HTTP 403; grant it with admin consent",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -119,10 +121,24 @@ func TestCheckNamesEachTenantsSignIn(t *testing.T) {
 	if strings.Contains(out, "WARN  contoso: legacy") || strings.Contains(out, "WARN  fabrikam: legacy") {
 		t.Errorf("Entra tenants warned as legacy:\n%s", out)
 	}
+	// fabrikam's app has the permission; northwind's legacy token cannot be checked this way.
+	if strings.Contains(out, "fabrikam: the application lacks") || strings.Contains(out, "northwind: the application lacks") {
+		t.Errorf("warned about Investigation.manage where it is not missing:\n%s", out)
+	}
 	if authority.TokenRequests(dirContoso) == 0 || authority.TokenRequests(dirFabrikam) == 0 {
 		t.Fatal("no token was requested from the fake authority")
 	}
 	assertNoEntraSecrets(t, out+errs)
+}
+
+// With JIRA_DONE_CLOSES_ALERT on, the warning names it too.
+func TestCheckNamesWhatAMissingManagePermissionBreaks(t *testing.T) {
+	_, _, env := entraProcessWorld(t)
+	code, out, errs := runProcess(t, with(env, "JIRA_DONE_CLOSES_ALERT=true_positive"), "check")
+	want := "mcas       WARN  contoso: the application lacks Investigation.manage in this tenant: closing alerts from Slack (Close…) and JIRA_DONE_CLOSES_ALERT will fail with HTTP 403"
+	if code != exitOK || !strings.Contains(out, want) {
+		t.Fatalf("exit %d, want a line %q:\n%s%s", code, want, out, errs)
+	}
 }
 
 func TestCheckTellsAWrongSecretInWords(t *testing.T) {

@@ -183,8 +183,9 @@ func TestDemoShowsEntraSignInAndGroupRules(t *testing.T) {
 
 func TestDemoShowsJiraProgressAndTheReport(t *testing.T) {
 	var out, errb bytes.Buffer
-	// jira 2: one alert (jira 1 is a group of repeats, one issue for all).
-	in := strings.NewReader("progress\ndigest\njira 2\nprogress\nprogress\nreport\n")
+	// jira 2: one alert (jira 1 is a group of repeats, one issue for all);
+	// close 4, then jira 4: an alert closed from Slack before its issue is done.
+	in := strings.NewReader("progress\ndigest\njira 2\nprogress\nprogress\nreport\nclose 4 benign other seen\njira 4\nprogress\nprogress\n")
 	if code := run(context.Background(), []string{"demo"}, in, &out, &errb, nil); code != exitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -195,12 +196,21 @@ func TestDemoShowsJiraProgressAndTheReport(t *testing.T) {
 		"· Done (Fixed) · @U0DAVE",
 		"MCAS weekly report: ", "posted by the digest", "became a Jira issue", "fabrikam: 1 of 7 runs — last: throttled (HTTP 429)",
 		"↳ in thread: 📊 MCAS alerts per day", "Chart saved to ",
+		// JIRA_DONE_CLOSES_ALERT=true_positive in the sandbox: SEC-1's alert is closed at Done, once.
+		`the sync closed the alert in contoso: POST /api/v1/alerts/close_true_positive/ with comment "Jira SEC-1 resolved: Fixed"; no comment back on SEC-1.`,
+		"✅ Closed as true positive by Jira sync (SEC-1 resolved: Fixed)",
+		// SEC-2's alert was closed from Slack first: not closed again.
+		`the alert was closed before (✅ Closed as benign (other) by @U0DEMO: "seen"), so nothing is closed twice.`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("demo output lacks %q", want)
 		}
 	}
+	if n := strings.Count(s, "Jira sync (SEC-1 resolved"); n != 1 {
+		t.Errorf("SEC-1's close shown %d times", n)
+	}
 	_, path, _ := strings.Cut(s, "Chart saved to ")
+	path, _, _ = strings.Cut(path, "\n")
 	path = strings.TrimSpace(path)
 	defer os.Remove(path)
 	b, err := os.ReadFile(path)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/ops"
 	"github.com/soc/mcasbot/schedule"
 )
@@ -20,6 +21,13 @@ func (a *app) jiraSync(api *slack.Client, m *ops.Metrics) *schedule.JiraSync {
 	if m != nil {
 		s.OnRun = func(o string) { m.JiraSyncRuns.WithLabelValues(o).Inc() }
 		s.OnChanges = func(n int) { m.JiraSyncChanges.Add(float64(n)) }
+	}
+	if kind := a.cfg.DoneCloses(); kind != "" {
+		d := &closing.JiraDone{Service: a.closer(), Classification: kind, Logger: a.logger}
+		if m != nil {
+			d.OnOutcome = func(o string) { m.JiraSyncCloses.WithLabelValues(o).Inc() }
+		}
+		s.Closer = d
 	}
 	return s
 }

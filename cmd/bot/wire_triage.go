@@ -13,6 +13,17 @@ func (a *app) enableTriage(b *bot.Bot, m *ops.Metrics) {
 		return
 	}
 	a.runner.Records = a.store
+	svc := a.closer()
+	var channels []string
+	if a.cfg.DigestChannel != "" {
+		channels = append(channels, a.cfg.DigestChannel)
+	}
+	b.EnableTriage(bot.Triage{Closer: svc, Store: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels,
+		Messages: a.redrawer(b.API()), OnOutcome: func(o string) { m.Closes.WithLabelValues(o).Inc() }})
+}
+
+// closer is the one-close-per-alert service, for Close… and the Jira sync.
+func (a *app) closer() *closing.Service {
 	tenants := map[string]closing.Tenant{}
 	for _, c := range a.mcas {
 		tenants[c.Name()] = c
@@ -21,10 +32,5 @@ func (a *app) enableTriage(b *bot.Bot, m *ops.Metrics) {
 	if a.jira != nil {
 		svc.Jira = a.jira
 	}
-	var channels []string
-	if a.cfg.DigestChannel != "" {
-		channels = append(channels, a.cfg.DigestChannel)
-	}
-	b.EnableTriage(bot.Triage{Closer: svc, Store: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels,
-		Messages: a.redrawer(b.API()), OnOutcome: func(o string) { m.Closes.WithLabelValues(o).Inc() }})
+	return svc
 }

@@ -168,16 +168,20 @@ func (c *Client) Create(ctx context.Context, is Issue) (Created, error) {
 // Found is an existing issue.
 type Found struct {
 	Key, URL, Summary string
+	Labels            []string
 }
 
-// FindByLabel finds issues in project carrying label. On Cloud it uses
+// FindByLabel finds issues in project carrying every one of labels. On Cloud it uses
 // /search/jql (the old /search answers 410 there); on Data Center /search.
 // Cloud's results are eventually consistent: a just-created issue can be
 // missing, so this is a fallback behind the local record, never the guard.
-func (c *Client) FindByLabel(ctx context.Context, project, label string) ([]Found, error) {
+func (c *Client) FindByLabel(ctx context.Context, project string, labels ...string) ([]Found, error) {
 	const op = "search issues"
-	jql := fmt.Sprintf(`project = %s AND labels = %s`, quoteJQL(project), quoteJQL(label))
-	q := url.Values{"jql": {jql}, "fields": {"summary"}, "maxResults": {"10"}}
+	jql := "project = " + quoteJQL(project)
+	for _, l := range labels {
+		jql += " AND labels = " + quoteJQL(l)
+	}
+	q := url.Values{"jql": {jql}, "fields": {"summary,labels"}, "maxResults": {"10"}}
 	path := "/rest/api/2/search/jql"
 	if c.deploy == DataCenter {
 		path = "/rest/api/2/search"
@@ -190,7 +194,8 @@ func (c *Client) FindByLabel(ctx context.Context, project, label string) ([]Foun
 		Issues []struct {
 			Key    string `json:"key"`
 			Fields struct {
-				Summary string `json:"summary"`
+				Summary string   `json:"summary"`
+				Labels  []string `json:"labels"`
 			} `json:"fields"`
 		} `json:"issues"`
 	}
@@ -199,7 +204,7 @@ func (c *Client) FindByLabel(ctx context.Context, project, label string) ([]Foun
 	}
 	found := make([]Found, 0, len(out.Issues))
 	for _, is := range out.Issues {
-		found = append(found, Found{Key: is.Key, URL: c.BrowseURL(is.Key), Summary: is.Fields.Summary})
+		found = append(found, Found{Key: is.Key, URL: c.BrowseURL(is.Key), Summary: is.Fields.Summary, Labels: is.Fields.Labels})
 	}
 	return found, nil
 }

@@ -76,6 +76,30 @@ func testJiraStates(t *testing.T, open Opener) {
 	if _, ok, _ := s.JiraState(ctx, "fabrikam", "a1"); ok {
 		t.Fatal("states leak across tenants")
 	}
+
+	// Each tracked issue carries its alert's close claim (JIRA_DONE_CLOSES_ALERT).
+	if tracked[0].CloseState != "" || !tracked[0].CloseClaimedAt.IsZero() {
+		t.Fatalf("close state of an unclaimed alert %+v", tracked[0])
+	}
+	bot := store.CloseRecord{Tenant: "contoso", AlertID: "a2", By: store.JiraSyncCloser, ByName: "Jira sync", Classification: "true_positive"}
+	if c, _ := s.ClaimClose(ctx, bot); !c.Won {
+		t.Fatal("close claim")
+	}
+	tracked, _ = s.TrackedIssues(ctx, time.Now().Add(-time.Hour))
+	if tracked[1].CloseState != store.ClosePending || tracked[1].CloseClaimedAt.IsZero() || tracked[0].CloseState != "" {
+		t.Fatalf("pending close %+v", tracked)
+	}
+	must(t, s.CompleteClose(ctx, bot))
+	tracked, _ = s.TrackedIssues(ctx, time.Now().Add(-time.Hour))
+	if tracked[1].CloseState != store.CloseDone {
+		t.Fatalf("done close %+v", tracked[1])
+	}
+	if rec, _, _ := s.AlertClose(ctx, "contoso", "a2"); !rec.ByBot() || rec.ByName != "Jira sync" {
+		t.Fatalf("bot close %+v", rec)
+	}
+	if (store.CloseRecord{By: "U0CAROL"}).ByBot() {
+		t.Fatal("a Slack user reads as the bot")
+	}
 }
 
 func testActivity(t *testing.T, open Opener) {

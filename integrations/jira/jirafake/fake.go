@@ -460,6 +460,10 @@ func (s *Server) view(is []Issue, fields string) []map[string]any {
 				var summary string
 				_ = json.Unmarshal(i.Fields["summary"], &summary)
 				f["summary"] = summary
+			case "labels":
+				labels := []string{}
+				_ = json.Unmarshal(i.Fields["labels"], &labels)
+				f["labels"] = labels
 			case "status":
 				f["status"] = statusView(i.Status)
 			case "resolution":
