@@ -21,9 +21,11 @@ import (
 	"github.com/soc/mcasbot/store"
 )
 
-// Closer closes alerts (*closing.Service).
+// Closer closes alerts (*closing.Service): one, or a group of repeats
+// with one MCAS call.
 type Closer interface {
 	Close(ctx context.Context, req closing.Request) (closing.Result, error)
+	CloseGroup(ctx context.Context, req closing.GroupRequest) (closing.GroupResult, error)
 }
 
 // TriageStore is what Close… reads before opening its form (store.Store).
@@ -78,7 +80,11 @@ func (b *Bot) onTriage(log *slog.Logger, cb slack.InteractionCallback, a *slack.
 		go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: That menu is not one mcasbot understands."))
 		return
 	}
-	log = log.With("tenant", v.Tenant, "alert", v.AlertID)
+	if v.Group {
+		log = log.With("tenant", v.Tenant, "group", v.AlertID)
+	} else {
+		log = log.With("tenant", v.Tenant, "alert", v.AlertID)
+	}
 	if v.Op == formatting.OpDetails {
 		auth := b.auth
 		if b.triage != nil {
@@ -87,6 +93,10 @@ func (b *Bot) onTriage(log *slog.Logger, cb slack.InteractionCallback, a *slack.
 		if ok, why := auth.allowed(cb.Channel.ID, cb.User.ID); !ok {
 			log.Warn("audit: details refused", "reason", why, "outcome", "refused")
 			go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+			return
+		}
+		if v.Group {
+			b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.groupDetails(httpx.WithLogger(ctx, log), log, cb, v) })
 			return
 		}
 		b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.details(httpx.WithLogger(ctx, log), log, cb.ResponseURL, v) })
@@ -142,6 +152,10 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 	}
 	if !t.Ephemeral {
 		t.TS = cb.Container.MessageTs
+	}
+	if v.Group {
+		b.openGroupClose(ctx, log, cb, t)
+		return
 	}
 	if b.triage.Store != nil {
 		// Closed already: say so rather than open a form for nothing.
@@ -208,7 +222,11 @@ func (b *Bot) onViewSubmission(req *socketmode.Request, cb slack.InteractionCall
 	}
 	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID)
 	form, errs := formatting.ParseCloseSubmission(cb.View)
-	log = log.With("tenant", form.Target.Tenant, "alert", form.Target.AlertID)
+	if form.Target.Group > 0 {
+		log = log.With("tenant", form.Target.Tenant, "group", form.Target.AlertID, "group_size", form.Target.Group)
+	} else {
+		log = log.With("tenant", form.Target.Tenant, "alert", form.Target.AlertID)
+	}
 	switch {
 	case b.triage == nil || b.triage.Closer == nil:
 		errs = map[string]string{formatting.BlockClassification: "Closing alerts is not enabled in this mcasbot."}
@@ -229,6 +247,10 @@ func (b *Bot) onViewSubmission(req *socketmode.Request, cb slack.InteractionCall
 	}
 	b.ack(req, "interactive", nil)
 	b.submit(log, form.Target.ResponseURL, func(ctx context.Context) {
+		if form.Target.Group > 0 {
+			b.closeGroup(httpx.WithLogger(ctx, log), log, cb.User, form)
+			return
+		}
 		b.closeAlert(httpx.WithLogger(ctx, log), log, cb.User, form)
 	})
 }

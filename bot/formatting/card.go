@@ -34,16 +34,26 @@ const (
 )
 
 // TriageValue is what a triage control carries: what to do with which
-// alert, and (for Close… on a card) its title for the modal.
+// alert, and (for Close… on a card) its title for the modal. Group is set
+// on a group of repeats' menu (issue #11): AlertID is then the group's
+// first alert, and its alerts are read from the message's stored view.
 type TriageValue struct {
 	Op, Tenant, AlertID string
 	Title               string
+	Group               bool
 }
 
-// String is the compact wire form "op|tenant|id[|title]" (select and
-// overflow values hold at most 150 characters).
+// groupOp prefixes the op of a group's menu.
+const groupOp = "group_"
+
+// String is the compact wire form "[group_]op|tenant|id[|title]" (select
+// and overflow values hold at most 150 characters).
 func (v TriageValue) String() string {
-	s := v.Op + "|" + v.Tenant + "|" + v.AlertID
+	op := v.Op
+	if v.Group {
+		op = groupOp + op
+	}
+	s := op + "|" + v.Tenant + "|" + v.AlertID
 	if v.Title != "" {
 		s += "|" + v.Title
 	}
@@ -53,10 +63,14 @@ func (v TriageValue) String() string {
 // ParseTriageValue reads a triage control's value.
 func ParseTriageValue(s string) (TriageValue, error) {
 	parts := strings.SplitN(s, "|", 4)
+	var group bool
+	if len(parts) > 0 {
+		parts[0], group = strings.CutPrefix(parts[0], groupOp)
+	}
 	if len(parts) < 3 || (parts[0] != OpDetails && parts[0] != OpClose) || !tenantNameRE.MatchString(parts[1]) || !mcas.ValidID(parts[2]) {
 		return TriageValue{}, fmt.Errorf("not an alert menu value")
 	}
-	v := TriageValue{Op: parts[0], Tenant: parts[1], AlertID: parts[2]}
+	v := TriageValue{Op: parts[0], Tenant: parts[1], AlertID: parts[2], Group: group}
 	if len(parts) == 4 {
 		v.Title = parts[3]
 	}
@@ -534,6 +548,16 @@ func alertInterim(r commands.AlertResult) *slack.WebhookMessage {
 
 // detailOption is one "Details for…" choice: time, tenant and title.
 func detailOption(a mcas.Alert, withTenant bool) *slack.OptionBlockObject {
+	text := a.Time.UTC().Format("01-02 15:04") + " · "
+	if withTenant {
+		text += a.Tenant + " · "
+	}
+	return detailsOption(a, text+Clean(a.Title))
+}
+
+// detailsOption is a "Details for…" choice labelled text; nil when the
+// alert's ids cannot travel in a value.
+func detailsOption(a mcas.Alert, text string) *slack.OptionBlockObject {
 	if !mcas.ValidID(a.ID) || !tenantNameRE.MatchString(a.Tenant) {
 		return nil
 	}
@@ -541,20 +565,20 @@ func detailOption(a mcas.Alert, withTenant bool) *slack.OptionBlockObject {
 	if len(v) > maxOptionValue {
 		return nil
 	}
-	text := a.Time.UTC().Format("01-02 15:04") + " · "
-	if withTenant {
-		text += a.Tenant + " · "
-	}
-	text = Cut(text+Clean(a.Title), 75)
-	return slack.NewOptionBlockObject(v, slack.NewTextBlockObject(slack.PlainTextType, text, false, false), nil)
+	return slack.NewOptionBlockObject(v, slack.NewTextBlockObject(slack.PlainTextType, Cut(text, 75), false, false), nil)
 }
 
 // detailsSelect is the "Details for…" menu of a list of alerts (at most
 // 100 options, as Slack allows); nil when no alert can be offered.
 func detailsSelect(placeholder string, as []mcas.Alert, withTenant bool) *slack.ActionBlock {
+	return detailsSelectOf(placeholder, as, func(a mcas.Alert) *slack.OptionBlockObject { return detailOption(a, withTenant) })
+}
+
+// detailsSelectOf is detailsSelect with each alert's option made by option.
+func detailsSelectOf(placeholder string, as []mcas.Alert, option func(mcas.Alert) *slack.OptionBlockObject) *slack.ActionBlock {
 	var opts []*slack.OptionBlockObject
 	for _, a := range as {
-		if o := detailOption(a, withTenant); o != nil && len(opts) < 100 {
+		if o := option(a); o != nil && len(opts) < 100 {
 			opts = append(opts, o)
 		}
 	}

@@ -368,7 +368,7 @@ func cards(v DigestView, states map[string]AlertState, closedStyle int) []slack.
 	var out []slack.Block
 	for _, e := range entries(v.Alerts, v.Groups) {
 		if e.group != nil {
-			out = append(out, groupBlocks(v, *e.group, e.alerts, states)...)
+			out = append(out, groupBlocks(v, *e.group, e.alerts, states, closedStyle)...)
 			continue
 		}
 		a := e.alerts[0]

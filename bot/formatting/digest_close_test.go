@@ -109,7 +109,7 @@ func TestGroupShowsItsAlertsClosedByTheJiraSync(t *testing.T) {
 		st[formatting.AlertKeyOf(a.Tenant, a.ID)] = formatting.AlertState{Closed: byBot}
 	}
 	js, _ := json.Marshal(formatting.RenderDigest(v, st, "v1"))
-	if !strings.Contains(string(js), ":white_check_mark: 3 of 7 closed") {
+	if !strings.Contains(string(js), ":white_check_mark: 3 of 7 closed as true positive by Jira sync (SEC-1 resolved: Fixed)") {
 		t.Fatalf("partly closed group: %s", js)
 	}
 	for _, a := range group {
@@ -117,7 +117,7 @@ func TestGroupShowsItsAlertsClosedByTheJiraSync(t *testing.T) {
 	}
 	msg := formatting.RenderDigest(v, st, "v2")
 	js, _ = json.Marshal(msg)
-	if n := strings.Count(string(js), "Closed as true positive by Jira sync (SEC-1 resolved: Fixed) · all 7 alerts"); n != 1 {
+	if n := strings.Count(string(js), ":white_check_mark: all 7 closed as true positive by Jira sync (SEC-1 resolved: Fixed)"); n != 1 || strings.Contains(string(js), "Closed as true positive") {
 		t.Fatalf("%d close lines for the group: %s", n, js)
 	}
 	if err := formatting.Check(msg); err != nil {

@@ -17,9 +17,9 @@ import (
 // alert in it; what became of them is drawn from their states like a
 // single alert's.
 
-// groupBlocks draws a group: its card, then its buttons, or its issue once
-// every alert in it is filed.
-func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string]AlertState) []slack.Block {
+// groupBlocks draws a group: its card (with its menu, and how much of it
+// is closed), then its buttons, or its issue once every alert in it is filed.
+func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string]AlertState, closedStyle int) []slack.Block {
 	lead := as[0]
 	key := alertKey(lead)
 	text := groupCard(v, g, as)
@@ -39,13 +39,18 @@ func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string
 	if len(filed) > 0 && len(filed) < len(as) {
 		text += fmt.Sprintf("\n:white_check_mark: %d of %d already filed as %s", len(filed), len(as), issueKeys(filed))
 	}
-	if c := groupClosedText(as, states); c != "" {
-		text += "\n" + c
-	}
 	if rel := relatedText(v.Related[key], relatedOnCard, false); rel != "" {
 		text += "\n" + rel
 	}
-	out := []slack.Block{section("alert:"+key, text)}
+	closed := groupCloses(as, states)
+	if line := groupClosedText(closed, len(as), closedStyle); line != "" {
+		text += "\n" + line
+	}
+	sec := section("alert:"+key, text)
+	if m := groupMenu(lead, len(closed) < len(as)); m != nil {
+		sec.Accessory = slack.NewAccessory(m)
+	}
+	out := []slack.Block{sec}
 	if len(as) > 0 && len(filed) == len(as) {
 		line := issueText(filed[0], jira)
 		if len(keys) > 1 {
@@ -57,27 +62,6 @@ func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string
 		out = append(out, act)
 	}
 	return out
-}
-
-// groupClosedText says how a group's alerts were closed (e.g. all by the
-// Jira sync when their issue was done): one close line when they were all
-// closed alike, else how many are closed.
-func groupClosedText(as []mcas.Alert, states map[string]AlertState) string {
-	var lines []string
-	for _, a := range as {
-		if c := states[alertKey(a)].Closed; c != nil {
-			lines = append(lines, digestClosedText(*c, closedFull))
-		}
-	}
-	switch {
-	case len(lines) == 0:
-		return ""
-	case len(lines) == len(as) && len(as) == 1:
-		return lines[0]
-	case len(lines) == len(as) && len(slices.Compact(slices.Clone(lines))) == 1:
-		return lines[0] + fmt.Sprintf(" · all %d alerts", len(as))
-	}
-	return fmt.Sprintf(":white_check_mark: %d of %d closed", len(lines), len(as))
 }
 
 // issueKeys lists the distinct keys of filed, at most three.

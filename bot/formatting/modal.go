@@ -43,6 +43,12 @@ type CloseTarget struct {
 	TS          string `json:"ts,omitempty"`
 	Ephemeral   bool   `json:"e,omitempty"`
 	ResponseURL string `json:"r,omitempty"`
+	// Group is the size of a group of repeats closed together (issue #11;
+	// 0 for one alert): AlertID is its first alert, and the group's alerts
+	// are read from the message's stored view. Open is how many of them
+	// were open when the form opened; Title names the group.
+	Group int `json:"g,omitempty"`
+	Open  int `json:"o,omitempty"`
 }
 
 // Metadata encodes t for private_metadata within Slack's 3,000 characters:
@@ -76,6 +82,9 @@ func CloseModal(t CloseTarget, kind mcas.Classification) slack.ModalViewRequest 
 	}
 	blocks := []slack.Block{
 		section("alert", fmt.Sprintf("*%s*\n%s · alert `%s`", title, CutEscaped(Clean(t.Tenant), 40), Escape(t.AlertID))),
+	}
+	if t.Group > 0 {
+		blocks[0] = section("alert", groupModalText(t, title))
 	}
 	var kinds []*slack.OptionBlockObject
 	var initial *slack.OptionBlockObject
@@ -114,14 +123,22 @@ func CloseModal(t CloseTarget, kind mcas.Classification) slack.ModalViewRequest 
 	comment := slack.NewPlainTextInputBlockElement(plain("What did you find? Required when the reason is other."), ActionComment)
 	comment.Multiline = true
 	comment.MaxLength = MaxCloseComment
-	c := slack.NewInputBlock(BlockComment, plain("Comment"), plain("Sent to Defender for Cloud Apps and to the alert's Jira issue."), comment)
+	hint := "Sent to Defender for Cloud Apps and to the alert's Jira issue."
+	if t.Group > 0 {
+		hint = "Sent to Defender for Cloud Apps with each alert, and once to the group's Jira issue."
+	}
+	c := slack.NewInputBlock(BlockComment, plain("Comment"), plain(hint), comment)
 	c.Optional = true
 	blocks = append(blocks, c)
 
+	modalTitle, submit := "Close alert", "Close alert"
+	if t.Group > 0 {
+		modalTitle, submit = groupModalButtons(t)
+	}
 	return slack.ModalViewRequest{
 		Type:            slack.VTModal,
-		Title:           plain("Close alert"),
-		Submit:          plain("Close alert"),
+		Title:           plain(modalTitle),
+		Submit:          plain(submit),
 		Close:           plain("Cancel"),
 		CallbackID:      CallbackClose,
 		PrivateMetadata: t.Metadata(),

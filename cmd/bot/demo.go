@@ -88,9 +88,10 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   digest                        post the morning digest (medium and high alerts): bob.smith's Tor
                                 alerts come as one entry, and what contoso and fabrikam share is marked
   jira 1                        press its first Create Jira button; press it again to see the dedupe
-  details 1                     open the first alert's card from its menu
+  details 1 [n]                 Details from its menu: bob.smith's repeats listed (n opens the nth's card)
   close 1 [benign|false_positive|true_positive] [reason] [comment]
-                                press Close… on it and fill in the form (asks, when run in a terminal)
+                                press Close… on it and fill in the form (asks, when run in a terminal):
+                                the group's alerts are closed with one call; details 2, close 2 for one alert
   /mcas user bob.smith@contoso.com   after a digest: his alerts, and where else he was seen
   progress                      move the last filed issue on in Jira (In Progress, then Done) and sync;
                                 at Done the sync closes its alert (JIRA_DONE_CLOSES_ALERT=true_positive)

@@ -40,7 +40,7 @@ func menuOf(section map[string]any) demoButton {
 	}
 	for _, o := range asList(acc["options"]) {
 		if v, err := formatting.ParseTriageValue(fmt.Sprint(o["value"])); err == nil {
-			return demoButton{menu: id, tenant: v.Tenant, id: v.AlertID}
+			return demoButton{menu: id, tenant: v.Tenant, id: v.AlertID, group: v.Group}
 		}
 	}
 	return demoButton{}
@@ -55,14 +55,19 @@ func (w *workflow) entry(out io.Writer, arg, verb string) (demoButton, bool) {
 	return w.buttons[n-1], true
 }
 
-// details picks Details in an entry's menu and prints the card the bot
-// sends back.
+// details picks Details in an entry's menu and prints what the bot sends
+// back: an alert's card, or a group's alerts; "details 1 3" then picks the
+// third in the group's Details for… menu and prints its card.
 func (w *workflow) details(out io.Writer, arg string) {
-	btn, ok := w.entry(out, arg, "details")
+	fields := strings.Fields(arg)
+	if len(fields) == 0 {
+		fields = []string{""}
+	}
+	btn, ok := w.entry(out, fields[0], "details")
 	if !ok {
 		return
 	}
-	v := formatting.TriageValue{Op: formatting.OpDetails, Tenant: btn.tenant, AlertID: btn.id}
+	v := formatting.TriageValue{Op: formatting.OpDetails, Tenant: btn.tenant, AlertID: btn.id, Group: btn.group}
 	id, err := w.slack.Select(demoUser, w.slack.Current(btn.post), btn.menu, v.String())
 	if err != nil {
 		fmt.Fprintln(out, err)
@@ -75,6 +80,49 @@ func (w *workflow) details(out io.Writer, arg string) {
 	}
 	fmt.Fprintln(out, "mcasbot (only you can see this):")
 	renderBlocks(out, reps[0].Blocks)
+	opts := selectOptions(reps[0].Blocks, formatting.ActionDetails)
+	if !btn.group || len(opts) == 0 {
+		return
+	}
+	if len(fields) < 2 {
+		fmt.Fprintf(out, "(`details %s 1` … `details %s %d` picks one in its Details for… menu)\n", fields[0], fields[0], len(opts))
+		return
+	}
+	n, err := strconv.Atoi(fields[1])
+	if err != nil || n < 1 || n > len(opts) {
+		fmt.Fprintf(out, "The menu has no alert %q: pick 1 … %d.\n", fields[1], len(opts))
+		return
+	}
+	fmt.Fprintf(out, "\nDetails for… %s:\n", opts[n-1][1])
+	id, err = w.slack.Select(demoUser, reps[0], formatting.ActionDetails, opts[n-1][0])
+	if err == nil {
+		var cards []slackfake.Post
+		if cards, err = w.slack.Responses(id, 1, 10*time.Second); err == nil {
+			fmt.Fprintln(out, "mcasbot (only you can see this):")
+			renderBlocks(out, cards[0].Blocks)
+			return
+		}
+	}
+	fmt.Fprintln(out, err)
+}
+
+// selectOptions lists the options (value, text) of a message's select.
+func selectOptions(raw json.RawMessage, actionID string) [][2]string {
+	var blocks []map[string]any
+	_ = json.Unmarshal(raw, &blocks)
+	var out [][2]string
+	for _, b := range blocks {
+		for _, e := range asList(b["elements"]) {
+			if e["action_id"] != actionID {
+				continue
+			}
+			for _, o := range asList(e["options"]) {
+				t, _ := o["text"].(map[string]any)
+				out = append(out, [2]string{fmt.Sprint(o["value"]), fmt.Sprint(t["text"])})
+			}
+		}
+	}
+	return out
 }
 
 // renderBlocks prints a card as a reader of Slack would see it.
@@ -100,6 +148,9 @@ func renderBlocks(out io.Writer, raw json.RawMessage) {
 				if t, ok := e["text"].(map[string]any); ok {
 					btns = append(btns, "["+fmt.Sprint(t["text"])+"]")
 				}
+				if p, ok := e["placeholder"].(map[string]any); ok && e["type"] == "static_select" {
+					btns = append(btns, fmt.Sprintf("[%s ▾ %d alerts]", p["text"], len(asList(e["options"]))))
+				}
 			}
 			fmt.Fprintln(out, "  "+strings.Join(btns, "  "))
 		}
@@ -119,7 +170,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 	}
 	opened := func(c slackfake.ViewCall) bool { return c.Method == "views.open" && c.Error == "" }
 	before, _ := w.slack.WaitViews(0, time.Second, opened)
-	v := formatting.TriageValue{Op: formatting.OpClose, Tenant: btn.tenant, AlertID: btn.id}
+	v := formatting.TriageValue{Op: formatting.OpClose, Tenant: btn.tenant, AlertID: btn.id, Group: btn.group}
 	click, err := w.slack.Select(demoUser, w.slack.Current(btn.post), btn.menu, v.String())
 	if err != nil {
 		// Closed: the message no longer offers Close…; press it on the copy
@@ -223,7 +274,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 	key := strings.TrimPrefix(btn.action, formatting.ActionCreateJira+":")
 	if _, err := w.slack.WaitPosts(1, 5*time.Second, func(p slackfake.Post) bool {
 		return p.Method == "chat.update" && p.TS == btn.post.TS && strings.Contains(string(p.Blocks), key) &&
-			(strings.Contains(string(p.Blocks), "Closed as") || strings.Contains(string(p.Blocks), "in Defender"))
+			(strings.Contains(strings.ToLower(string(p.Blocks)), "closed as") || strings.Contains(string(p.Blocks), "in Defender"))
 	}); err == nil {
 		fmt.Fprintln(out, "The digest message now shows:")
 		w.printEntry(out, w.slack.Current(btn.post), key)

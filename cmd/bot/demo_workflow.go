@@ -64,6 +64,7 @@ type demoButton struct {
 	menu   string // the entry's Details / Close… menu
 	tenant string
 	id     string
+	group  bool // a group of repeats: the menu acts on all its alerts
 }
 
 func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*workflow, error) {

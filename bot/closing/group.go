@@ -1,0 +1,334 @@
+package closing
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/integrations/httpx"
+	"github.com/soc/mcasbot/integrations/jira"
+	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/store"
+)
+
+// Grouped repeats (issue #11): a group's Close… closes every alert of the
+// group that is still open with one MCAS call. Exactly once holds per
+// alert, as for Close: each alert is claimed in the store before the call.
+
+// GroupRequest is one analyst's close of a group of alerts of one tenant.
+type GroupRequest struct {
+	Tenant         string
+	AlertIDs       []string
+	By             Analyst
+	Classification mcas.Classification
+	Reason         string // reason code; "" for true positive
+	Comment        string
+}
+
+// GroupResult says what became of each alert of a group close.
+type GroupResult struct {
+	// Outcome: Closed when this call closed at least one alert;
+	// AlreadyClosed when none was left to close; InProgress when another
+	// close holds some of them (Holder); Refused or Failed with the error.
+	Outcome Outcome
+	// Closed are the alerts this call closed, all in one MCAS call.
+	Closed []store.CloseRecord
+	// Already are the alerts closed before: from Slack (left out of the
+	// call), or found closed in MCAS (alertsNotFound, re-read).
+	Already []store.CloseRecord
+	// Failed are alerts this call could not close (gone, or still open);
+	// their claims are released.
+	Failed []AlertFailure
+	// Holder is the claim of the close in progress (InProgress).
+	Holder store.CloseRecord
+	// Issues are the Jira issues of the closed alerts, each commented once;
+	// Commented lists the keys commented, CommentErr what failed.
+	Issues     []store.IssueRecord
+	Commented  []string
+	CommentErr error
+}
+
+// AlertFailure is an alert a group close could not close, and why.
+type AlertFailure struct {
+	AlertID string
+	Err     error
+}
+
+// CloseGroup closes every open alert of a group with one MCAS call, at
+// most once per alert however many analysts, clicks and replicas try.
+// Alerts closed already are left out and reported.
+func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult, error) {
+	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", req.Tenant, "alerts", len(req.AlertIDs))
+	if field, problem := formatting.CheckClose(req.Classification, req.Reason, req.Comment); field != "" {
+		return GroupResult{Outcome: Refused}, fmt.Errorf("%s: %s", field, problem)
+	}
+	t, ok := s.Tenants[req.Tenant]
+	if !ok {
+		return GroupResult{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", req.Tenant)
+	}
+	if len(req.AlertIDs) == 0 {
+		return GroupResult{Outcome: Refused}, errors.New("the group has no alerts")
+	}
+	for _, id := range req.AlertIDs {
+		if !mcas.ValidID(id) {
+			return GroupResult{Outcome: Refused}, fmt.Errorf("%q is not an alert id", id)
+		}
+	}
+	// Claims in id order: two closes of one group meet at its first alert,
+	// so neither takes half of it.
+	ids := slices.Clone(req.AlertIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	mine := store.CloseRecord{Tenant: req.Tenant, By: req.By.ID, ByName: req.By.Name,
+		Classification: string(req.Classification), Reason: req.Reason, Comment: req.Comment}
+	// A wait for another close's outcome is followed by another round of
+	// claims, a few times; a close that keeps losing is told who holds it.
+	for round := 0; ; round++ {
+		claimedAt := s.now()
+		won, already, holder, err := s.claimGroup(ctx, log, mine, ids)
+		if err != nil {
+			return GroupResult{Outcome: Refused}, err
+		}
+		if holder == nil {
+			if len(won) == 0 {
+				return GroupResult{Outcome: AlreadyClosed, Already: already}, nil
+			}
+			mine.ClaimedAt = claimedAt
+			return s.closeGroupClaimed(ctx, log, t, mine, won, already)
+		}
+		// Someone else is closing one of them: wait for their outcome, so
+		// this analyst is told the same, then claim again.
+		if _, ok := s.waitClosed(ctx, req.Tenant, holder.AlertID); !ok || round == maxGroupRounds {
+			return GroupResult{Outcome: InProgress, Holder: *holder}, nil
+		}
+	}
+}
+
+// maxGroupRounds bounds the rounds of claims of one group close.
+const maxGroupRounds = 3
+
+// claimGroup claims each alert in order. It returns the alerts won, those
+// closed already, or (having released what it won) the claim of another
+// close that holds one of them.
+func (s *Service) claimGroup(ctx context.Context, log *slog.Logger, mine store.CloseRecord, ids []string) (won []string, already []store.CloseRecord, holder *store.CloseRecord, err error) {
+	release := func(reason string) {
+		for _, id := range won {
+			s.release(ctx, log, mine.Tenant, id, reason)
+		}
+	}
+	for _, id := range ids {
+		rec := mine
+		rec.AlertID = id
+		claim, cerr := s.Store.ClaimClose(ctx, rec)
+		switch {
+		case cerr != nil:
+			release("the state store failed during the claim")
+			log.Error("close claim failed: store unreachable", "alert", id, "error", cerr)
+			return nil, nil, nil, ErrStoreDown
+		case claim.Won:
+			won = append(won, id)
+		case claim.Record.State == store.CloseDone:
+			already = append(already, claim.Record)
+		default:
+			release("another close holds part of this group")
+			return nil, nil, &claim.Record, nil
+		}
+	}
+	return won, already, nil, nil
+}
+
+func (s *Service) release(ctx context.Context, log *slog.Logger, tenant, id, reason string) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := s.Store.FailClose(rctx, tenant, id, reason); err != nil {
+		log.Error("could not release the close claim; it frees itself after the stale period", "alert", id, "error", err, "stale_after", store.StaleClaim)
+	}
+}
+
+// closeGroupClaimed makes the one MCAS call for the alerts won, and finds
+// out, never guesses, what became of each alert MCAS did not confirm.
+func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t Tenant, mine store.CloseRecord, won []string, already []store.CloseRecord) (GroupResult, error) {
+	out := GroupResult{Already: already}
+	kind := mcas.Classification(mine.Classification)
+	reasonID := mcas.NoReason
+	if r, ok := kind.Reason(mine.Reason); ok {
+		reasonID = r.ID
+	}
+	res, err := t.Close(ctx, kind, won, reasonID, MCASComment(mine.ByName, mine.By, mine.Comment))
+	if err != nil && !ambiguous(err) {
+		cause := describeCloseError(err)
+		for _, id := range won {
+			s.release(ctx, log, mine.Tenant, id, cause.Error())
+		}
+		out.Outcome = Failed
+		return out, cause
+	}
+	notFound := map[string]bool{}
+	for _, id := range res.NotFound {
+		notFound[id] = true
+	}
+	missing := 0
+	for _, id := range won {
+		if notFound[id] {
+			missing++
+		}
+	}
+	// MCAS confirmed the rest only if its count agrees.
+	confirmed := err == nil && res.Closed == len(won)-missing
+	var closed []string
+	for _, id := range won {
+		if confirmed && !notFound[id] {
+			closed = append(closed, id)
+			continue
+		}
+		rec := mine
+		rec.AlertID = id
+		switch ok, found, ferr := s.reread(ctx, t, rec, err); {
+		case ferr != nil:
+			s.release(ctx, log, mine.Tenant, id, ferr.Error())
+			out.Failed = append(out.Failed, AlertFailure{AlertID: id, Err: ferr})
+		case found != nil:
+			if cerr := s.complete(ctx, *found); cerr != nil {
+				log.Error("alert closed elsewhere but not recorded", "alert", id, "error", cerr)
+			}
+			out.Already = append(out.Already, *found)
+		case ok:
+			log.Info("MCAS did not confirm the close, but the alert reads as closed as asked since the claim: counted as ours", "alert", id)
+			closed = append(closed, id)
+		}
+	}
+	now := s.now()
+	for _, id := range closed {
+		rec := mine
+		rec.AlertID, rec.State, rec.ClosedAt = id, store.CloseDone, now
+		if cerr := s.complete(ctx, rec); cerr != nil {
+			// Closed in MCAS; the claim frees itself and the next close
+			// re-reads MCAS and learns the truth.
+			log.Error("alert closed but not recorded in the store", "alert", id, "error", cerr)
+		}
+		out.Closed = append(out.Closed, rec)
+	}
+	switch {
+	case len(out.Closed) > 0:
+		out.Outcome = Closed
+		s.commentGroup(ctx, log, &out)
+	case len(out.Failed) > 0:
+		out.Outcome = Failed
+		return out, groupFailure(out.Failed)
+	default:
+		out.Outcome = AlreadyClosed
+	}
+	return out, nil
+}
+
+// reread reads an alert MCAS did not confirm closing: ours is set when it
+// reads as closed as asked since the claim; elsewhere when someone else
+// closed it; err when it is open, gone or could not be read (callErr is
+// the close call's own failure, if any).
+func (s *Service) reread(ctx context.Context, t Tenant, mine store.CloseRecord, callErr error) (ours bool, elsewhereRec *store.CloseRecord, err error) {
+	a, rerr := t.Alert(ctx, mine.AlertID)
+	switch {
+	case rerr != nil && httpx.KindOf(rerr) == httpx.KindNotFound:
+		return false, nil, fmt.Errorf("MCAS has no alert %s in %s any more (deleted, or never existed)", mine.AlertID, mine.Tenant)
+	case rerr != nil && callErr != nil:
+		return false, nil, fmt.Errorf("%w; re-reading the alert failed too (%s), so it may or may not be closed: press Close… again to find out",
+			describeCloseError(callErr), httpx.Describe(rerr))
+	case rerr != nil:
+		return false, nil, fmt.Errorf("MCAS did not close the alert and re-reading it failed: %s", httpx.Describe(rerr))
+	case a.Open() && callErr != nil:
+		return false, nil, describeCloseError(callErr)
+	case a.Open():
+		return false, nil, errors.New("MCAS did not close the alert and still shows it open; try again")
+	case !s.ours(a, mine):
+		rec := elsewhere(a, mine, s.now())
+		return false, &rec, nil
+	}
+	return true, nil, nil
+}
+
+// groupFailure says why no alert of a group could be closed.
+func groupFailure(fs []AlertFailure) error {
+	first := fs[0].Err
+	same := true
+	for _, f := range fs[1:] {
+		if f.Err.Error() != first.Error() {
+			same = false
+		}
+	}
+	if len(fs) == 1 || same {
+		return first
+	}
+	return fmt.Errorf("%w (alert %s), and %d more alerts failed", first, fs[0].AlertID, len(fs)-1)
+}
+
+// commentGroup adds the close to the Jira issue of the closed alerts, once
+// per issue (a group's alerts share one). A failure never undoes the close.
+func (s *Service) commentGroup(ctx context.Context, log *slog.Logger, out *GroupResult) {
+	byKey := map[string][]store.CloseRecord{}
+	var errs []error
+	for _, rec := range out.Closed {
+		is, ok, err := s.Store.Issue(ctx, rec.Tenant, rec.AlertID)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("could not look up the Jira issue of alert %s: %w", rec.AlertID, err))
+			continue
+		}
+		if !ok || is.State != store.IssueCreated || is.Key == "" {
+			continue
+		}
+		if _, seen := byKey[is.Key]; !seen {
+			out.Issues = append(out.Issues, is)
+		}
+		byKey[is.Key] = append(byKey[is.Key], rec)
+	}
+	for _, is := range out.Issues {
+		if s.Jira == nil {
+			errs = append(errs, errors.New("Jira is not configured here"))
+			break
+		}
+		if _, err := s.Jira.Comment(ctx, is.Key, GroupJiraComment(byKey[is.Key])); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", is.Key, err))
+			continue
+		}
+		out.Commented = append(out.Commented, is.Key)
+	}
+	out.CommentErr = errors.Join(errs...)
+	if out.CommentErr != nil {
+		log.Warn("could not comment the group's close on Jira", "error", out.CommentErr)
+	}
+}
+
+// GroupJiraComment is the comment a group close adds to the group's Jira
+// issue, in wiki markup, every value escaped with jira.Escape.
+func GroupJiraComment(recs []store.CloseRecord) string {
+	if len(recs) == 1 {
+		return JiraComment(recs[0])
+	}
+	rec := recs[0]
+	kind := mcas.Classification(rec.Classification)
+	name := formatting.Clean(rec.ByName)
+	if name == "" {
+		name = rec.By
+	}
+	ids := make([]string, len(recs))
+	for i, r := range recs {
+		ids[i] = r.AlertID
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d alerts closed in Defender for Cloud Apps from Slack by %s (%s) on %s UTC.\n",
+		len(recs), jira.Escape(name), jira.Escape(rec.By), rec.ClosedAt.UTC().Format("2006-01-02 15:04"))
+	fmt.Fprintf(&b, "* Classification: %s\n", jira.Escape(kind.Label()))
+	if r, ok := kind.Reason(rec.Reason); ok {
+		fmt.Fprintf(&b, "* Reason: %s\n", jira.Escape(r.Label))
+	}
+	fmt.Fprintf(&b, "* Alerts: %s\n", jira.Escape(strings.Join(ids, ", ")))
+	if c := strings.TrimSpace(rec.Comment); c != "" {
+		b.WriteString("* Comment:\n\n")
+		b.WriteString(jira.Escape(c))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
