@@ -277,6 +277,7 @@ func (b *Bot) closeAlert(ctx context.Context, log *slog.Logger, user slack.User,
 		b.Reply(ctx, t.ResponseURL, ephemeral(msg))
 	case res.Outcome == closing.Closed:
 		log.Info("audit: alert closed", "comment_len", len(f.Comment), "jira_issue", issueKey(res), "jira_commented", res.Commented)
+		b.runner.ForgetAlerts(t.Tenant)
 		b.redrawAlert(ctx, log, t)
 		b.Reply(ctx, t.ResponseURL, ephemeral(closedConfirmation(res)))
 	case res.Outcome == closing.AlreadyClosed:

@@ -161,6 +161,7 @@ func (b *Bot) closeGroup(ctx context.Context, log *slog.Logger, user slack.User,
 	b.closeOutcome(string(res.Outcome))
 	auditGroupClose(log, ids, f, res, err)
 	if len(res.Closed) > 0 || len(res.Already) > 0 {
+		b.runner.ForgetAlerts(t.Tenant)
 		if b.triage.Messages != nil {
 			if err := b.triage.Messages.Message(ctx, t.Channel, t.TS); err != nil && !errors.Is(err, messages.ErrNoMessage) {
 				log.Error("could not redraw the digest message", "error", err)

@@ -227,3 +227,19 @@ func sinceKey(req AlertsRequest) string {
 func userKey(req UserRequest) string { return "user|" + strings.ToLower(req.User) }
 
 func ipKey(req IPRequest) string { return "ip|" + req.Addr.String() }
+
+// ForgetAlerts drops the tenant's reusable alert lists, so the next question
+// reads MCAS again: after a close, an answer "as of" a minute ago would
+// still show the alert open. Activities are left alone; closing changes none.
+// The cache is per replica, so this is for the analyst who just closed.
+func (r *Runner) ForgetAlerts(tenant string) {
+	s := r.sharing()
+	if s.cache == nil {
+		return
+	}
+	for key := range s.cache.Items() {
+		if strings.HasPrefix(key, tenant+"|") && !strings.HasPrefix(key, tenant+"|ip|") {
+			s.cache.Delete(key)
+		}
+	}
+}

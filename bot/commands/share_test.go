@@ -222,3 +222,22 @@ func TestAwaitSaysWhenATenantIsQueued(t *testing.T) {
 		t.Fatalf("final %+v", res)
 	}
 }
+
+// After a close, the tenant's alert lists are read again: an answer kept
+// from a minute ago would still show the closed alert open.
+func TestForgetAlertsAfterAClose(t *testing.T) {
+	w := newWorld(t, "contoso", "fabrikam")
+	w.runner.CacheTTL = time.Hour
+	w.run(t, "alerts")
+	w.run(t, "ip 185.220.101.4")
+	if n := w.calls(); n != 4 {
+		t.Fatalf("%d calls, want 4", n)
+	}
+	w.runner.ForgetAlerts("contoso")
+	if r := w.run(t, "alerts").(commands.AlertsResult); w.calls() != 5 {
+		t.Fatalf("contoso's alerts were reused after a close (%d calls, as of %v)", w.calls(), r.AsOf)
+	}
+	if w.run(t, "ip 185.220.101.4"); w.calls() != 5 {
+		t.Fatal("activities were forgotten too")
+	}
+}

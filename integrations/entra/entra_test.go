@@ -337,10 +337,14 @@ func TestWorkloadIdentity(t *testing.T) {
 
 func TestManagedIdentity(t *testing.T) {
 	f := newFake(t)
-	f.SetManagedIdentity(entrafake.ManagedIdentity{ClientID: "mi-client", Tenant: tenantB, Header: "host-secret-header", Roles: []string{"Investigation.Read"}})
+	// MSAL keeps managed identity tokens in a cache shared by the process:
+	// a client id of this run's own keeps an earlier run's token (signed by
+	// an earlier fake) out of it (go test -count=N).
+	client := fmt.Sprintf("mi-client-%d", time.Now().UnixNano())
+	f.SetManagedIdentity(entrafake.ManagedIdentity{ClientID: client, Tenant: tenantB, Header: "host-secret-header", Roles: []string{"Investigation.Read"}})
 	t.Setenv("IDENTITY_ENDPOINT", f.URL+"/msi/token")
 	t.Setenv("IDENTITY_HEADER", "host-secret-header")
-	c := newCred(t, f, Settings{TenantID: tenantB, ClientID: "mi-client", Method: ManagedIdentity})
+	c := newCred(t, f, Settings{TenantID: tenantB, ClientID: client, Method: ManagedIdentity})
 	tok, err := c.Token(context.Background(), mcasScope)
 	if err != nil {
 		t.Fatal(err)
