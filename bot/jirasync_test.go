@@ -24,7 +24,8 @@ type syncWorld struct {
 	sync *schedule.JiraSync
 }
 
-func startSync(t *testing.T) *syncWorld {
+// startSync starts it; hooks change the workflow before it starts.
+func startSync(t *testing.T, hooks ...func(*workflow, *harness)) *syncWorld {
 	t.Helper()
 	js := jirafake.New(jirafake.Options{Cloud: true, User: "soc@example.com", Token: "jira-SECRET-666",
 		Fields: []jirafake.CustomField{
@@ -35,7 +36,7 @@ func startSync(t *testing.T) *syncWorld {
 	t.Cleanup(js.Close)
 	js.AddUser(jirafake.User{AccountID: "acc-dave", DisplayName: "Dave Ops", Email: "dave@example.com"})
 	js.AddUser(jirafake.User{AccountID: "acc-erin", DisplayName: "Erin <!channel>", Email: "erin@example.com", HideEmail: true})
-	w := startWorkflow(t, filepath.Join(t.TempDir(), "state.db"), js, nil)
+	w := startWorkflow(t, filepath.Join(t.TempDir(), "state.db"), js, nil, hooks...)
 	w.slack.AddUser("U0DAVE", "Dave@Example.com")
 	// Enough alerts for a thread: the sync must leave the other messages alone.
 	w.digest.MinSeverity, w.digest.Lookback = mcas.SeverityLow, 5*24*time.Hour

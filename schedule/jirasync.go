@@ -35,13 +35,15 @@ type Redraw interface {
 	Message(ctx context.Context, channel, ts string) error
 }
 
-// DoneCloser closes the MCAS alert of an issue in Jira's done category
+// DoneCloser closes the MCAS alerts of an issue in Jira's done category
 // (JIRA_DONE_CLOSES_ALERT) through issue #8's one close per alert
-// (*closing.JiraDone). changed says the alert's close record changed, so
-// its message is redrawn; an error is a failed close, tried again by the
-// next sync while the issue stays done.
+// (*closing.JiraDone): the alerts given are one tenant's tracked under one
+// issue (a group's, or one alert), closed with one MCAS call. changed
+// lists the alerts whose close record changed, so their messages are
+// redrawn; an error says the others failed, tried again by the next sync
+// while the issue stays done.
 type DoneCloser interface {
-	CloseDone(ctx context.Context, issue store.TrackedIssue, now store.JiraState) (changed bool, err error)
+	CloseDone(ctx context.Context, tenant, key string, alertIDs []string, now store.JiraState) (changed []string, err error)
 }
 
 // JiraSync mirrors the Jira status of filed issues into their digest
@@ -84,9 +86,9 @@ type SyncReport struct {
 	Gone     int // of which deleted in Jira
 	Redrawn  int // messages updated
 	Skipped  string
-	// With a Closer: alerts of done issues closed (or found closed in MCAS),
-	// closes that failed, and closes left for the next sync after their
-	// tenant's first failure in this one.
+	// With a Closer, counted in alerts: those of done issues closed (or
+	// found closed in MCAS), those whose close failed, and those left for
+	// the next sync after their tenant's first failure in this one.
 	Closed, CloseFailed, CloseDeferred int
 }
 
@@ -294,12 +296,14 @@ func (s *JiraSync) Run(ctx context.Context) (SyncReport, error) {
 
 // closeDone closes the alerts of the issues Jira returned as done whose
 // alerts are not closed: newly done ones, and those whose close failed
-// before, tried again once per sync while their issue stays done. An alert
-// someone is closing right now is left to them. After a tenant's first
-// failure its other closes wait for the next sync (the least recently
-// tried go first), so credentials that cannot close, or an MCAS that is
-// down, cost one attempt per sync rather than the tenant's request budget.
-// It returns the issues whose messages now show a close.
+// before, tried again once per sync while their issue stays done. The
+// alerts of one issue in one tenant (a group of repeats filed as one issue)
+// are closed together, with one MCAS call. An alert someone is closing
+// right now is left to them. After a tenant's first failure its other
+// closes wait for the next sync (the least recently tried go first), so
+// credentials that cannot close, or an MCAS that is down, cost one attempt
+// per sync rather than the tenant's request budget. It returns the issues
+// whose messages now show a close.
 func (s *JiraSync) closeDone(ctx context.Context, tracked []store.TrackedIssue, read map[alertRef]store.JiraState, rep *SyncReport) []store.TrackedIssue {
 	var todo []store.TrackedIssue
 	for _, t := range tracked {
@@ -314,21 +318,45 @@ func (s *JiraSync) closeDone(ctx context.Context, tracked []store.TrackedIssue, 
 		todo = append(todo, t)
 	}
 	sort.SliceStable(todo, func(i, j int) bool { return todo[i].CloseClaimedAt.Before(todo[j].CloseClaimedAt) })
+	// One close per issue and tenant, in the order of its least recently
+	// tried alert.
+	type issueRef struct{ tenant, key string }
+	var order []issueRef
+	byIssue := map[issueRef][]store.TrackedIssue{}
+	for _, t := range todo {
+		r := issueRef{t.Tenant, t.Key}
+		if _, seen := byIssue[r]; !seen {
+			order = append(order, r)
+		}
+		byIssue[r] = append(byIssue[r], t)
+	}
 	failed := map[string]bool{}
 	var closed []store.TrackedIssue
-	for _, t := range todo {
-		if failed[t.Tenant] {
-			rep.CloseDeferred++
+	for _, r := range order {
+		ts := byIssue[r]
+		if failed[r.tenant] {
+			rep.CloseDeferred += len(ts)
 			continue
 		}
-		changed, err := s.Closer.CloseDone(ctx, t, t.Jira)
-		switch {
-		case err != nil:
-			rep.CloseFailed++
-			failed[t.Tenant] = true
-			s.Logger.Warn("jira sync: could not close the alert of a done issue; the next sync tries again", "tenant", t.Tenant,
-				"alert", t.AlertID, "issue", t.Key, "error", err)
-		case changed:
+		ids := make([]string, len(ts))
+		for i, t := range ts {
+			ids[i] = t.AlertID
+		}
+		changed, err := s.Closer.CloseDone(ctx, r.tenant, r.key, ids, ts[0].Jira)
+		if err != nil {
+			rep.CloseFailed += len(ts) - len(changed)
+			failed[r.tenant] = true
+			s.Logger.Warn("jira sync: could not close the alerts of a done issue; the next sync tries again", "tenant", r.tenant,
+				"issue", r.key, "alerts", len(ts), "closed", len(changed), "error", err)
+		}
+		done := map[string]bool{}
+		for _, id := range changed {
+			done[id] = true
+		}
+		for _, t := range ts {
+			if !done[t.AlertID] {
+				continue
+			}
 			rep.Closed++
 			closed = append(closed, t)
 			if t.Jira.Drawn {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,8 +144,8 @@ func BenchmarkSync500(b *testing.B) {
 	b.ReportMetric(float64(js.Searches())/float64(b.N), "searches/op")
 }
 
-// closer closes alerts through the store's claim, as closing.JiraDone
-// does; fail makes its closes fail (MCAS down, 403).
+// closer closes alerts through the store's claims, as closing.JiraDone
+// does, one call per issue; fail makes its closes fail (MCAS down, 403).
 type closer struct {
 	st    store.Store
 	mu    sync.Mutex
@@ -152,19 +153,34 @@ type closer struct {
 	fail  bool
 }
 
-func (c *closer) CloseDone(ctx context.Context, t store.TrackedIssue, now store.JiraState) (bool, error) {
+func (c *closer) CloseDone(ctx context.Context, tenant, key string, ids []string, now store.JiraState) ([]string, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.calls = append(c.calls, t.AlertID+" "+t.Key+" "+now.Resolution)
-	rec := store.CloseRecord{Tenant: t.Tenant, AlertID: t.AlertID, By: store.JiraSyncCloser, ByName: "Jira sync", Classification: "true_positive"}
-	claim, err := c.st.ClaimClose(ctx, rec)
-	if err != nil || !claim.Won {
-		return false, err
+	c.calls = append(c.calls, strings.Join(ids, ",")+" "+key+" "+now.Resolution)
+	var changed []string
+	for _, id := range ids {
+		rec := store.CloseRecord{Tenant: tenant, AlertID: id, By: store.JiraSyncCloser, ByName: "Jira sync", Classification: "true_positive"}
+		claim, err := c.st.ClaimClose(ctx, rec)
+		switch {
+		case err != nil:
+			return changed, err
+		case !claim.Won:
+			continue
+		case c.fail:
+			if err := c.st.FailClose(ctx, tenant, id, "MCAS down"); err != nil {
+				return changed, err
+			}
+		default:
+			if err := c.st.CompleteClose(ctx, rec); err != nil {
+				return changed, err
+			}
+			changed = append(changed, id)
+		}
 	}
 	if c.fail {
-		return false, errors.Join(c.st.FailClose(ctx, t.Tenant, t.AlertID, "MCAS down"), errors.New("MCAS down"))
+		return changed, errors.New("MCAS down")
 	}
-	return true, c.st.CompleteClose(ctx, rec)
+	return changed, nil
 }
 
 func (c *closer) took() []string {
@@ -250,14 +266,13 @@ func TestSyncDefersATenantsClosesAfterAFailure(t *testing.T) {
 	}
 }
 
-// A group's one issue is tracked for each of its alerts: done, every alert
-// is closed, each once.
-func TestSyncClosesEveryAlertOfADoneGroup(t *testing.T) {
-	js, st, s, rd := tracked(t, 1)
+// fileGroup records the issue key for more alerts of one message, as a
+// group's Create Jira does.
+func fileGroup(t *testing.T, js *jirafake.Server, st store.Store, key string, ids ...string) {
+	t.Helper()
 	ctx := context.Background()
-	key := js.Issues()[0].Key
 	var ps []store.Posting
-	for _, id := range []string{"g1", "g2", "g3"} {
+	for _, id := range ids {
 		if c, err := st.ClaimIssue(ctx, "contoso", id, "U0LEAD"); err != nil || !c.Won {
 			t.Fatal("claim", err)
 		}
@@ -265,6 +280,15 @@ func TestSyncClosesEveryAlertOfADoneGroup(t *testing.T) {
 		ps = append(ps, store.Posting{Tenant: "contoso", AlertID: id, Channel: "C0DIGEST", TS: "1.0000"})
 	}
 	must(t, st.MarkPosted(ctx, ps))
+}
+
+// A group's one issue is tracked for each of its alerts: done, every alert
+// is closed, each once, all in one close.
+func TestSyncClosesEveryAlertOfADoneGroup(t *testing.T) {
+	js, st, s, rd := tracked(t, 1)
+	ctx := context.Background()
+	key := js.Issues()[0].Key
+	fileGroup(t, js, st, key, "g1", "g2", "g3")
 	c := &closer{st: st}
 	s.Closer = c
 	must(t, js.Move(key, "Done", "Fixed"))
@@ -272,11 +296,43 @@ func TestSyncClosesEveryAlertOfADoneGroup(t *testing.T) {
 	if err != nil || rep.Closed != 4 || rd.count() != 1 {
 		t.Fatalf("%+v %v, %d redraws", rep, err, rd.count())
 	}
-	if calls := c.took(); len(calls) != 4 {
+	if calls := c.took(); len(calls) != 1 || calls[0] != "a0000,g1,g2,g3 SEC-1 Fixed" {
 		t.Fatalf("closes %v", calls)
 	}
 	if rep, _ := s.Run(ctx); rep.Closed != 0 || len(c.took()) != 0 {
 		t.Fatalf("closed again %+v", rep)
+	}
+}
+
+// A failed group close costs one call; the tenant's other done issue waits
+// for the next sync, where it goes first; then the group is tried again,
+// in one call.
+func TestSyncDefersAfterAFailedGroupClose(t *testing.T) {
+	js, st, s, _ := tracked(t, 2)
+	ctx := context.Background()
+	fileGroup(t, js, st, "SEC-1", "g1", "g2")
+	c := &closer{st: st, fail: true}
+	s.Closer = c
+	must(t, js.Move("SEC-1", "Done", "Fixed"))
+	must(t, js.Move("SEC-2", "Done", "Fixed"))
+	rep, err := s.Run(ctx)
+	first := c.took()
+	if err != nil || len(first) != 1 {
+		t.Fatalf("%+v %v, closes %v", rep, err, first)
+	}
+	// Whichever went first, its alerts failed and the other's waited.
+	group := first[0] == "a0000,g1,g2 SEC-1 Fixed"
+	if want := map[bool][2]int{true: {3, 1}, false: {1, 3}}[group]; rep.CloseFailed != want[0] || rep.CloseDeferred != want[1] {
+		t.Fatalf("%+v after %v", rep, first)
+	}
+	rep, _ = s.Run(ctx)
+	second := c.took()
+	if len(second) != 1 || second[0] == first[0] {
+		t.Fatalf("tried %v then %v", first, second)
+	}
+	c.fail = false
+	if rep, _ := s.Run(ctx); rep.Closed != 4 || rep.CloseFailed != 0 || len(c.took()) != 2 {
+		t.Fatalf("after recovery %+v", rep)
 	}
 }
 

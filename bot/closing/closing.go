@@ -61,10 +61,6 @@ type Request struct {
 	Classification  mcas.Classification
 	Reason          string // reason code; "" for true positive
 	Comment         string
-
-	// mcasComment, when set, is sent to MCAS as it is (a close the bot
-	// makes by a rule, not "Closed from Slack by …").
-	mcasComment string
 }
 
 // Outcome says what happened to a close.
@@ -126,11 +122,7 @@ func (s *Service) Close(ctx context.Context, req Request) (Result, error) {
 		}
 		if claim.Won {
 			mine.ClaimedAt = claimedAt
-			comment := req.mcasComment
-			if comment == "" {
-				comment = MCASComment(mine.ByName, mine.By, mine.Comment)
-			}
-			return s.closeClaimed(ctx, log, t, mine, comment)
+			return s.closeClaimed(ctx, log, t, mine)
 		}
 		if claim.Record.State == store.CloseDone {
 			return Result{Outcome: AlreadyClosed, Record: claim.Record}, nil
@@ -148,13 +140,13 @@ func (s *Service) Close(ctx context.Context, req Request) (Result, error) {
 	}
 }
 
-func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t Tenant, mine store.CloseRecord, comment string) (Result, error) {
+func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t Tenant, mine store.CloseRecord) (Result, error) {
 	kind := mcas.Classification(mine.Classification)
 	reasonID := mcas.NoReason
 	if r, ok := kind.Reason(mine.Reason); ok {
 		reasonID = r.ID
 	}
-	res, err := t.Close(ctx, kind, []string{mine.AlertID}, reasonID, comment)
+	res, err := t.Close(ctx, kind, []string{mine.AlertID}, reasonID, MCASComment(mine.ByName, mine.By, mine.Comment))
 	if err != nil && !ambiguous(err) {
 		return s.fail(ctx, log, mine, describeCloseError(err))
 	}
@@ -192,10 +184,7 @@ func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t Tenant, 
 		log.Error("alert closed but not recorded in the store", "error", err)
 	}
 	out := Result{Outcome: Closed, Record: mine}
-	if !mine.ByBot() {
-		// A close made by a rule (Jira's own done) is not told back to Jira.
-		s.comment(ctx, log, &out)
-	}
+	s.comment(ctx, log, &out)
 	return out, nil
 }
 

@@ -28,6 +28,10 @@ type GroupRequest struct {
 	Classification mcas.Classification
 	Reason         string // reason code; "" for true positive
 	Comment        string
+
+	// mcasComment, when set, is sent to MCAS as it is (a close the bot
+	// makes by a rule, not "Closed from Slack by …").
+	mcasComment string
 }
 
 // GroupResult says what became of each alert of a group close.
@@ -41,13 +45,14 @@ type GroupResult struct {
 	// Already are the alerts closed before: from Slack (left out of the
 	// call), or found closed in MCAS (alertsNotFound, re-read).
 	Already []store.CloseRecord
-	// Failed are alerts this call could not close (gone, or still open);
-	// their claims are released.
+	// Failed are alerts this call could not close (MCAS refused the call,
+	// or they are gone, or still open); their claims are released.
 	Failed []AlertFailure
 	// Holder is the claim of the close in progress (InProgress).
 	Holder store.CloseRecord
-	// Issues are the Jira issues of the closed alerts, each commented once;
-	// Commented lists the keys commented, CommentErr what failed.
+	// Issues are the Jira issues of the closed alerts, each commented once
+	// (not for a close the bot made by a rule); Commented lists the keys
+	// commented, CommentErr what failed.
 	Issues     []store.IssueRecord
 	Commented  []string
 	CommentErr error
@@ -99,7 +104,11 @@ func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult
 				return GroupResult{Outcome: AlreadyClosed, Already: already}, nil
 			}
 			mine.ClaimedAt = claimedAt
-			return s.closeGroupClaimed(ctx, log, t, mine, won, already)
+			comment := req.mcasComment
+			if comment == "" {
+				comment = MCASComment(mine.ByName, mine.By, mine.Comment)
+			}
+			return s.closeGroupClaimed(ctx, log, t, mine, comment, won, already)
 		}
 		// Someone else is closing one of them: wait for their outcome, so
 		// this analyst is told the same, then claim again.
@@ -152,18 +161,19 @@ func (s *Service) release(ctx context.Context, log *slog.Logger, tenant, id, rea
 
 // closeGroupClaimed makes the one MCAS call for the alerts won, and finds
 // out, never guesses, what became of each alert MCAS did not confirm.
-func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t Tenant, mine store.CloseRecord, won []string, already []store.CloseRecord) (GroupResult, error) {
+func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t Tenant, mine store.CloseRecord, comment string, won []string, already []store.CloseRecord) (GroupResult, error) {
 	out := GroupResult{Already: already}
 	kind := mcas.Classification(mine.Classification)
 	reasonID := mcas.NoReason
 	if r, ok := kind.Reason(mine.Reason); ok {
 		reasonID = r.ID
 	}
-	res, err := t.Close(ctx, kind, won, reasonID, MCASComment(mine.ByName, mine.By, mine.Comment))
+	res, err := t.Close(ctx, kind, won, reasonID, comment)
 	if err != nil && !ambiguous(err) {
 		cause := describeCloseError(err)
 		for _, id := range won {
 			s.release(ctx, log, mine.Tenant, id, cause.Error())
+			out.Failed = append(out.Failed, AlertFailure{AlertID: id, Err: cause})
 		}
 		out.Outcome = Failed
 		return out, cause
@@ -216,7 +226,10 @@ func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t Ten
 	switch {
 	case len(out.Closed) > 0:
 		out.Outcome = Closed
-		s.commentGroup(ctx, log, &out)
+		if !mine.ByBot() {
+			// A close made by a rule (Jira's own done) is not told back to Jira.
+			s.commentGroup(ctx, log, &out)
+		}
 	case len(out.Failed) > 0:
 		out.Outcome = Failed
 		return out, groupFailure(out.Failed)

@@ -139,7 +139,8 @@ func TestGroupCloseForbiddenReleasesEveryClaim(t *testing.T) {
 	w.mcas.AddReadOnlyToken("read-only")
 	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
 	res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", mcas.TruePositive, "", ""))
-	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "Investigation.manage") || strings.Contains(err.Error(), "read-only") {
+	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "Investigation.manage") || strings.Contains(err.Error(), "read-only") ||
+		len(res.Failed) != 7 || res.Failed[0].Err.Error() != err.Error() {
 		t.Fatalf("%+v %v", res, err)
 	}
 	for _, id := range ids {

@@ -12,52 +12,72 @@ import (
 // JiraSync is who closes the alerts whose Jira issues reached done.
 var JiraSync = Analyst{ID: store.JiraSyncCloser, Name: "Jira sync"}
 
-// JiraDone closes the alert of a Jira issue that reached the done status
-// category (JIRA_DONE_CLOSES_ALERT) through the Service, so it takes the
-// same claim as Close… in Slack: a close made there or by an earlier sync
-// is not repeated, and an alert already closed in the portal is recorded
-// as such. It is the Jira sync's schedule.DoneCloser.
+// JiraDone closes the alerts of a Jira issue that reached the done status
+// category (JIRA_DONE_CLOSES_ALERT) through the Service's group close: each
+// alert under the same claim as Close… in Slack (a close made there or by
+// an earlier sync is not repeated, an alert already closed in the portal
+// is recorded as such), and the alerts still open in one MCAS call, so a
+// group of repeats filed as one issue costs one request. It is the Jira
+// sync's schedule.DoneCloser.
 type JiraDone struct {
 	Service        *Service
 	Classification mcas.Classification
 	Logger         *slog.Logger
-	// OnOutcome, when set, counts the closes by outcome.
+	// OnOutcome, when set, counts the closes by outcome, one per alert.
 	OnOutcome func(outcome string)
 }
 
-// CloseDone closes the alert of a done issue. changed says the alert's
-// close record changed (closed now, or found closed in MCAS), so its
-// message is to be redrawn; err says the close failed or was refused.
-func (d *JiraDone) CloseDone(ctx context.Context, issue store.TrackedIssue, now store.JiraState) (bool, error) {
-	note := DoneNote(issue.Key, now)
-	req := Request{Tenant: issue.Tenant, AlertID: issue.AlertID, By: JiraSync, Classification: d.Classification,
+// CloseDone closes the alerts of tenant tracked under the done issue key.
+// changed lists the alerts whose close record changed (closed now, or found
+// closed in MCAS), so their messages are to be redrawn; err says the others
+// could not be closed (failed or refused). With no error, an alert in
+// neither is being closed by someone else.
+func (d *JiraDone) CloseDone(ctx context.Context, tenant, key string, alertIDs []string, now store.JiraState) (changed []string, err error) {
+	note := DoneNote(key, now)
+	req := GroupRequest{Tenant: tenant, AlertIDs: alertIDs, By: JiraSync, Classification: d.Classification,
 		Comment: note, mcasComment: "Jira " + note}
 	if d.Classification != mcas.TruePositive {
 		req.Reason = mcas.ReasonOther // reasonId 4: the comment says why
 	}
-	log := d.logger().With("user", JiraSync.ID, "actor", JiraSync.Name, "tenant", issue.Tenant, "alert", issue.AlertID,
-		"issue", issue.Key, "classification", string(d.Classification), "reason", req.Reason)
-	res, err := d.Service.Close(ctx, req)
-	log = log.With("outcome", string(res.Outcome))
-	if d.OnOutcome != nil {
-		d.OnOutcome(string(res.Outcome))
+	res, err := d.Service.CloseGroup(ctx, req)
+	// One audit line per alert, as for a close from Slack.
+	audit := func(id string, o Outcome) *slog.Logger {
+		if d.OnOutcome != nil {
+			d.OnOutcome(string(o))
+		}
+		return d.logger().With("user", JiraSync.ID, "actor", JiraSync.Name, "tenant", tenant, "alert", id, "issue", key,
+			"classification", string(d.Classification), "reason", req.Reason, "outcome", string(o))
+	}
+	for _, rec := range res.Closed {
+		audit(rec.AlertID, Closed).Info("audit: alert closed", "comment", req.mcasComment)
+		changed = append(changed, rec.AlertID)
+	}
+	for _, rec := range res.Already {
+		audit(rec.AlertID, AlreadyClosed).Info("audit: alert already closed", "closed_by", rec.By, "elsewhere", rec.Elsewhere, "handled_by", rec.HandledBy)
+		changed = append(changed, rec.AlertID)
+	}
+	for _, f := range res.Failed {
+		audit(f.AlertID, Failed).Error("audit: alert close failed", "error", f.Err)
 	}
 	switch {
-	case err != nil && res.Outcome == Refused:
-		log.Warn("audit: alert close refused", "error", err)
-		return false, err
-	case err != nil:
-		log.Error("audit: alert close failed", "error", err)
-		return false, err
-	case res.Outcome == Closed:
-		log.Info("audit: alert closed", "comment", "Jira "+note)
-		return true, nil
-	case res.Outcome == AlreadyClosed:
-		log.Info("audit: alert already closed", "closed_by", res.Record.By, "elsewhere", res.Record.Elsewhere, "handled_by", res.Record.HandledBy)
-		return true, nil
+	case len(res.Failed) > 0 && err == nil:
+		// Some closed, some not: the others are for the next sync.
+		return changed, groupFailure(res.Failed)
+	case len(res.Failed) > 0 || len(changed) > 0:
+		return changed, err
 	}
-	log.Info("audit: alert close in progress", "closing_by", res.Record.By)
-	return false, nil
+	// Nothing was decided per alert: the same line for each of them.
+	for _, id := range alertIDs {
+		switch {
+		case err != nil && res.Outcome == Refused:
+			audit(id, Refused).Warn("audit: alert close refused", "error", err)
+		case err != nil:
+			audit(id, res.Outcome).Error("audit: alert close failed", "error", err)
+		case res.Outcome == InProgress:
+			audit(id, InProgress).Info("audit: alert close in progress", "closing_by", res.Holder.By)
+		}
+	}
+	return nil, err
 }
 
 // DoneNote says why the sync closed an alert: "SEC-123 resolved: Fixed"

@@ -3,6 +3,7 @@ package closing_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 	"testing"
@@ -21,6 +22,15 @@ func (w *world) doneIssue(t *testing.T, resolution string) (store.TrackedIssue, 
 	return issue, store.JiraState{Key: key, Status: "Done", Category: "done", Resolution: resolution}
 }
 
+// closeDone hands the sync's done issue to the closer, as the sync does.
+func closeDone(d *closing.JiraDone, issue store.TrackedIssue, st store.JiraState) (bool, error) {
+	changed, err := d.CloseDone(context.Background(), issue.Tenant, issue.Key, []string{issue.AlertID}, st)
+	if len(changed) > 1 || (len(changed) == 1 && changed[0] != issue.AlertID) {
+		return false, fmt.Errorf("changed %v", changed)
+	}
+	return len(changed) == 1, err
+}
+
 func TestJiraDoneClosesWithTheClassificationAndNoJiraComment(t *testing.T) {
 	for _, tc := range []struct {
 		kind   mcas.Classification
@@ -36,7 +46,7 @@ func TestJiraDoneClosesWithTheClassificationAndNoJiraComment(t *testing.T) {
 			var logs bytes.Buffer
 			d := &closing.JiraDone{Service: w.svc, Classification: tc.kind, Logger: slog.New(slog.NewJSONHandler(&logs, nil))}
 			issue, st := w.doneIssue(t, "Fixed")
-			changed, err := d.CloseDone(context.Background(), issue, st)
+			changed, err := closeDone(d, issue, st)
 			if err != nil || !changed {
 				t.Fatalf("%v %v", changed, err)
 			}
@@ -59,7 +69,7 @@ func TestJiraDoneClosesWithTheClassificationAndNoJiraComment(t *testing.T) {
 				}
 			}
 			// An earlier close is not repeated.
-			if changed, err := d.CloseDone(context.Background(), issue, st); err != nil || !changed || len(w.mcas.Closes()) != 1 {
+			if changed, err := closeDone(d, issue, st); err != nil || !changed || len(w.mcas.Closes()) != 1 {
 				t.Fatalf("second close: %v %v, %d MCAS closes", changed, err, len(w.mcas.Closes()))
 			}
 		})
@@ -72,7 +82,7 @@ func TestJiraDoneRecordsAnAlertClosedInThePortal(t *testing.T) {
 	issue, st := w.doneIssue(t, "Fixed")
 	w.mcas.Resolve(w.alert.ID, mcas.ResolutionResolved, "erin@contoso.com", time.Now().Add(-time.Hour))
 	d := &closing.JiraDone{Service: w.svc, Classification: mcas.TruePositive}
-	if changed, err := d.CloseDone(context.Background(), issue, st); err != nil || !changed {
+	if changed, err := closeDone(d, issue, st); err != nil || !changed {
 		t.Fatalf("%v %v", changed, err)
 	}
 	rec, _, _ := w.store.AlertClose(context.Background(), "contoso", w.alert.ID)
@@ -93,7 +103,7 @@ func TestJiraDoneFailureIsToldAndReleased(t *testing.T) {
 	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
 	var outcomes []string
 	d := &closing.JiraDone{Service: w.svc, Classification: mcas.Benign, OnOutcome: func(o string) { outcomes = append(outcomes, o) }}
-	changed, err := d.CloseDone(context.Background(), issue, st)
+	changed, err := closeDone(d, issue, st)
 	if changed || err == nil || !strings.Contains(err.Error(), "Investigation.manage") {
 		t.Fatalf("%v %v", changed, err)
 	}
@@ -101,7 +111,7 @@ func TestJiraDoneFailureIsToldAndReleased(t *testing.T) {
 		t.Fatalf("claim left %+v", rec)
 	}
 	w.svc.Tenants["contoso"] = good
-	if changed, err := d.CloseDone(context.Background(), issue, st); err != nil || !changed {
+	if changed, err := closeDone(d, issue, st); err != nil || !changed {
 		t.Fatalf("after the fix: %v %v", changed, err)
 	}
 	if strings.Join(outcomes, ",") != "failed,closed" {

@@ -90,7 +90,8 @@ const demoDoneCloses = mcas.TruePositive
 func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string) bool {
 	tracked, _ := w.store.TrackedIssues(ctx, time.Now().AddDate(0, 0, -1))
 	var mine []store.TrackedIssue
-	byBot, before := 0, ""
+	var byBot []string
+	before := ""
 	for _, t := range tracked {
 		if t.Key != key {
 			continue
@@ -102,24 +103,27 @@ func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string)
 			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: an alert could not be closed; the next sync tries again.\n", demoDoneCloses)
 			return false
 		case rec.ByBot():
-			byBot++
+			byBot = append(byBot, t.AlertID)
 		default:
 			before = emoji.Replace(mrkdwnToText(formatting.ClosedText(*formatting.ClosedFromStore(rec))))
 		}
 	}
-	if byBot == 0 {
+	if len(byBot) == 0 {
 		if before != "" {
 			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: the alert was closed before (%s), so nothing is closed twice.\n", demoDoneCloses, before)
 		}
 		return false
 	}
 	for _, c := range w.closes(mine[0].Tenant) {
-		if !slices.Contains(c.IDs, mine[0].AlertID) {
+		if !slices.ContainsFunc(c.IDs, func(id string) bool { return slices.Contains(byBot, id) }) {
 			continue
 		}
 		what := fmt.Sprintf("the alert in %s: POST /api/v1/alerts/close_%s/", mine[0].Tenant, c.Kind)
-		if byBot > 1 {
-			what = fmt.Sprintf("the %d alerts of the group in %s, one POST /api/v1/alerts/close_%s/ each", byBot, mine[0].Tenant, c.Kind)
+		switch {
+		case len(c.IDs) > 1 && len(c.IDs) == len(mine):
+			what = fmt.Sprintf("the %d alerts of the group in %s, all %d ids in one POST /api/v1/alerts/close_%s/,", len(mine), mine[0].Tenant, len(c.IDs), c.Kind)
+		case len(mine) > 1:
+			what = fmt.Sprintf("the %d still open of the group's %d alerts in %s, in one POST /api/v1/alerts/close_%s/,", len(c.IDs), len(mine), mine[0].Tenant, c.Kind)
 		}
 		fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s (on in the sandbox): the sync closed %s with comment %q; no comment back on %s.\n",
 			demoDoneCloses, what, c.Comment, key)
