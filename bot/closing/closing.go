@@ -152,28 +152,16 @@ func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t Tenant, 
 	}
 	closed := err == nil && res.Closed > 0 && !slices.Contains(res.NotFound, mine.AlertID)
 	if !closed {
-		// MCAS did not say it closed the alert now (already closed, gone,
-		// or the answer was lost): read what it has, never guess.
-		a, rerr := t.Alert(ctx, mine.AlertID)
+		a, ours, rec, rerr := s.reread(ctx, t, mine, err)
 		switch {
-		case rerr != nil && httpx.KindOf(rerr) == httpx.KindNotFound:
-			return s.fail(ctx, log, mine, fmt.Errorf("MCAS has no alert %s in %s any more (deleted, or never existed)", mine.AlertID, mine.Tenant))
-		case rerr != nil && err != nil:
-			return s.fail(ctx, log, mine, fmt.Errorf("%w; re-reading the alert failed too (%s), so it may or may not be closed: press Close… again to find out",
-				describeCloseError(err), httpx.Describe(rerr)))
 		case rerr != nil:
-			return s.fail(ctx, log, mine, fmt.Errorf("MCAS did not close the alert and re-reading it failed: %s", httpx.Describe(rerr)))
-		case a.Open() && err != nil:
-			return s.fail(ctx, log, mine, describeCloseError(err))
-		case a.Open():
-			return s.fail(ctx, log, mine, errors.New("MCAS did not close the alert and still shows it open; try again"))
-		case !s.ours(a, mine):
-			rec := elsewhere(a, mine, s.now())
-			if cerr := s.complete(ctx, rec); cerr != nil {
+			return s.fail(ctx, log, mine, rerr)
+		case !ours:
+			if cerr := s.complete(ctx, *rec); cerr != nil {
 				log.Error("alert closed elsewhere but not recorded", "error", cerr)
 			}
 			log.Info("alert was already closed in MCAS", "resolution", mcas.ResolutionName(a.Resolution), "handled_by", a.HandledBy)
-			return Result{Outcome: AlreadyClosed, Record: rec, Alert: &a}, nil
+			return Result{Outcome: AlreadyClosed, Record: *rec, Alert: &a}, nil
 		}
 		log.Info("MCAS did not confirm the close, but the alert reads as closed as asked since the claim: counted as ours")
 	}

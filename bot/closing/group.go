@@ -198,7 +198,7 @@ func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t Ten
 		}
 		rec := mine
 		rec.AlertID = id
-		switch ok, found, ferr := s.reread(ctx, t, rec, err); {
+		switch _, ok, found, ferr := s.reread(ctx, t, rec, err); {
 		case ferr != nil:
 			s.release(ctx, log, mine.Tenant, id, ferr.Error())
 			out.Failed = append(out.Failed, AlertFailure{AlertID: id, Err: ferr})
@@ -239,29 +239,30 @@ func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t Ten
 	return out, nil
 }
 
-// reread reads an alert MCAS did not confirm closing: ours is set when it
-// reads as closed as asked since the claim; elsewhere when someone else
-// closed it; err when it is open, gone or could not be read (callErr is
-// the close call's own failure, if any).
-func (s *Service) reread(ctx context.Context, t Tenant, mine store.CloseRecord, callErr error) (ours bool, elsewhereRec *store.CloseRecord, err error) {
+// reread reads an alert MCAS did not confirm closing (already closed,
+// gone, or the answer was lost), never guessing: ours is set when it reads
+// as closed as asked since the claim; elsewhereRec when someone else closed
+// it; err when it is open, gone or could not be read (callErr is the close
+// call's own failure, if any).
+func (s *Service) reread(ctx context.Context, t Tenant, mine store.CloseRecord, callErr error) (a mcas.Alert, ours bool, elsewhereRec *store.CloseRecord, err error) {
 	a, rerr := t.Alert(ctx, mine.AlertID)
 	switch {
 	case rerr != nil && httpx.KindOf(rerr) == httpx.KindNotFound:
-		return false, nil, fmt.Errorf("MCAS has no alert %s in %s any more (deleted, or never existed)", mine.AlertID, mine.Tenant)
+		return a, false, nil, fmt.Errorf("MCAS has no alert %s in %s any more (deleted, or never existed)", mine.AlertID, mine.Tenant)
 	case rerr != nil && callErr != nil:
-		return false, nil, fmt.Errorf("%w; re-reading the alert failed too (%s), so it may or may not be closed: press Close… again to find out",
+		return a, false, nil, fmt.Errorf("%w; re-reading the alert failed too (%s), so it may or may not be closed: press Close… again to find out",
 			describeCloseError(callErr), httpx.Describe(rerr))
 	case rerr != nil:
-		return false, nil, fmt.Errorf("MCAS did not close the alert and re-reading it failed: %s", httpx.Describe(rerr))
+		return a, false, nil, fmt.Errorf("MCAS did not close the alert and re-reading it failed: %s", httpx.Describe(rerr))
 	case a.Open() && callErr != nil:
-		return false, nil, describeCloseError(callErr)
+		return a, false, nil, describeCloseError(callErr)
 	case a.Open():
-		return false, nil, errors.New("MCAS did not close the alert and still shows it open; try again")
+		return a, false, nil, errors.New("MCAS did not close the alert and still shows it open; try again")
 	case !s.ours(a, mine):
 		rec := elsewhere(a, mine, s.now())
-		return false, &rec, nil
+		return a, false, &rec, nil
 	}
-	return true, nil, nil
+	return a, true, nil, nil
 }
 
 // groupFailure says why no alert of a group could be closed.

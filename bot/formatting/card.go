@@ -508,16 +508,7 @@ func alertResultMessage(r commands.AlertResult, noJira, noClose bool) *slack.Web
 		blocks = append(blocks, section("none", ":x: No tenant answered, so alert "+id+" could not be looked up."))
 		fallback = "No tenant answered"
 	default:
-		var asked []string
-		failed := map[string]bool{}
-		for _, f := range r.Failures {
-			failed[f.Tenant] = true
-		}
-		for _, t := range r.Tenants {
-			if !failed[t] {
-				asked = append(asked, t)
-			}
-		}
+		asked := answered(r)
 		blocks = append(blocks, section("none", fmt.Sprintf(":mag: No alert %s in %s.", id, CutEscaped(Clean(strings.Join(asked, ", ")), 500))))
 		fallback = fmt.Sprintf("No alert %s in %s", r.ID, strings.Join(asked, ", "))
 	}
@@ -677,16 +668,7 @@ func plainAlertResult(b *strings.Builder, r commands.AlertResult) {
 	case len(r.Failures) > 0 && len(r.Failures) == len(r.Tenants):
 		fmt.Fprintf(b, "No tenant answered, so alert %s could not be looked up.\n", r.ID)
 	default:
-		var asked []string
-		failed := map[string]bool{}
-		for _, f := range r.Failures {
-			failed[f.Tenant] = true
-		}
-		for _, t := range r.Tenants {
-			if !failed[t] {
-				asked = append(asked, t)
-			}
-		}
+		asked := answered(r)
 		fmt.Fprintf(b, "No alert %s in %s.\n", r.ID, strings.Join(asked, ", "))
 	}
 }
@@ -699,4 +681,19 @@ func AlreadyClosedText(c Closed) string {
 		w += "."
 	}
 	return ":information_source: Already " + strings.ToLower(w[:1]) + w[1:]
+}
+
+// answered are the tenants that answered an alert lookup.
+func answered(r commands.AlertResult) []string {
+	failed := map[string]bool{}
+	for _, f := range r.Failures {
+		failed[f.Tenant] = true
+	}
+	var out []string
+	for _, t := range r.Tenants {
+		if !failed[t] {
+			out = append(out, t)
+		}
+	}
+	return out
 }
