@@ -38,7 +38,7 @@ type workflow struct {
 
 // startWorkflow runs a bot with the digest and Create Jira wired, on a
 // database and Jira that survive restarts; hooks change it before it starts.
-func startWorkflow(t *testing.T, dbPath string, jiraSrv *jirafake.Server, fake *slackfake.Server, hooks ...func(*workflow, *harness)) *workflow {
+func startWorkflow(t testing.TB, dbPath string, jiraSrv *jirafake.Server, fake *slackfake.Server, hooks ...func(*workflow, *harness)) *workflow {
 	t.Helper()
 	w := &workflow{jira: jiraSrv}
 	cfg := bot.Config{AllowedChannels: []string{socChannel}, AllowedUsers: []string{analyst, lead, dave}}
@@ -89,7 +89,7 @@ func newJira() *jirafake.Server {
 
 // postDigest runs a digest and returns its parent message and the action
 // id of the parent's first Create Jira button.
-func (w *workflow) postDigest(t *testing.T) (slackfake.Post, string) {
+func (w *workflow) postDigest(t testing.TB) (slackfake.Post, string) {
 	t.Helper()
 	if _, err := w.digest.Run(context.Background(), false); err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func (w *workflow) postDigest(t *testing.T) (slackfake.Post, string) {
 	return parent, action
 }
 
-func createButton(t *testing.T, p slackfake.Post) (string, formatting.ButtonValue) {
+func createButton(t testing.TB, p slackfake.Post) (string, formatting.ButtonValue) {
 	t.Helper()
 	var blocks slack.Blocks
 	if err := json.Unmarshal(p.Blocks, &blocks); err != nil {

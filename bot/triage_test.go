@@ -46,7 +46,7 @@ type entry struct {
 }
 
 // entries lists a digest message's alerts that have a menu, in order.
-func entries(t *testing.T, p slackfake.Post) []entry {
+func entries(t testing.TB, p slackfake.Post) []entry {
 	t.Helper()
 	var blocks []map[string]any
 	if err := json.Unmarshal(p.Blocks, &blocks); err != nil {
@@ -79,7 +79,7 @@ func (e entry) value(op string) string {
 
 // pick chooses an option of a menu (or presses a button with value "")
 // and waits for the ack.
-func (w *workflow) pick(t *testing.T, user string, msg slackfake.Post, action, value string) string {
+func (w *workflow) pick(t testing.TB, user string, msg slackfake.Post, action, value string) string {
 	t.Helper()
 	id, err := w.slack.Select(user, msg, action, value)
 	if err != nil {
@@ -92,7 +92,7 @@ func (w *workflow) pick(t *testing.T, user string, msg slackfake.Post, action, v
 }
 
 // openForm presses Close… and returns the modal it opened for user.
-func (w *workflow) openForm(t *testing.T, user string, msg slackfake.Post, action, value string) string {
+func (w *workflow) openForm(t testing.TB, user string, msg slackfake.Post, action, value string) string {
 	t.Helper()
 	opened := func(c slackfake.ViewCall) bool { return c.Method == "views.open" && c.User == user && c.Error == "" }
 	before, _ := w.slack.WaitViews(0, time.Second, opened)
@@ -507,5 +507,30 @@ func TestCloseFormOpensWithoutWaitingForMCAS(t *testing.T) {
 	}
 	if viewID == "" || after != before {
 		t.Fatalf("form %q; %d MCAS calls to open it", viewID, after-before)
+	}
+}
+
+// BenchmarkCloseFormOpens measures a Close… click to its views.open, which
+// Slack accepts only within 3 seconds of the click, while every tenant is
+// slow: opening the form must wait for nothing upstream.
+func BenchmarkCloseFormOpens(b *testing.B) {
+	w := startWorkflow(b, filepath.Join(b.TempDir(), "s.db"), newJira(), nil)
+	parent, _ := w.postDigest(b)
+	e := entries(b, parent)[0]
+	for _, f := range w.tenants {
+		f.SetLatency(2 * time.Second)
+	}
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		w.openForm(b, lead, parent, e.menu, e.value(formatting.OpClose))
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	slicesSort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-median-open")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "ms-p99-open")
+	for _, f := range w.tenants {
+		f.SetLatency(0)
 	}
 }
