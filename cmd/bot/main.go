@@ -25,6 +25,8 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/console"
+	"github.com/soc/mcasbot/demo"
 	"github.com/soc/mcasbot/ops"
 	"github.com/soc/mcasbot/schedule"
 	"github.com/soc/mcasbot/store"
@@ -47,9 +49,9 @@ Configuration comes from the environment; see README.md.
 
 // Exit codes.
 const (
-	exitOK       = 0
-	exitUpstream = 1 // an upstream failed
-	exitUsage    = 2 // bad input or configuration
+	exitOK       = console.ExitOK
+	exitUpstream = console.ExitUpstream // an upstream failed
+	exitUsage    = console.ExitUsage    // bad input or configuration
 )
 
 func main() {
@@ -73,7 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "report":
 		return reportCmd(ctx, args, stdout, stderr, environ)
 	case "demo":
-		return demo(ctx, args, stdin, stdout, stderr)
+		return demo.Run(ctx, args, stdin, stdout, stderr)
 	case "probe":
 		return probe(ctx, args, stderr)
 	case "check":
@@ -224,7 +226,7 @@ func digestCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env
 	}
 	rep, err := a.digest(api).Run(ctx, *dry)
 	if *dry {
-		writeJSON(stdout, rep.DryRun)
+		console.WriteJSON(stdout, rep.DryRun)
 	}
 	fmt.Fprintf(stderr, "digest: %d new, %d posted in %d messages, %d tenants failed%s\n", rep.New, rep.Posted, rep.Messages, len(rep.Failures), skipped(rep.Skipped))
 	for _, f := range rep.Failures {
@@ -291,7 +293,7 @@ func execCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envir
 		fmt.Fprintln(stderr, err)
 		return exitUsage
 	}
-	return execute(ctx, a.runner, joinArgs(fs.Args()), 0, *asJSON, stdout, stderr)
+	return console.Execute(ctx, a.runner, joinArgs(fs.Args()), 0, *asJSON, stdout, stderr)
 }
 
 func joinArgs(a []string) string { return strings.Join(a, " ") }

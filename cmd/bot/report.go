@@ -10,6 +10,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot/closing"
+	"github.com/soc/mcasbot/console"
 	"github.com/soc/mcasbot/ops"
 	"github.com/soc/mcasbot/schedule"
 )
@@ -104,7 +105,7 @@ func reportCmd(ctx context.Context, args []string, stdout, stderr io.Writer, env
 		return exitUpstream
 	}
 	if *dry {
-		writeJSON(stdout, res.Message)
+		console.WriteJSON(stdout, res.Message)
 	}
 	if *out != "" {
 		if err := os.WriteFile(*out, res.Chart, 0o644); err != nil {

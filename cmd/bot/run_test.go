@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
@@ -119,15 +122,11 @@ func TestDigestAndJiraWiredEndToEnd(t *testing.T) {
 		t.Fatal(err, stderr.String())
 	}
 	parent := fake.Posts()[0]
-	var blocks []map[string]any
+	var blocks slack.Blocks
 	_ = json.Unmarshal(parent.Blocks, &blocks)
 	action := ""
-	for _, b := range blocks {
-		for _, e := range asList(b["elements"]) {
-			if id, _ := e["action_id"].(string); strings.HasPrefix(id, "create_jira:") && action == "" {
-				action = id
-			}
-		}
+	for key := range formatting.ButtonsOf(blocks.BlockSet) {
+		action = formatting.ActionCreateJira + ":" + key
 	}
 	if _, err := fake.Click("U0LEAD", parent, action); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,9 @@
-package main
+// Package demo is `bot demo`: a console over a sandbox of two sample
+// tenants, AbuseIPDB, Entra ID, Graph, Jira and Slack, all served in-process
+// by the fakes the tests use, with no credentials and no network. The real
+// bot runs against it (Socket Mode included), so the console shows what
+// analysts would see.
+package demo
 
 import (
 	"bufio"
@@ -12,6 +17,7 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/console"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/abuseipdb/abusefake"
 	"github.com/soc/mcasbot/integrations/mcas"
@@ -101,18 +107,18 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   /mcas alert 6660000000000000000000ff tenant=fabrikam
 `
 
-func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the Slack message JSON instead of text")
 	if err := fs.Parse(args); err != nil {
-		return exitUsage
+		return console.ExitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	sb, err := newSandbox(time.Now().UTC(), logger)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return exitUpstream
+		return console.ExitUpstream
 	}
 	defer sb.Close()
 	var wf *workflow
@@ -154,7 +160,7 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
-					return exitUpstream
+					return console.ExitUpstream
 				}
 			}
 			switch word {
@@ -183,12 +189,12 @@ func demo(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 			}
 			continue
 		}
-		execute(ctx, sb.runner, line, demoDeadline, *asJSON, stdout, stdout)
+		console.Execute(ctx, sb.runner, line, demoDeadline, *asJSON, stdout, stdout)
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return exitOK
+	return console.ExitOK
 }
 
 // relatedSamples are the samples of issue #11: in contoso, bob.smith trips
@@ -226,4 +232,11 @@ func isTerminal(r io.Reader) bool {
 	}
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -1,0 +1,189 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"image/png"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/soc/mcasbot/console"
+	"github.com/soc/mcasbot/report"
+)
+
+func TestDemoNeedsNoCredentials(t *testing.T) {
+	var out, errb bytes.Buffer
+	in := strings.NewReader("/mcas alerts 5 high\n/mcas ip 185.220.101.4 limit=2\n/mcas ip 10.20.30.40\n/mcas user alice@contoso.com\nalerts limit=500\nquit\nalerts\n")
+	code := Run(context.Background(), nil, in, &out, &errb)
+	if code != console.ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"tenants: contoso, fabrikam · severity high", "🔴 high",
+		"AbuseIPDB: confidence 100%", "private or reserved address: not sent to AbuseIPDB",
+		"Alerts for alice@contoso.com", "limit must be from 1 to 100, not 500",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if strings.Count(s, "\n> ") != 5 {
+		t.Errorf("quit did not stop the demo:\n%s", s)
+	}
+}
+
+func TestDemoShowsDigestAndCreateJira(t *testing.T) {
+	var out, errb bytes.Buffer
+	in := strings.NewReader("digest\njira 1\njira 1\njira 0\ndigest\n/mcas user bob.smith@contoso.com limit=3\n")
+	if code := Run(context.Background(), nil, in, &out, &errb); code != console.ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"MCAS digest:", "[Create Jira for all ", "→ jira 1]", "[Create Jira → jira 2]", "[Open in Defender → https://",
+		// Issue #11: bob's Tor repeats are one entry, and one issue; what the
+		// tenants share is marked in the digest and in commands.
+		"Activity from a Tor IP address — bob.smith@contoso.com, first ", "Summary:       [MCAS][contoso] ×",
+		"🔗 Cross-tenant — seen in more than one tenant in this run:", "• IP 185.220.101.4: contoso ",
+		"🔗 185.220.101.4 also seen in fabrikam: 2 alerts (2 high), newest ", "`/mcas user bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com tenant=fabrikam`",
+		"bob.smith@contoso.com (contoso) also seen in fabrikam: 1 alert (1 high)",
+		"The digest message now shows: ✅ SEC-1 filed by @you", "Summary:       [MCAS][",
+		"IP reputation:", "Already filed as SEC-1", `There is no button "0"`,
+		"No new alerts since the last digest",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if strings.Count(s, "SEC-2") != 0 {
+		t.Error("a second click filed a second issue")
+	}
+}
+
+// The demo signs fabrikam in with its sandbox Entra ID, and its group rule
+// asks the sandbox Graph.
+func TestDemoShowsEntraSignInAndGroupRules(t *testing.T) {
+	runDemo := func(input string) string {
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), nil, strings.NewReader(input), &out, &errb); code != console.ExitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return out.String()
+	}
+	s := runDemo("auth\n/mcas alerts limit=50\ndigest\n")
+	for _, want := range []string{
+		"contoso   legacy token", "fabrikam  Entra app " + demoApp + " (secret)  token issued by the sandbox Entra ID",
+		"1 token request(s) so far", "tenants: contoso, fabrikam",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+	if strings.Contains(s, "Partial results") || strings.Contains(s, "could not be queried") {
+		t.Fatalf("a sandbox tenant failed:\n%s", s)
+	}
+	// Press the button of fabrikam's Leaked credentials alert for a Staff
+	// member, and of contoso's (a legacy tenant: no groups).
+	button := func(tenant, user string) string {
+		re := regexp.MustCompile(`Leaked credentials\n` + tenant + ` · [^\n]*\nUser: ` + user + `[^\n]*\n  \[Create Jira → (jira \d+)\]`)
+		m := re.FindStringSubmatch(s)
+		if m == nil {
+			t.Fatalf("no Leaked credentials alert of %s for %s in the digest:\n%s", tenant, user, s)
+		}
+		return m[1]
+	}
+	s2 := runDemo("digest\n" + button("fabrikam", `carol\.j@fabrikam\.com`) + "\n")
+	if !strings.Contains(s2, "[MCAS][fabrikam] Leaked credentials") || !strings.Contains(s2, "Priority:      Highest") || !strings.Contains(s2, "||Matched groups|Staff|") {
+		t.Fatalf("Staff member's issue:\n%s", s2[strings.Index(s2, "Jira issue"):])
+	}
+	s3 := runDemo("digest\n" + button("contoso", `\S+`) + "\n")
+	if !strings.Contains(s3, "Priority:      High\n") || !strings.Contains(s3, "group membership unavailable: contoso signs in with a legacy MCAS token") {
+		t.Fatalf("legacy tenant's issue:\n%s", s3[strings.Index(s3, "Jira issue"):])
+	}
+}
+
+func TestDemoShowsJiraProgressAndTheReport(t *testing.T) {
+	var out, errb bytes.Buffer
+	// jira 2: one alert (jira 1 is a group of repeats, one issue for all);
+	// close 4, then jira 4: an alert closed from Slack before its issue is done.
+	in := strings.NewReader("progress\ndigest\njira 2\nprogress\nprogress\nreport\nclose 4 benign other seen\njira 4\nprogress\nprogress\n")
+	if code := Run(context.Background(), nil, in, &out, &errb); code != console.ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"No issue filed yet",
+		"SEC-1 moved to In Progress", "1 changed, 1 message updated", "· In Progress · @U0DAVE · filed by @U0DEMO",
+		"· Done (Fixed) · @U0DAVE",
+		"MCAS weekly report: ", "posted by the digest", "became a Jira issue", "fabrikam: 1 of 7 runs — last: throttled (HTTP 429)",
+		"↳ in thread: 📊 MCAS alerts per day", "Chart saved to ",
+		// JIRA_DONE_CLOSES_ALERT=true_positive in the sandbox: SEC-1's alert is closed at Done, once.
+		`the sync closed the alert in contoso: POST /api/v1/alerts/close_true_positive/ with comment "Jira SEC-1 resolved: Fixed"; no comment back on SEC-1.`,
+		"✅ Closed as true positive by Jira sync (SEC-1 resolved: Fixed)",
+		// SEC-2's alert was closed from Slack first: not closed again.
+		`the alert was closed before (✅ Closed as benign (other) by @U0DEMO: "seen"), so nothing is closed twice.`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if n := strings.Count(s, "Jira sync (SEC-1 resolved"); n != 1 {
+		t.Errorf("SEC-1's close shown %d times", n)
+	}
+	_, path, _ := strings.Cut(s, "Chart saved to ")
+	path, _, _ = strings.Cut(path, "\n")
+	path = strings.TrimSpace(path)
+	defer os.Remove(path)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg, err := png.DecodeConfig(bytes.NewReader(b)); err != nil || cfg.Width != report.ChartWidth || cfg.Height != report.ChartHeight {
+		t.Fatalf("chart %+v %v", cfg, err)
+	}
+}
+
+func TestDemoShowsTheCardAndClosing(t *testing.T) {
+	var out, errb bytes.Buffer
+	in := strings.NewReader("digest\njira 2\ndetails 2\nclose 2 benign other\nclose 2\nclose 2\nclose 99\n" +
+		"details 1\ndetails 1 2\nclose 1 false_positive too_many_similar_alerts\nclose 1\n" +
+		"/mcas alert 6660000000000000000000ff\n/mcas alert 6660000000000000000000ff tenant=fabrikam\n/mcas alert ../etc\n")
+	if code := Run(context.Background(), nil, in, &out, &errb); code != console.ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"[⋯ Details → details 2 · Close… → close 2]",
+		"Alert ID:     `", "[Close…]  [Open in Defender]", // the card from the menu
+		"The form stays open and says under comment: Say why in a comment: it is required when the reason is other.",
+		"Close… opened a form", "Reason:         confirmed_with_end_user", "Submitted: the form closes.",
+		"✅ Closed as benign (confirmed with end user) by @U0DEMO in contoso.", "Added a comment to SEC-1",
+		"The digest message now shows:", `Closed as benign (confirmed with end user) by @U0DEMO: "Checked with the user`,
+		"Jira comment on SEC-1", "* Classification: benign",
+		"ℹ️ Already closed as benign", `There is no alert "99"`,
+		"exists in 2 tenants", "Tenant:      fabrikam", "AbuseIPDB 100% (high risk)",
+		`"../etc" is not an alert id`,
+		// Entry 1 is bob's repeats: Details lists them, its menu opens one,
+		// Close… closes them all with one call.
+		"[⋯ Details → details 1 · Close… → close 1]", "×8 Activity from a Tor IP address — bob.smith@contoso.com",
+		"[Details for… ▾ 8 alerts]", "`details 1 1` … `details 1 8` picks one", "Details for… 11-24 ",
+		"Close 8 alerts: Activity from a Tor IP address — bob.smith@contoso.com",
+		"✅ Closed as false positive (too many similar alerts) by @U0DEMO: all 8 alerts of the group in contoso, with one call to MCAS.",
+		"✅ all 8 closed as false positive (too many similar alerts) by @U0DEMO",
+		"ℹ️ Nothing left to close: all 8 closed as false positive (too many similar alerts) by @U0DEMO.",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	// The group's menu opened a card too (details 1 2), besides details 2.
+	if n := strings.Count(s, "Alert ID:     `"); n != 2 {
+		t.Errorf("%d cards from menus", n)
+	}
+	if t.Failed() {
+		t.Log(s)
+	}
+}
