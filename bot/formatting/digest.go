@@ -455,29 +455,41 @@ func card(in DigestView, a mcas.Alert) string {
 }
 
 func actions(a mcas.Alert, jira bool) *slack.ActionBlock {
+	return entryActions(a, createButton(a), "Open in Defender", jira)
+}
+
+// entryActions are a digest entry's buttons: Create Jira (create, when Jira
+// is on and the button could be made) and a link to lead in the portal.
+func entryActions(lead mcas.Alert, create *slack.ButtonBlockElement, openText string, jira bool) *slack.ActionBlock {
 	var elems []slack.BlockElement
-	if create := createButton(a); jira && create != nil {
+	if jira && create != nil {
 		elems = append(elems, create)
 	}
-	if u := SafeURL(a.URL); u != "" {
-		open := slack.NewButtonBlockElement("open:"+alertKey(a), "open", slack.NewTextBlockObject(slack.PlainTextType, "Open in Defender", true, false))
+	if u := SafeURL(lead.URL); u != "" {
+		open := slack.NewButtonBlockElement("open:"+alertKey(lead), "open", slack.NewTextBlockObject(slack.PlainTextType, openText, true, false))
 		open.URL = u
 		elems = append(elems, open)
 	}
 	if len(elems) == 0 {
 		return nil
 	}
-	return slack.NewActionBlock("actions:"+alertKey(a), elems...)
+	return slack.NewActionBlock("actions:"+alertKey(lead), elems...)
 }
 
 // createButton is an alert's Create Jira button; nil when its ids are too
 // long for a button value.
 func createButton(a mcas.Alert) *slack.ButtonBlockElement {
-	if len(a.ID)+len(a.Tenant) > maxButtonID {
+	return jiraButton(a, ButtonValue{Tenant: a.Tenant, AlertID: a.ID}, "Create Jira")
+}
+
+// jiraButton is a Create Jira button carrying v, named after lead; nil
+// when the ids are too long for a button value.
+func jiraButton(lead mcas.Alert, v ButtonValue, text string) *slack.ButtonBlockElement {
+	if len(lead.ID)+len(lead.Tenant) > maxButtonID {
 		return nil
 	}
-	val, _ := json.Marshal(ButtonValue{Tenant: a.Tenant, AlertID: a.ID})
-	create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(a), string(val), slack.NewTextBlockObject(slack.PlainTextType, "Create Jira", true, false))
+	val, _ := json.Marshal(v)
+	create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(lead), string(val), slack.NewTextBlockObject(slack.PlainTextType, text, true, false))
 	create.Style = slack.StylePrimary
 	return create
 }

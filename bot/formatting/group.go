@@ -1,7 +1,6 @@
 package formatting
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -176,23 +175,8 @@ func listSome(vs []string, n, width int) string {
 // groupActions are a group's Create Jira (one issue for all its alerts)
 // and a link to its newest alert.
 func groupActions(lead mcas.Alert, n int, jira bool) *slack.ActionBlock {
-	var elems []slack.BlockElement
-	if jira && len(lead.ID)+len(lead.Tenant) <= maxButtonID {
-		val, _ := json.Marshal(ButtonValue{Tenant: lead.Tenant, AlertID: lead.ID, Group: true})
-		create := slack.NewButtonBlockElement(ActionCreateJira+":"+alertKey(lead), string(val),
-			slack.NewTextBlockObject(slack.PlainTextType, fmt.Sprintf("Create Jira for all %d", n), true, false))
-		create.Style = slack.StylePrimary
-		elems = append(elems, create)
-	}
-	if u := SafeURL(lead.URL); u != "" {
-		open := slack.NewButtonBlockElement("open:"+alertKey(lead), "open", slack.NewTextBlockObject(slack.PlainTextType, "Open newest in Defender", true, false))
-		open.URL = u
-		elems = append(elems, open)
-	}
-	if len(elems) == 0 {
-		return nil
-	}
-	return slack.NewActionBlock("actions:"+alertKey(lead), elems...)
+	create := jiraButton(lead, ButtonValue{Tenant: lead.Tenant, AlertID: lead.ID, Group: true}, fmt.Sprintf("Create Jira for all %d", n))
+	return entryActions(lead, create, "Open newest in Defender", jira)
 }
 
 // GroupOf finds the group of a view that holds an alert, and its alerts in
