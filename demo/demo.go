@@ -31,13 +31,16 @@ type sandbox struct {
 	abuse   *abusefake.Server
 	runner  *commands.Runner
 	entra   *demoEntra
+	clock   *clock
 }
 
-func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second, CacheTTL: time.Minute}, entra: newDemoEntra()}
+func newSandbox(clk *clock, logger *slog.Logger) (*sandbox, error) {
+	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second, CacheTTL: time.Minute, Now: clk.Now}, entra: newDemoEntra(), clock: clk}
+	now := clk.Now()
 	for i, name := range []string{"contoso", "fabrikam"} {
 		token := "demo-token-" + name
 		srv := mcasfake.New(token)
+		srv.Now = clk.Now
 		srv.AddAlerts(mcasfake.Generate(name, 60, now, 10*24*time.Hour, uint64(i+1))...)
 		srv.AddAlerts(mcasfake.Hostile(name, now.Add(-90*time.Minute)))
 		srv.AddAlerts(relatedSamples(name, now)...)
@@ -56,7 +59,8 @@ func newSandbox(now time.Time, logger *slog.Logger) (*sandbox, error) {
 		sb.runner.Tenants = append(sb.runner.Tenants, c)
 	}
 	sb.abuse = abusefake.New("demo-abuse-key", 1000)
-	for _, r := range abusefake.Samples() {
+	sb.abuse.Now = clk.Now
+	for _, r := range abusefake.SamplesAt(now) {
 		sb.abuse.Set(r)
 	}
 	rep, err := abuseipdb.New(abuseipdb.Config{APIKey: "demo-abuse-key", URL: sb.abuse.URL}, sb.abuse.Client(), logger)
@@ -107,7 +111,13 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   /mcas alert 6660000000000000000000ff tenant=fabrikam
 `
 
+// Run is `bot demo`: the sandbox on today's date.
 func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return run(ctx, time.Now(), args, stdin, stdout, stderr)
+}
+
+// run is the demo with its clock starting at start.
+func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the Slack message JSON instead of text")
@@ -115,7 +125,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return console.ExitUsage
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
-	sb, err := newSandbox(time.Now().UTC(), logger)
+	sb, err := newSandbox(newClock(start), logger)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return console.ExitUpstream

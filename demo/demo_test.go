@@ -8,10 +8,15 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/soc/mcasbot/console"
 	"github.com/soc/mcasbot/report"
 )
+
+// testStart is the sandbox's clock in the tests that check dates; `bot
+// demo` itself (and TestDemoNeedsNoCredentials) runs on today's.
+var testStart = time.Date(2026, 11, 24, 17, 22, 0, 0, time.UTC)
 
 func TestDemoNeedsNoCredentials(t *testing.T) {
 	var out, errb bytes.Buffer
@@ -38,7 +43,7 @@ func TestDemoNeedsNoCredentials(t *testing.T) {
 func TestDemoShowsDigestAndCreateJira(t *testing.T) {
 	var out, errb bytes.Buffer
 	in := strings.NewReader("digest\njira 1\njira 1\njira 0\ndigest\n/mcas user bob.smith@contoso.com limit=3\n")
-	if code := Run(context.Background(), nil, in, &out, &errb); code != console.ExitOK {
+	if code := run(context.Background(), testStart, nil, in, &out, &errb); code != console.ExitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	s := out.String()
@@ -68,7 +73,7 @@ func TestDemoShowsDigestAndCreateJira(t *testing.T) {
 func TestDemoShowsEntraSignInAndGroupRules(t *testing.T) {
 	runDemo := func(input string) string {
 		var out, errb bytes.Buffer
-		if code := Run(context.Background(), nil, strings.NewReader(input), &out, &errb); code != console.ExitOK {
+		if code := run(context.Background(), testStart, nil, strings.NewReader(input), &out, &errb); code != console.ExitOK {
 			t.Fatalf("exit %d: %s", code, errb.String())
 		}
 		return out.String()
@@ -110,7 +115,7 @@ func TestDemoShowsJiraProgressAndTheReport(t *testing.T) {
 	// jira 2: one alert (jira 1 is a group of repeats, one issue for all);
 	// close 4, then jira 4: an alert closed from Slack before its issue is done.
 	in := strings.NewReader("progress\ndigest\njira 2\nprogress\nprogress\nreport\nclose 4 benign other seen\njira 4\nprogress\nprogress\n")
-	if code := Run(context.Background(), nil, in, &out, &errb); code != console.ExitOK {
+	if code := run(context.Background(), testStart, nil, in, &out, &errb); code != console.ExitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	s := out.String()
@@ -151,7 +156,7 @@ func TestDemoShowsTheCardAndClosing(t *testing.T) {
 	in := strings.NewReader("digest\njira 2\ndetails 2\nclose 2 benign other\nclose 2\nclose 2\nclose 99\n" +
 		"details 1\ndetails 1 2\nclose 1 false_positive too_many_similar_alerts\nclose 1\n" +
 		"/mcas alert 6660000000000000000000ff\n/mcas alert 6660000000000000000000ff tenant=fabrikam\n/mcas alert ../etc\n")
-	if code := Run(context.Background(), nil, in, &out, &errb); code != console.ExitOK {
+	if code := run(context.Background(), testStart, nil, in, &out, &errb); code != console.ExitOK {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	s := out.String()

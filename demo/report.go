@@ -49,7 +49,7 @@ func (w *workflow) progress(ctx context.Context, out io.Writer) {
 		fmt.Fprintf(out, "%s is %s already: file another issue (`jira 2`) to follow it.\n", is.Key, is.Status)
 		return
 	}
-	sync := &schedule.JiraSync{Store: w.store, Jira: w.jc, Users: w.api, Redraw: w.redraw, Logger: w.logger, Owner: "demo", UpdateInterval: 5 * time.Millisecond,
+	sync := &schedule.JiraSync{Store: w.store, Jira: w.jc, Users: w.api, Redraw: w.redraw, Logger: w.logger, Owner: "demo", UpdateInterval: 5 * time.Millisecond, Now: w.clock.Now,
 		Closer: &closing.JiraDone{Service: w.closer, Classification: demoDoneCloses, Logger: w.logger}}
 	// The sandbox Jira's search lags a new issue by 2 s, as Cloud's does.
 	var rep schedule.SyncReport
@@ -88,7 +88,7 @@ const demoDoneCloses = mcas.TruePositive
 // issue that just reached Done (one, or a group's); true when it showed
 // their digest entry.
 func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string) bool {
-	tracked, _ := w.store.TrackedIssues(ctx, time.Now().AddDate(0, 0, -1))
+	tracked, _ := w.store.TrackedIssues(ctx, w.clock.Now().AddDate(0, 0, -1))
 	var mine []store.TrackedIssue
 	var byBot []string
 	before := ""
@@ -105,7 +105,7 @@ func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string)
 		case rec.ByBot():
 			byBot = append(byBot, t.AlertID)
 		default:
-			before = emoji.Replace(mrkdwnToText(formatting.ClosedText(*formatting.ClosedFromStore(rec))))
+			before = emoji.Replace(w.text(formatting.ClosedText(*formatting.ClosedFromStore(rec))))
 		}
 	}
 	if len(byBot) == 0 {
@@ -143,7 +143,7 @@ func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string)
 
 // issueLine is the line that stands for key's alert in its digest message.
 func (w *workflow) issueLine(ctx context.Context, key string) string {
-	tracked, _ := w.store.TrackedIssues(ctx, time.Now().AddDate(0, 0, -1))
+	tracked, _ := w.store.TrackedIssues(ctx, w.clock.Now().AddDate(0, 0, -1))
 	for _, t := range tracked {
 		if t.Key != key {
 			continue
@@ -162,7 +162,7 @@ func (w *workflow) issueLine(ctx context.Context, key string) string {
 			for _, b := range blocks {
 				for _, e := range asList(b["elements"]) {
 					if s, _ := e["text"].(string); strings.Contains(s, key) {
-						line = emoji.Replace(mrkdwnToText(s))
+						line = emoji.Replace(w.text(s))
 					}
 				}
 			}
@@ -177,7 +177,7 @@ func (w *workflow) issueLine(ctx context.Context, key string) string {
 // week before as earlier digests would have. The chart, uploaded into the
 // report's thread, is saved to a temporary file.
 func (w *workflow) report(ctx context.Context, out io.Writer) {
-	now := time.Now().UTC()
+	now := w.clock.Now()
 	if !w.seeded {
 		if err := w.seedHistory(ctx, now); err != nil {
 			fmt.Fprintln(out, "cannot record the sandbox's history:", err)
@@ -197,7 +197,7 @@ func (w *workflow) report(ctx context.Context, out io.Writer) {
 	for _, p := range w.slack.Posts()[before:] {
 		if p.Method == "chat.postMessage" {
 			fmt.Fprintln(out, "\n── #soc-alerts ─────────────────────────────")
-			renderReport(out, p.Blocks)
+			w.renderReport(out, p.Blocks)
 		}
 	}
 	files := w.slack.Files()
@@ -222,18 +222,18 @@ func (w *workflow) report(ctx context.Context, out io.Writer) {
 }
 
 // renderReport prints a report message as a channel reader sees it.
-func renderReport(out io.Writer, raw json.RawMessage) {
+func (w *workflow) renderReport(out io.Writer, raw json.RawMessage) {
 	var blocks []map[string]any
 	_ = json.Unmarshal(raw, &blocks)
 	for _, b := range blocks {
 		if t, ok := b["text"].(map[string]any); ok {
-			fmt.Fprintln(out, emoji.Replace(mrkdwnToText(fmt.Sprint(t["text"]))))
+			fmt.Fprintln(out, emoji.Replace(w.text(fmt.Sprint(t["text"]))))
 		}
 		for _, f := range asList(b["fields"]) {
-			fmt.Fprintln(out, "  "+strings.ReplaceAll(mrkdwnToText(fmt.Sprint(f["text"])), "\n", "\n  "))
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(w.text(fmt.Sprint(f["text"])), "\n", "\n  "))
 		}
 		for _, e := range asList(b["elements"]) {
-			fmt.Fprintln(out, "  "+strings.ReplaceAll(emoji.Replace(mrkdwnToText(fmt.Sprint(e["text"]))), "\n", "\n  "))
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(emoji.Replace(w.text(fmt.Sprint(e["text"]))), "\n", "\n  "))
 		}
 	}
 }

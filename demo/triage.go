@@ -26,7 +26,7 @@ func (w *workflow) enableTriage(b *bot.Bot, sb *sandbox, jc *jira.Client, redraw
 	for _, t := range sb.runner.Tenants {
 		tenants[t.Name()] = t.(*mcas.Client)
 	}
-	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger}
+	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger, Now: w.clock.Now}
 	b.EnableTriage(bot.Triage{Closer: w.closer,
 		Store: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}, Messages: redraw})
 }
@@ -79,7 +79,7 @@ func (w *workflow) details(out io.Writer, arg string) {
 		return
 	}
 	fmt.Fprintln(out, "mcasbot (only you can see this):")
-	renderBlocks(out, reps[0].Blocks)
+	w.renderBlocks(out, reps[0].Blocks)
 	opts := selectOptions(reps[0].Blocks, formatting.ActionDetails)
 	if !btn.group || len(opts) == 0 {
 		return
@@ -99,7 +99,7 @@ func (w *workflow) details(out io.Writer, arg string) {
 		var cards []slackfake.Post
 		if cards, err = w.slack.Responses(id, 1, 10*time.Second); err == nil {
 			fmt.Fprintln(out, "mcasbot (only you can see this):")
-			renderBlocks(out, cards[0].Blocks)
+			w.renderBlocks(out, cards[0].Blocks)
 			return
 		}
 	}
@@ -126,20 +126,20 @@ func selectOptions(raw json.RawMessage, actionID string) [][2]string {
 }
 
 // renderBlocks prints a card as a reader of Slack would see it.
-func renderBlocks(out io.Writer, raw json.RawMessage) {
+func (w *workflow) renderBlocks(out io.Writer, raw json.RawMessage) {
 	var blocks []map[string]any
 	_ = json.Unmarshal(raw, &blocks)
 	for _, b := range blocks {
 		if t, ok := b["text"].(map[string]any); ok {
-			fmt.Fprintln(out, "  "+strings.ReplaceAll(mrkdwnToText(fmt.Sprint(t["text"])), "\n", "\n  "))
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(w.text(fmt.Sprint(t["text"])), "\n", "\n  "))
 		}
 		for _, f := range asList(b["fields"]) {
-			k, v, _ := strings.Cut(mrkdwnToText(fmt.Sprint(f["text"])), "\n")
+			k, v, _ := strings.Cut(w.text(fmt.Sprint(f["text"])), "\n")
 			fmt.Fprintf(out, "  %-13s %s\n", k+":", v)
 		}
 		if b["type"] == "context" {
 			for _, e := range asList(b["elements"]) {
-				fmt.Fprintln(out, "  "+mrkdwnToText(fmt.Sprint(e["text"])))
+				fmt.Fprintln(out, "  "+w.text(fmt.Sprint(e["text"])))
 			}
 		}
 		if b["type"] == "actions" {
@@ -187,7 +187,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 		if calls := w.slack.Views(); countViews(calls, opened) > len(before) {
 			viewID = calls[len(calls)-1].ViewID
 		} else if reps := w.replies(click); len(reps) > 0 {
-			fmt.Fprintln(out, "mcasbot (only you can see this): "+mrkdwnToText(reps[0].Text))
+			fmt.Fprintln(out, "mcasbot (only you can see this): "+w.text(reps[0].Text))
 			return
 		}
 	}
@@ -202,7 +202,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 	fmt.Fprintln(out, "Close… opened a form (views.open with the click's trigger_id):")
 	if len(form.Blocks) > 0 {
 		if t, ok := form.Blocks[0]["text"].(map[string]any); ok {
-			fmt.Fprintln(out, "  "+strings.ReplaceAll(mrkdwnToText(fmt.Sprint(t["text"])), "\n", "\n  "))
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(w.text(fmt.Sprint(t["text"])), "\n", "\n  "))
 		}
 	}
 	arg2 := func(i int, q, def string) string {
@@ -270,7 +270,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 		fmt.Fprintln(out, "no answer from the bot")
 		return
 	}
-	fmt.Fprintln(out, "mcasbot (only you can see this): "+strings.ReplaceAll(mrkdwnToText(reps[0].Text), "\n", "\n  "))
+	fmt.Fprintln(out, "mcasbot (only you can see this): "+strings.ReplaceAll(w.text(reps[0].Text), "\n", "\n  "))
 	key := strings.TrimPrefix(btn.action, formatting.ActionCreateJira+":")
 	if _, err := w.slack.WaitPosts(1, 5*time.Second, func(p slackfake.Post) bool {
 		return p.Method == "chat.update" && p.TS == btn.post.TS && strings.Contains(string(p.Blocks), key) &&
@@ -307,13 +307,13 @@ func (w *workflow) printEntry(out io.Writer, p slackfake.Post, key string) {
 			continue
 		}
 		if t, ok := b["text"].(map[string]any); ok {
-			fmt.Fprintln(out, "  "+strings.ReplaceAll(mrkdwnToText(fmt.Sprint(t["text"])), "\n", "\n  "))
+			fmt.Fprintln(out, "  "+strings.ReplaceAll(w.text(fmt.Sprint(t["text"])), "\n", "\n  "))
 		}
 		for _, e := range asList(b["elements"]) {
 			if t, ok := e["text"].(map[string]any); ok && b["type"] == "actions" {
 				fmt.Fprintf(out, "  [%s]", t["text"])
 			} else if b["type"] == "context" {
-				fmt.Fprintln(out, "  "+mrkdwnToText(fmt.Sprint(e["text"])))
+				fmt.Fprintln(out, "  "+w.text(fmt.Sprint(e["text"])))
 			}
 		}
 		if b["type"] == "actions" {

@@ -56,6 +56,7 @@ type workflow struct {
 	tenants []*mcas.Client
 	closer  *closing.Service // Close…, and the sync's JIRA_DONE_CLOSES_ALERT
 	fakes   map[string]*mcasfake.Server
+	clock   *clock
 }
 
 type demoButton struct {
@@ -68,8 +69,8 @@ type demoButton struct {
 }
 
 func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*workflow, error) {
-	w := &workflow{slack: slackfake.New()}
-	w.jira = jirafake.New(jirafake.Options{Cloud: true, User: "soc@demo.example", Token: "demo-jira-token", SearchLag: 2 * time.Second,
+	w := &workflow{slack: slackfake.New(), clock: sb.clock}
+	w.jira = jirafake.New(jirafake.Options{Cloud: true, User: "soc@demo.example", Token: "demo-jira-token", SearchLag: 2 * time.Second, Now: sb.clock.Now,
 		Fields: []jirafake.CustomField{
 			{ID: "customfield_10050", Name: "Alert URL", Type: jirafake.URLField, OnScreen: true},
 			{ID: "customfield_10051", Name: "Affected user", Type: jirafake.SingleLine, OnScreen: true},
@@ -81,7 +82,7 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		return nil, err
 	}
 	w.dir = dir
-	w.store, err = store.Open(ctx, "sqlite:"+filepath.Join(dir, "demo.db"))
+	w.store, err = store.Open(ctx, "sqlite:"+filepath.Join(dir, "demo.db"), store.WithClock(sb.clock.Now))
 	if err != nil {
 		w.Close()
 		return nil, err
@@ -101,10 +102,10 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules, Fields: filing.Fields{
 			AlertURL: "customfield_10050", AffectedUser: "customfield_10051", IP: "customfield_10052", ReportedIPs: "customfield_10053"}},
 		Store: w.store, Jira: jc, Tenants: readers, Reputation: sb.runner.Reputation, Logger: logger, Groups: sb.entra.groups,
-		RepeatWindow: correlation.DefaultWindow,
+		RepeatWindow: correlation.DefaultWindow, Now: sb.clock.Now,
 	}
 	// Commands now also say what other tenants' alerts share.
-	sb.runner.Related = &correlation.Finder{Store: w.store}
+	sb.runner.Related = &correlation.Finder{Store: w.store, Now: sb.clock.Now}
 	api := slack.New("xoxb-demo", slack.OptionAppLevelToken("xapp-demo"), slack.OptionAPIURL(w.slack.APIURL()))
 	b := bot.New(bot.Config{}, api, sb.runner, nil, logger)
 	w.api, w.jc, w.logger = api, jc, logger
@@ -123,7 +124,7 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 	w.digest = &schedule.Digest{
 		Config: schedule.Config{Channel: demoChannel, MinSeverity: mcas.SeverityMedium, Lookback: 24 * time.Hour, PostInterval: 5 * time.Millisecond,
 			GroupMin: grouping.DefaultMin},
-		Store: w.store, Slack: api, Reputation: sb.runner.Reputation, Logger: logger, Repeats: svc,
+		Store: w.store, Slack: api, Reputation: sb.runner.Reputation, Logger: logger, Repeats: svc, Now: sb.clock.Now,
 	}
 	for _, t := range sb.runner.Tenants {
 		w.digest.Tenants = append(w.digest.Tenants, t.(*mcas.Client))
@@ -185,12 +186,12 @@ func (w *workflow) render(out io.Writer, p slackfake.Post) {
 		switch b["type"] {
 		case "header", "section":
 			if t, ok := b["text"].(map[string]any); ok {
-				fmt.Fprintln(out, mrkdwnToText(fmt.Sprint(t["text"])))
+				fmt.Fprintln(out, w.text(fmt.Sprint(t["text"])))
 			}
 			menu = menuOf(b)
 		case "context":
 			for _, e := range asList(b["elements"]) {
-				fmt.Fprintln(out, "  "+mrkdwnToText(fmt.Sprint(e["text"])))
+				fmt.Fprintln(out, "  "+w.text(fmt.Sprint(e["text"])))
 			}
 		case "actions":
 			var btns []string
@@ -226,12 +227,13 @@ var (
 		":large_green_circle:", "🟢", ":hourglass_flowing_sand:", "⏳")
 )
 
-// mrkdwnToText shows Slack markup as a terminal reader would want it:
-// links as "text (url)", mentions as @id, entities decoded.
-func mrkdwnToText(s string) string {
+// text shows Slack markup as a terminal reader would want it: links as
+// "text (url)", mentions as @id, entities decoded, dates as Slack shows
+// them at the sandbox's time.
+func (w *workflow) text(s string) string {
 	s = mrkdwnDate.ReplaceAllStringFunc(s, func(m string) string {
 		sec, _ := strconv.ParseInt(mrkdwnDate.FindStringSubmatch(m)[1], 10, 64)
-		return agoText(time.Since(time.Unix(sec, 0)))
+		return agoText(w.clock.Now().Sub(time.Unix(sec, 0)))
 	})
 	s = mrkdwnLink.ReplaceAllString(s, "$2 ($1)")
 	s = mrkdwnUser.ReplaceAllString(s, "@$1")
@@ -276,7 +278,7 @@ func (w *workflow) press(out io.Writer, arg string) {
 			return
 		}
 		if reps := w.replies(id); len(reps) > 0 {
-			fmt.Fprintln(out, "mcasbot (only you can see this): "+mrkdwnToText(reps[0].Text))
+			fmt.Fprintln(out, "mcasbot (only you can see this): "+w.text(reps[0].Text))
 			return
 		}
 		time.Sleep(20 * time.Millisecond)

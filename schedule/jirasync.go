@@ -311,7 +311,7 @@ func (s *JiraSync) closeDone(ctx context.Context, tracked []store.TrackedIssue, 
 		switch {
 		case !ok || st.Gone || st.Category != jira.CategoryDone, t.CloseState == store.CloseDone:
 			continue
-		case t.CloseState == store.ClosePending && time.Since(t.CloseClaimedAt) < store.StaleClaim:
+		case t.CloseState == store.ClosePending && s.Now().Sub(t.CloseClaimedAt) < store.StaleClaim:
 			continue // being closed from Slack right now
 		}
 		t.Jira = st

@@ -17,15 +17,35 @@ const DefaultURL = "sqlite:mcasbot.db"
 // Open connects to DATABASE_URL and runs migrations. Accepted forms:
 // "sqlite:path/to/file.db", "file:path.db", a bare path, or
 // "postgres://…" / "postgresql://…".
-func Open(ctx context.Context, databaseURL string) (Store, error) {
+func Open(ctx context.Context, databaseURL string, opts ...Option) (Store, error) {
+	o := options{now: func() time.Time { return time.Now().UTC() }}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if databaseURL == "" {
 		databaseURL = DefaultURL
 	}
 	switch {
 	case strings.HasPrefix(databaseURL, "postgres://"), strings.HasPrefix(databaseURL, "postgresql://"):
-		return openPostgres(ctx, databaseURL)
+		return openPostgres(ctx, databaseURL, o)
 	default:
-		return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:"))
+		return openSQLite(ctx, strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:"), o)
+	}
+}
+
+// Option tunes Open.
+type Option func(*options)
+
+type options struct{ now func() time.Time }
+
+// WithClock makes the store stamp records (posted, claimed, closed, run
+// and lease times) with now instead of the wall clock, so a sandbox or a
+// test can run on any date.
+func WithClock(now func() time.Time) Option {
+	return func(o *options) {
+		if now != nil {
+			o.now = func() time.Time { return now().UTC() }
+		}
 	}
 }
 
@@ -44,7 +64,7 @@ func Kind(databaseURL string) string {
 	return "sqlite (" + strings.TrimPrefix(strings.TrimPrefix(databaseURL, "sqlite:"), "file:") + ")"
 }
 
-func openSQLite(ctx context.Context, path string) (Store, error) {
+func openSQLite(ctx context.Context, path string, o options) (Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("sqlite: empty path")
 	}
@@ -61,7 +81,7 @@ func openSQLite(ctx context.Context, path string) (Store, error) {
 	// One writer at a time is how SQLite works; one connection avoids
 	// SQLITE_BUSY surprises and keeps :memory: a single database.
 	db.SetMaxOpenConns(1)
-	s := &sqlStore{db: db, d: dialect{name: "sqlite"}, now: func() time.Time { return time.Now().UTC() }}
+	s := &sqlStore{db: db, d: dialect{name: "sqlite"}, now: o.now}
 	if err := s.migrate(ctx); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("sqlite %s: %w", path, err)

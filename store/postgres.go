@@ -13,7 +13,7 @@ import (
 // several replicas start at once.
 const migrationLockKey = 0x6d636173 // "mcas"
 
-func openPostgres(ctx context.Context, databaseURL string) (Store, error) {
+func openPostgres(ctx context.Context, databaseURL string, o options) (Store, error) {
 	cfg, err := pgxConfig(databaseURL)
 	if err != nil {
 		return nil, err
@@ -24,7 +24,7 @@ func openPostgres(ctx context.Context, databaseURL string) (Store, error) {
 	db := stdlib.OpenDB(*cfg, stdlib.OptionShouldPing(func(context.Context, stdlib.ShouldPingParams) bool { return true }))
 	db.SetMaxOpenConns(10)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	s := &sqlStore{db: db, now: func() time.Time { return time.Now().UTC() }, d: dialect{
+	s := &sqlStore{db: db, now: o.now, d: dialect{
 		name:   "postgres",
 		dollar: true,
 		lockMigrations: func(ctx context.Context, tx *sql.Tx) error {

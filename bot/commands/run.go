@@ -196,3 +196,6 @@ func (r *Runner) pick(tenant string) []Tenant {
 	}
 	return nil
 }
+
+// now is the runner's clock (Now, or the wall clock), in UTC.
+func (r *Runner) now() time.Time { return Parser{Now: r.Now}.now() }

@@ -159,7 +159,7 @@ func ask[T any](r *Runner, ctx context.Context, q tenantQuery, fetch func(contex
 		fctx = httpx.WithWaitNotice(fctx, func(d time.Duration) { s.setQueued(fb, time.Now().Add(d)) })
 		p, err := fetch(fctx, q.fetch)
 		if err == nil {
-			s.keep(q.key, cached{page: p, fetch: q.fetch, at: time.Now()})
+			s.keep(q.key, cached{page: p, fetch: q.fetch, at: r.now()})
 		}
 		if err != nil && fctx.Err() != nil {
 			err = &outOfTime{err}

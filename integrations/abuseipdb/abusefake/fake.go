@@ -43,6 +43,9 @@ type Fault = fault.Fault
 type Server struct {
 	*httptest.Server
 	Key string
+	// Now, when set, dates the reports the fake makes up; default the wall
+	// clock.
+	Now func() time.Time
 
 	faults fault.Queue
 
@@ -175,17 +178,21 @@ func (s *Server) report(addr netip.Addr) Report {
 		IsTor: n%7 == 0, Hostnames: []string{},
 	}
 	if r.TotalReports > 0 {
-		ts := time.Now().UTC().Truncate(time.Hour).Add(-time.Duration(n%1000) * time.Hour).Format(time.RFC3339)
+		ts := s.now().Truncate(time.Hour).Add(-time.Duration(n%1000) * time.Hour).Format(time.RFC3339)
 		r.LastReportedAt = &ts
 	}
 	return r
 }
 
-// Samples are realistic reports for the addresses the MCAS sample data uses.
-func Samples() []Report {
+// Samples are realistic reports for the addresses the MCAS sample data
+// uses, last reported a few hours before now.
+func Samples() []Report { return SamplesAt(time.Now()) }
+
+// SamplesAt are Samples as of now.
+func SamplesAt(now time.Time) []Report {
 	ptr := func(s string) *string { return &s }
 	recent := func(h int) *string {
-		return ptr(time.Now().UTC().Add(-time.Duration(h) * time.Hour).Truncate(time.Minute).Format(time.RFC3339))
+		return ptr(now.UTC().Add(-time.Duration(h) * time.Hour).Truncate(time.Minute).Format(time.RFC3339))
 	}
 	return []Report{
 		{IPAddress: "185.220.101.4", IsPublic: true, IPVersion: 4, AbuseConfidenceScore: 100, CountryCode: ptr("DE"), UsageType: "Data Center/Web Hosting/Transit",
@@ -201,4 +208,11 @@ func Samples() []Report {
 		{IPAddress: "2a02:c207:3009:9999::1", IsPublic: true, IPVersion: 6, AbuseConfidenceScore: 12, CountryCode: ptr("DE"), UsageType: "Data Center/Web Hosting/Transit",
 			ISP: "Contabo GmbH", TotalReports: 3, NumDistinctUsers: 2, LastReportedAt: recent(200), Hostnames: []string{}},
 	}
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
 }

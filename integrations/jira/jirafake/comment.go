@@ -54,7 +54,7 @@ func (s *Server) addComment(w http.ResponseWriter, r *http.Request) {
 		s.comments = map[string][]Comment{}
 	}
 	s.nextComment++
-	c := Comment{ID: fmt.Sprint(20000 + s.nextComment), Body: *body.Body, Created: time.Now().UTC()}
+	c := Comment{ID: fmt.Sprint(20000 + s.nextComment), Body: *body.Body, Created: s.now()}
 	s.comments[key] = append(s.comments[key], c)
 	writeJSON(w, http.StatusCreated, commentView(s.URL, key, c))
 }

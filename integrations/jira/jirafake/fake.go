@@ -55,6 +55,9 @@ type Options struct {
 	// PageSize caps maxResults of a search page (default 100), as Jira may
 	// return fewer issues than asked for.
 	PageSize int
+	// Now, when set, is the site's clock (created, comment times); default
+	// the wall clock.
+	Now func() time.Time
 }
 
 // Issue is a created issue.
@@ -138,7 +141,7 @@ func (s *Server) Requests(key string) int {
 func (s *Server) AddIssue(summary string, labels []string, age time.Duration) string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.add(map[string]any{"summary": summary, "labels": labels}, time.Now().Add(-age)).Key
+	return s.add(map[string]any{"summary": summary, "labels": labels}, s.now().Add(-age)).Key
 }
 
 func (s *Server) add(fields map[string]any, at time.Time) Issue {
@@ -273,7 +276,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		fields[k] = v
 	}
 	s.mu.Lock()
-	is := s.add(fields, time.Now())
+	is := s.add(fields, s.now())
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]string{"id": is.ID, "key": is.Key, "self": s.URL + "/rest/api/2/issue/" + is.ID})
 }
@@ -360,7 +363,7 @@ func (s *Server) search(jql string) ([]Issue, []string) {
 	}
 	var out []Issue
 	for _, is := range s.issues {
-		if is.Deleted || (pm != nil && pm[1] != s.opt.Project) || time.Since(is.Created) < s.opt.SearchLag {
+		if is.Deleted || (pm != nil && pm[1] != s.opt.Project) || s.now().Sub(is.Created) < s.opt.SearchLag {
 			continue
 		}
 		if km != nil && !slices.Contains(keys, is.Key) {
@@ -517,4 +520,11 @@ func (s *Server) screen(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"values": vals, "isLast": true})
+}
+
+func (s *Server) now() time.Time {
+	if s.opt.Now != nil {
+		return s.opt.Now().UTC()
+	}
+	return time.Now().UTC()
 }

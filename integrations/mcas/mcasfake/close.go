@@ -104,7 +104,7 @@ func (s *Server) closeAlerts(kind string) http.HandlerFunc {
 				return
 			}
 		}
-		c := Close{Kind: kind, IDs: ids, ReasonID: body.ReasonID, Comment: body.Comment, At: time.Now().UTC()}
+		c := Close{Kind: kind, IDs: ids, ReasonID: body.ReasonID, Comment: body.Comment, At: s.now()}
 		s.mu.Lock()
 		for _, id := range ids {
 			i := slices.IndexFunc(s.alerts, func(a Alert) bool { return a.ID == id })

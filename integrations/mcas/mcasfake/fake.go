@@ -82,6 +82,9 @@ type Server struct {
 	// Actor is who the fake names as handledByUser when the API closes an
 	// alert (MCAS names the token's owner).
 	Actor string
+	// Now, when set, is the tenant's clock (resolveTime of a close, request
+	// times), for sandboxes and tests pinned to a date; default the wall clock.
+	Now func() time.Time
 
 	faults fault.Queue
 
@@ -181,7 +184,7 @@ func (s *Server) guard(next http.Handler) http.Handler {
 			}
 		}
 		s.mu.Lock()
-		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body, Raw: raw, At: time.Now()})
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.Path, Auth: r.Header.Get("Authorization"), Body: body, Raw: raw, At: s.now()})
 		readOnly := s.readOnly[strings.TrimPrefix(r.Header.Get("Authorization"), "Token ")]
 		over := s.overBudget()
 		s.mu.Unlock()
@@ -481,4 +484,11 @@ func dateMatches(op string, raw json.RawMessage, ts int64) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("unsupported date operator %q", op)
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now().UTC()
+	}
+	return time.Now().UTC()
 }
