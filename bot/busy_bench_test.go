@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/bot"
-	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // BenchmarkBurst is the incident burst of issue #10 in real time and with
@@ -29,7 +29,7 @@ func BenchmarkBurst(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				h.runner.Tenants = append(h.runner.Tenants, commands.Tenant(c))
+				h.runner.Tenants = append(h.runner.Tenants, source.Tenant(c))
 			}
 		})
 		for _, f := range h.tenants {

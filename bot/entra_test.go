@@ -24,6 +24,7 @@ import (
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -222,7 +223,7 @@ func TestGroupRuleThroughCreateJira(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = st.Close() })
 		jc, _ := jira.New(jira.Config{URL: js.URL, User: "soc@example.com", APIToken: "jira-SECRET-666"}, js.Client(), w.logger)
-		readers := map[string]filing.AlertReader{}
+		readers := map[string]source.Tenant{}
 		for _, c := range w.clients {
 			readers[c.Name()] = c
 		}
@@ -231,7 +232,7 @@ func TestGroupRuleThroughCreateJira(t *testing.T) {
 		svc := &filing.Service{Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules},
 			Store: st, Jira: jc, Tenants: readers, Logger: w.logger, Groups: graph.Directory{Clients: map[string]*graph.Client{"contoso": gc}}}
 		w.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{analyst}, Channels: []string{digestChannel}})
-		digest = &schedule.Digest{Config: schedule.Config{Channel: digestChannel, MinSeverity: mcas.SeverityLow, PostInterval: time.Millisecond},
+		digest = &schedule.Digest{Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityLow, PostInterval: time.Millisecond},
 			Store: st, Slack: w.bot.API(), Logger: w.logger}
 		for _, c := range w.clients {
 			digest.Tenants = append(digest.Tenants, c)
@@ -320,7 +321,7 @@ func TestDigestNamesATenantWithoutToken(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = st.Close() })
-		digest = &schedule.Digest{Config: schedule.Config{Channel: digestChannel, MinSeverity: mcas.SeverityHigh, PostInterval: time.Millisecond, NoJira: true},
+		digest = &schedule.Digest{Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityHigh, PostInterval: time.Millisecond, NoJira: true},
 			Store: st, Slack: w.bot.API(), Logger: w.logger}
 		for _, c := range w.clients {
 			digest.Tenants = append(digest.Tenants, c)

@@ -12,8 +12,8 @@ import (
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store/storetest"
 )
 
@@ -82,7 +82,7 @@ func TestGroupCloseEndToEnd(t *testing.T) {
 			t.Fatalf("the form lacks %s:\n%s", want, form)
 		}
 	}
-	w.choose(t, lead, viewID, mcas.Benign)
+	w.choose(t, lead, viewID, source.Benign)
 	if _, action, errs := w.submit(t, lead, viewID, closeForm("benign/confirmed_with_end_user", "Bob is travelling. <!channel>")); action != "" || errs != nil {
 		t.Fatalf("ack %s %v", action, errs)
 	}
@@ -134,7 +134,7 @@ func TestGroupCloseEndToEnd(t *testing.T) {
 	}
 
 	// dave's form, submitted after: told who closed them, nothing called.
-	w.choose(t, dave, daveView, mcas.TruePositive)
+	w.choose(t, dave, daveView, source.TruePositive)
 	if _, action, errs := w.submit(t, dave, daveView, closeForm("", "")); action != "" || errs != nil {
 		t.Fatalf("ack %s %v", action, errs)
 	}
@@ -196,7 +196,7 @@ func TestGroupDetailsAndAPartlyClosedGroup(t *testing.T) {
 	for _, a := range []mcasfake.Alert{repeats[2], repeats[4]} {
 		card := pick(a)
 		viewID := w.openForm(t, dave, card, formatting.ActionClose+":"+formatting.AlertKeyOf("contoso", a.ID), "")
-		w.choose(t, dave, viewID, mcas.TruePositive)
+		w.choose(t, dave, viewID, source.TruePositive)
 		if _, action, errs := w.submit(t, dave, viewID, closeForm("", "")); action != "" || errs != nil {
 			t.Fatalf("ack %s %v", action, errs)
 		}
@@ -213,7 +213,7 @@ func TestGroupDetailsAndAPartlyClosedGroup(t *testing.T) {
 		!strings.Contains(form, `"text":"Close 5 open"`) {
 		t.Fatalf("form:\n%s", form)
 	}
-	w.choose(t, lead, viewID, mcas.FalsePositive)
+	w.choose(t, lead, viewID, source.FalsePositive)
 	w.submit(t, lead, viewID, closeForm("false_positive/too_many_similar_alerts", ""))
 	w.waitUpdate(t, parent, "all 7 closed: 5 closed as false positive (too many similar alerts) by \\u003c@"+lead+"\\u003e · 2 closed as true positive by \\u003c@"+dave+"\\u003e")
 	closes := contoso.Closes()
@@ -244,7 +244,7 @@ func TestAFailedGroupCloseKeepsCloseAndSaysWhy(t *testing.T) {
 	contoso := w.tenant("contoso")
 	contoso.Fail(mcasfake.Fault{Path: "/api/v1/alerts/close_", Status: 403, Body: `{"detail":"You do not have permission to perform this action."}`})
 	viewID := w.openForm(t, lead, parent, menu, groupValue(formatting.OpClose, repeats))
-	w.choose(t, lead, viewID, mcas.TruePositive)
+	w.choose(t, lead, viewID, source.TruePositive)
 	w.submit(t, lead, viewID, closeForm("", ""))
 	told := w.waitReply(t, "Could not close the alerts")
 	if !strings.Contains(told.Text, "Investigation.manage") || !strings.Contains(told.Text, "Close… stays") {
@@ -260,7 +260,7 @@ func TestAFailedGroupCloseKeepsCloseAndSaysWhy(t *testing.T) {
 	}
 	// Fixed (the fault is spent): the same group closes now, in one call.
 	viewID = w.openForm(t, lead, parent, menu, groupValue(formatting.OpClose, repeats))
-	w.choose(t, lead, viewID, mcas.TruePositive)
+	w.choose(t, lead, viewID, source.TruePositive)
 	w.submit(t, lead, viewID, closeForm("", ""))
 	w.waitUpdate(t, parent, "all 7 closed as true positive")
 	if c := contoso.Closes(); len(c) != 1 || len(c[0].IDs) != 7 {
@@ -295,7 +295,7 @@ func TestTwoReplicasCloseAGroupOnce(t *testing.T) {
 	views := map[string]string{}
 	for _, user := range []string{lead, dave} {
 		views[user] = a.openForm(t, user, parent, menu, groupValue(formatting.OpClose, repeats))
-		a.choose(t, user, views[user], mcas.Benign)
+		a.choose(t, user, views[user], source.Benign)
 	}
 	var wg sync.WaitGroup
 	for user, reason := range map[string]string{lead: "benign/triggered_by_test", dave: "benign/actual_severity_lower"} {

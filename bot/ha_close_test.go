@@ -8,7 +8,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/slackfake"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store/storetest"
 )
 
@@ -34,7 +34,7 @@ func TestTwoReplicasCloseOnce(t *testing.T) {
 	views := map[string]string{}
 	for _, user := range []string{lead, dave} {
 		views[user] = a.openForm(t, user, parent, e.menu, e.value(formatting.OpClose))
-		a.choose(t, user, views[user], mcas.Benign)
+		a.choose(t, user, views[user], source.Benign)
 	}
 	var wg sync.WaitGroup
 	for user, reason := range map[string]string{lead: "benign/triggered_by_test", dave: "benign/actual_severity_lower"} {

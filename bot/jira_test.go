@@ -18,8 +18,8 @@ import (
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -50,7 +50,7 @@ func startWorkflow(t testing.TB, dbPath string, jiraSrv *jirafake.Server, fake *
 		t.Cleanup(func() { _ = st.Close() })
 		w.store = st
 		jc, _ := jira.New(jira.Config{URL: jiraSrv.URL, User: "soc@example.com", APIToken: "jira-SECRET-666"}, jiraSrv.Client(), h.logger)
-		tenants := map[string]filing.AlertReader{}
+		tenants := map[string]source.Tenant{}
 		for _, c := range h.clients {
 			tenants[c.Name()] = c
 		}
@@ -65,7 +65,7 @@ func startWorkflow(t testing.TB, dbPath string, jiraSrv *jirafake.Server, fake *
 		h.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{lead}, Channels: []string{digestChannel}, Messages: redraw})
 		enableTriage(h, st, jc, redraw)
 		w.digest = &schedule.Digest{
-			Config: schedule.Config{Channel: digestChannel, MinSeverity: mcas.SeverityHigh, PostInterval: time.Millisecond},
+			Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityHigh, PostInterval: time.Millisecond},
 			Store:  st, Slack: h.bot.API(), Reputation: h.rep, Logger: h.logger,
 		}
 		for _, c := range h.clients {

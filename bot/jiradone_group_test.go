@@ -9,8 +9,8 @@ import (
 
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/slackfake"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -21,7 +21,7 @@ import (
 // the group's issue from Slack, lets the sync see it filed and turns
 // JIRA_DONE_CLOSES_ALERT on. It returns the digest message, the repeats
 // and the issue's key.
-func doneGroup(t *testing.T, kind mcas.Classification) (*syncWorld, slackfake.Post, []mcasfake.Alert, string) {
+func doneGroup(t *testing.T, kind source.Classification) (*syncWorld, slackfake.Post, []mcasfake.Alert, string) {
 	t.Helper()
 	w := startSync(t, grouped)
 	repeats := mcasfake.Repeats("contoso", bob, "b1", 8, now.Add(-30*time.Minute), 50*time.Minute)
@@ -56,7 +56,7 @@ func (w *syncWorld) auditLines(msg string) int {
 }
 
 func TestDoneGroupClosesItsEightAlertsWithOneCall(t *testing.T) {
-	w, parent, repeats, key := doneGroup(t, mcas.Benign)
+	w, parent, repeats, key := doneGroup(t, source.Benign)
 	contoso := w.tenant("contoso")
 	must(t, w.jira.Move(key, "Done", "Fixed"))
 	if rep := w.run(t); rep.Changed != 8 || rep.Closed != 8 || rep.CloseFailed != 0 || rep.Redrawn != 1 {
@@ -76,7 +76,7 @@ func TestDoneGroupClosesItsEightAlertsWithOneCall(t *testing.T) {
 			rec.Comment != key+" resolved: Fixed" || rec.Elsewhere {
 			t.Fatalf("record of %s: %+v", a.ID, rec)
 		}
-		if got, _ := contoso.Alert(a.ID); got.ResolutionStatusValue != mcas.ResolutionBenign {
+		if got, _ := contoso.Alert(a.ID); got.ResolutionStatusValue != source.ResolutionBenign {
 			t.Fatalf("%s is now %d", a.ID, got.ResolutionStatusValue)
 		}
 	}
@@ -96,14 +96,14 @@ func TestDoneGroupClosesItsEightAlertsWithOneCall(t *testing.T) {
 // Two alerts closed from their cards in Slack first are left out: one
 // call with the other six.
 func TestDoneGroupLeavesOutAlertsClosedFromSlack(t *testing.T) {
-	w, parent, repeats, key := doneGroup(t, mcas.Benign)
+	w, parent, repeats, key := doneGroup(t, source.Benign)
 	contoso := w.tenant("contoso")
 	menu := formatting.ActionMenu + ":" + formatting.AlertKeyOf("contoso", repeats[0].ID)
 	list := w.reply(t, w.pick(t, analyst, parent, menu, groupValue(formatting.OpDetails, repeats)))
 	for _, a := range []mcasfake.Alert{repeats[2], repeats[5]} {
 		card := w.reply(t, w.pick(t, dave, list, formatting.ActionDetails, formatting.TriageValue{Op: formatting.OpDetails, Tenant: "contoso", AlertID: a.ID}.String()))
 		viewID := w.openForm(t, dave, card, formatting.ActionClose+":"+formatting.AlertKeyOf("contoso", a.ID), "")
-		w.choose(t, dave, viewID, mcas.TruePositive)
+		w.choose(t, dave, viewID, source.TruePositive)
 		if _, action, errs := w.submit(t, dave, viewID, closeForm("", "")); action != "" || errs != nil {
 			t.Fatalf("ack %s %v", action, errs)
 		}
@@ -145,7 +145,7 @@ func TestDoneGroupLeavesOutAlertsClosedFromSlack(t *testing.T) {
 // A 403 fails the one call and releases all eight claims; the next sync
 // closes them with one call again, and the one after makes none.
 func TestFailedDoneGroupCloseIsRetriedWithOneCall(t *testing.T) {
-	w, parent, repeats, key := doneGroup(t, mcas.TruePositive)
+	w, parent, repeats, key := doneGroup(t, source.TruePositive)
 	contoso := w.tenant("contoso")
 	must(t, w.jira.Move(key, "Done", "Fixed"))
 	contoso.Fail(mcasfake.Fault{Path: "/api/v1/alerts/close_", Status: 403})

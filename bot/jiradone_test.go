@@ -8,8 +8,8 @@ import (
 
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/formatting"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -18,8 +18,8 @@ import (
 // through the same closing.Service as Close….
 
 // closeOnDone turns JIRA_DONE_CLOSES_ALERT on for the world's sync.
-func (w *syncWorld) closeOnDone(kind mcas.Classification) {
-	tenants := map[string]closing.Tenant{}
+func (w *syncWorld) closeOnDone(kind source.Classification) {
+	tenants := map[string]source.Tenant{}
 	for _, c := range w.clients {
 		tenants[c.Name()] = c
 	}
@@ -39,7 +39,7 @@ func (w *syncWorld) filed(t *testing.T) store.TrackedIssue {
 
 func TestIssueDoneClosesItsAlertOnce(t *testing.T) {
 	w := startSync(t)
-	w.closeOnDone(mcas.Benign)
+	w.closeOnDone(source.Benign)
 	parent, digest := w.fileFirst(t)
 	is := w.filed(t)
 	tenant := w.tenant(is.Tenant)
@@ -57,7 +57,7 @@ func TestIssueDoneClosesItsAlertOnce(t *testing.T) {
 		len(closes[0].IDs) != 1 || closes[0].IDs[0] != is.AlertID || closes[0].Comment != "Jira "+is.Key+" resolved: Fixed" {
 		t.Fatalf("MCAS got %+v", closes)
 	}
-	if a, _ := tenant.Alert(is.AlertID); a.ResolutionStatusValue != mcas.ResolutionBenign {
+	if a, _ := tenant.Alert(is.AlertID); a.ResolutionStatusValue != source.ResolutionBenign {
 		t.Fatalf("alert is now %d", a.ResolutionStatusValue)
 	}
 	// One redraw shows both the close and the issue's status; Close… is gone.
@@ -96,12 +96,12 @@ func TestIssueDoneClosesItsAlertOnce(t *testing.T) {
 
 func TestAlertClosedFromSlackIsNotClosedAgainWhenDone(t *testing.T) {
 	w := startSync(t)
-	w.closeOnDone(mcas.TruePositive)
+	w.closeOnDone(source.TruePositive)
 	parent, _ := w.fileFirst(t)
 	is := w.filed(t)
 	e := entry{menu: formatting.ActionMenu + ":" + formatting.AlertKeyOf(is.Tenant, is.AlertID), tenant: is.Tenant, alertID: is.AlertID}
 	viewID := w.openForm(t, lead, w.slack.Current(parent), e.menu, e.value(formatting.OpClose))
-	w.choose(t, lead, viewID, mcas.FalsePositive)
+	w.choose(t, lead, viewID, source.FalsePositive)
 	if _, action, errs := w.submit(t, lead, viewID, closeForm("false_positive/not_of_interest", "")); action != "" || errs != nil {
 		t.Fatalf("%s %v", action, errs)
 	}
@@ -126,7 +126,7 @@ func TestAlertClosedFromSlackIsNotClosedAgainWhenDone(t *testing.T) {
 
 func TestFailedDoneCloseIsRetriedOnTheNextSync(t *testing.T) {
 	w := startSync(t)
-	w.closeOnDone(mcas.TruePositive)
+	w.closeOnDone(source.TruePositive)
 	parent, _ := w.fileFirst(t)
 	is := w.filed(t)
 	tenant := w.tenant(is.Tenant)
@@ -135,7 +135,7 @@ func TestFailedDoneCloseIsRetriedOnTheNextSync(t *testing.T) {
 	if rep := w.run(t); rep.Changed != 1 || rep.Closed != 0 || rep.CloseFailed != 1 || closeCalls(tenant) != 1 {
 		t.Fatalf("%+v, %d close calls", rep, closeCalls(tenant))
 	}
-	if a, _ := tenant.Alert(is.AlertID); a.ResolutionStatusValue != mcas.ResolutionOpen {
+	if a, _ := tenant.Alert(is.AlertID); a.ResolutionStatusValue != source.ResolutionOpen {
 		t.Fatal("closed despite the 403")
 	}
 	ups := updatesOf(w.slack.Posts(), parent.TS)
@@ -166,11 +166,11 @@ func TestFailedDoneCloseIsRetriedOnTheNextSync(t *testing.T) {
 // An alert resolved in the portal meanwhile is recorded as such.
 func TestDoneIssueOfAnAlertResolvedInThePortal(t *testing.T) {
 	w := startSync(t)
-	w.closeOnDone(mcas.TruePositive)
+	w.closeOnDone(source.TruePositive)
 	parent, _ := w.fileFirst(t)
 	is := w.filed(t)
 	tenant := w.tenant(is.Tenant)
-	tenant.Resolve(is.AlertID, mcas.ResolutionResolved, "erin@contoso.com", time.Now().Add(-time.Hour))
+	tenant.Resolve(is.AlertID, source.ResolutionResolved, "erin@contoso.com", time.Now().Add(-time.Hour))
 	must(t, w.jira.Move(is.Key, "Done", "Fixed"))
 	if rep := w.run(t); rep.Closed != 1 {
 		t.Fatalf("%+v", rep)
@@ -178,7 +178,7 @@ func TestDoneIssueOfAnAlertResolvedInThePortal(t *testing.T) {
 	if closes := tenant.Closes(); len(closes) != 1 || len(closes[0].NotFound) != 1 {
 		t.Fatalf("MCAS got %+v", closes)
 	}
-	if a, _ := tenant.Alert(is.AlertID); a.ResolutionStatusValue != mcas.ResolutionResolved {
+	if a, _ := tenant.Alert(is.AlertID); a.ResolutionStatusValue != source.ResolutionResolved {
 		t.Fatalf("alert is now %d", a.ResolutionStatusValue)
 	}
 	w.waitUpdate(t, parent, "Resolved in Defender by erin@contoso.com")

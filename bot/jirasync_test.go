@@ -13,8 +13,8 @@ import (
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 )
 
 // syncWorld is the digest-and-click workflow plus the Jira sync, on a Jira
@@ -39,7 +39,7 @@ func startSync(t *testing.T, hooks ...func(*workflow, *harness)) *syncWorld {
 	w := startWorkflow(t, filepath.Join(t.TempDir(), "state.db"), js, nil, hooks...)
 	w.slack.AddUser("U0DAVE", "Dave@Example.com")
 	// Enough alerts for a thread: the sync must leave the other messages alone.
-	w.digest.MinSeverity, w.digest.Lookback = mcas.SeverityLow, 5*24*time.Hour
+	w.digest.MinSeverity, w.digest.Lookback = source.SeverityLow, 5*24*time.Hour
 	jc, _ := jira.New(jira.Config{URL: js.URL, User: "soc@example.com", APIToken: "jira-SECRET-666"}, js.Client(), w.logger)
 	api := slack.New("xoxb-test", slack.OptionAPIURL(w.slack.APIURL()))
 	return &syncWorld{workflow: w, sync: &schedule.JiraSync{

@@ -17,7 +17,7 @@ import (
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -287,7 +287,7 @@ func (b *Bot) closeAlert(ctx context.Context, log *slog.Logger, user slack.User,
 	case res.Outcome == closing.InProgress:
 		log.Info("audit: alert close in progress", "closing_by", res.Record.By)
 		b.Reply(ctx, t.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is closing this alert as %s right now; the message will show it in a moment.",
-			slackID(res.Record.By), mcas.Classification(res.Record.Classification).Label())))
+			slackID(res.Record.By), source.Classification(res.Record.Classification).Label())))
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/messages"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -35,7 +35,7 @@ func (b *Bot) viewStore() TriageStore {
 
 // groupAt reads the group an alert leads from the stored view of the
 // message at channel/ts.
-func (b *Bot) groupAt(ctx context.Context, channel, ts, tenant, alertID string) (formatting.DigestGroup, []mcas.Alert, error) {
+func (b *Bot) groupAt(ctx context.Context, channel, ts, tenant, alertID string) (formatting.DigestGroup, []source.Alert, error) {
 	st := b.viewStore()
 	switch {
 	case st == nil:
@@ -62,7 +62,7 @@ func (b *Bot) groupAt(ctx context.Context, channel, ts, tenant, alertID string) 
 }
 
 // groupCloses reads the close records of a group's alerts, by card key.
-func (b *Bot) groupCloses(ctx context.Context, as []mcas.Alert) (map[string]formatting.AlertState, error) {
+func (b *Bot) groupCloses(ctx context.Context, as []source.Alert) (map[string]formatting.AlertState, error) {
 	out := map[string]formatting.AlertState{}
 	st := b.viewStore()
 	for _, a := range as {
@@ -218,7 +218,7 @@ func groupCloseReply(res closing.GroupResult, err error, n int, tenant string) s
 	switch res.Outcome {
 	case closing.InProgress:
 		return fmt.Sprintf(":hourglass_flowing_sand: <@%s> is closing alerts of this group as %s right now; the message will show it in a moment.",
-			slackID(res.Holder.By), mcas.Classification(res.Holder.Classification).Label())
+			slackID(res.Holder.By), source.Classification(res.Holder.Classification).Label())
 	case closing.AlreadyClosed:
 		lines = append(lines, formatting.GroupAlreadyClosedText(closes(res.Already), n))
 	default:

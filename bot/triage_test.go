@@ -13,8 +13,8 @@ import (
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -24,7 +24,7 @@ const dave = "U0DAVE"
 // enableTriage turns on Close… for the workflow bots: lead and dave may
 // close; the bot's cards show the store's records.
 func enableTriage(h *harness, st store.Store, jc *jira.Client, redraw *messages.Redrawer) {
-	tenants := map[string]closing.Tenant{}
+	tenants := map[string]source.Tenant{}
 	for _, c := range h.clients {
 		tenants[c.Name()] = c
 	}
@@ -106,7 +106,7 @@ func (w *workflow) openForm(t testing.TB, user string, msg slackfake.Post, actio
 
 // choose picks a classification in an open form and waits for the bot to
 // redraw its reasons.
-func (w *workflow) choose(t *testing.T, user, viewID string, kind mcas.Classification) {
+func (w *workflow) choose(t *testing.T, user, viewID string, kind source.Classification) {
 	t.Helper()
 	id, err := w.slack.ViewAction(user, viewID, formatting.BlockClassification, formatting.ActionClassification, string(kind))
 	if err != nil {
@@ -115,7 +115,7 @@ func (w *workflow) choose(t *testing.T, user, viewID string, kind mcas.Classific
 	if _, err := w.slack.WaitAck(id, 2*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	if kind == mcas.TruePositive {
+	if kind == source.TruePositive {
 		return
 	}
 	if _, err := w.slack.WaitViews(1, 5*time.Second, func(c slackfake.ViewCall) bool {
@@ -250,7 +250,7 @@ func TestCloseFromTheDigestEndToEnd(t *testing.T) {
 		!strings.Contains(string(open.View), formatting.Escape(fa.Title)) {
 		t.Fatalf("form does not name the alert %q: %s", fa.Title, open.View)
 	}
-	w.choose(t, lead, viewID, mcas.Benign)
+	w.choose(t, lead, viewID, source.Benign)
 	if body := string(w.slack.ViewBody(viewID)); strings.Contains(body, "not_of_interest") || !strings.Contains(body, "confirmed_with_end_user") {
 		t.Fatalf("reasons do not follow the classification: %s", body)
 	}
@@ -305,7 +305,7 @@ func TestSecondAnalystIsToldWhoClosed(t *testing.T) {
 	// Both open the form; dave is slower to submit.
 	daveView := w.openForm(t, dave, parent, e.menu, e.value(formatting.OpClose))
 	leadView := w.openForm(t, lead, parent, e.menu, e.value(formatting.OpClose))
-	w.choose(t, lead, leadView, mcas.FalsePositive)
+	w.choose(t, lead, leadView, source.FalsePositive)
 	if _, action, errs := w.submit(t, lead, leadView, closeForm("false_positive/too_many_similar_alerts", "")); action != "" || errs != nil {
 		t.Fatalf("%s %v", action, errs)
 	}
@@ -314,7 +314,7 @@ func TestSecondAnalystIsToldWhoClosed(t *testing.T) {
 	if !strings.Contains(string(msg.Blocks), `"action_id":"`+e.create+`"`) {
 		t.Fatal("closing removed Create Jira")
 	}
-	w.choose(t, dave, daveView, mcas.TruePositive)
+	w.choose(t, dave, daveView, source.TruePositive)
 	id, action, _ := w.submit(t, dave, daveView, closeForm("", "compromised"))
 	if action != "" {
 		t.Fatalf("ack %s", action)
@@ -346,9 +346,9 @@ func TestAnAlreadyClosedAlertShowsItsRealStatus(t *testing.T) {
 	parent, _ := w.postDigest(t)
 	e := entries(t, parent)[0]
 	// Closed in the portal after the digest was posted.
-	w.tenant(e.tenant).Resolve(e.alertID, mcas.ResolutionResolved, "erin@contoso.com", time.Date(2026, 11, 24, 8, 10, 0, 0, time.UTC))
+	w.tenant(e.tenant).Resolve(e.alertID, source.ResolutionResolved, "erin@contoso.com", time.Date(2026, 11, 24, 8, 10, 0, 0, time.UTC))
 	viewID := w.openForm(t, lead, parent, e.menu, e.value(formatting.OpClose))
-	w.choose(t, lead, viewID, mcas.TruePositive)
+	w.choose(t, lead, viewID, source.TruePositive)
 	id, _, _ := w.submit(t, lead, viewID, closeForm("", ""))
 	told, err := w.slack.WaitPosts(1, 10*time.Second, func(p slackfake.Post) bool {
 		return p.Method == "response_url" && strings.Contains(p.Text, "Already resolved in Defender by erin@contoso.com on 2026-11-24 08:10 UTC")
@@ -380,7 +380,7 @@ func TestAnUnauthorizedUserClosesNothing(t *testing.T) {
 	}
 	// Nor by submitting a form someone else opened.
 	viewID := w.openForm(t, lead, parent, e.menu, e.value(formatting.OpClose))
-	w.choose(t, lead, viewID, mcas.TruePositive)
+	w.choose(t, lead, viewID, source.TruePositive)
 	_, action, errs := w.submit(t, analyst, viewID, closeForm("", ""))
 	if action != "errors" || !strings.Contains(errs[formatting.BlockClassification], "not on the list of users allowed to close alerts") {
 		t.Fatalf("ack %s %v", action, errs)
@@ -406,7 +406,7 @@ func TestCloseFromTheDetailCard(t *testing.T) {
 	if !strings.Contains(string(w.slack.ViewBody(viewID)), a.Title) {
 		t.Fatal("the form does not name the alert")
 	}
-	w.choose(t, lead, viewID, mcas.TruePositive)
+	w.choose(t, lead, viewID, source.TruePositive)
 	if _, action, errs := w.submit(t, lead, viewID, closeForm("", "Confirmed compromise; password reset.")); action != "" || errs != nil {
 		t.Fatalf("%s %v", action, errs)
 	}
@@ -432,7 +432,7 @@ func TestAFailedCloseExplainsAndKeepsTheButton(t *testing.T) {
 	e := entries(t, parent)[0]
 	w.tenant(e.tenant).Fail(mcasfake.Fault{Path: "/api/v1/alerts/close_", Status: 403, Body: `{"detail":"You do not have permission to perform this action."}`})
 	viewID := w.openForm(t, lead, parent, e.menu, e.value(formatting.OpClose))
-	w.choose(t, lead, viewID, mcas.TruePositive)
+	w.choose(t, lead, viewID, source.TruePositive)
 	w.submit(t, lead, viewID, closeForm("", ""))
 	told, err := w.slack.WaitPosts(1, 10*time.Second, func(p slackfake.Post) bool {
 		return p.Method == "response_url" && strings.Contains(p.Text, "Could not close the alert")
@@ -462,7 +462,7 @@ func TestAFailedCloseExplainsAndKeepsTheButton(t *testing.T) {
 	}
 	// Fixed (the fault is spent): the same form can close it now.
 	viewID = w.openForm(t, lead, parent, e.menu, e.value(formatting.OpClose))
-	w.choose(t, lead, viewID, mcas.TruePositive)
+	w.choose(t, lead, viewID, source.TruePositive)
 	w.submit(t, lead, viewID, closeForm("", ""))
 	w.waitUpdate(t, parent, "Closed as true positive")
 }

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -49,7 +49,7 @@ const maxIPs = 10
 // Facts are an alert's public IP addresses and its account. Private and
 // reserved addresses never correlate: 10.0.0.1 in two tenants is two
 // different machines.
-func Facts(a mcas.Alert) []Fact {
+func Facts(a source.Alert) []Fact {
 	var out []Fact
 	for _, s := range a.IPs() {
 		if len(out) == maxIPs {
@@ -134,7 +134,7 @@ func keys(fs []Fact) []string {
 // Remember is what the store keeps of alerts: a row per fact, and for an
 // account with a domain a second row under its user name, so that accounts
 // known only by that name find it.
-func Remember(as []mcas.Alert) []store.AlertFact {
+func Remember(as []source.Alert) []store.AlertFact {
 	var out []store.AlertFact
 	for _, a := range as {
 		for _, f := range Facts(a) {
@@ -169,7 +169,7 @@ type ref struct{ tenant, id string }
 
 // row is a remembered fact of one alert.
 type row struct {
-	sev   mcas.Severity
+	sev   source.Severity
 	at    time.Time
 	value string
 	bare  bool
@@ -192,7 +192,7 @@ func (x *Index) AddFacts(fs []store.AlertFact) {
 		if f.AlertTime.Before(x.since) {
 			continue
 		}
-		sev, _ := mcas.ParseSeverity(f.Severity)
+		sev, _ := source.ParseSeverity(f.Severity)
 		r := row{sev: sev, at: f.AlertTime, value: f.Value}
 		if strings.HasPrefix(f.Key, "name:") {
 			af, _ := AccountFact(f.Value)
@@ -208,7 +208,7 @@ func (x *Index) AddFacts(fs []store.AlertFact) {
 }
 
 // AddAlerts adds alerts at hand (read in this run or by this command).
-func (x *Index) AddAlerts(as []mcas.Alert) { x.AddFacts(Remember(as)) }
+func (x *Index) AddAlerts(as []source.Alert) { x.AddFacts(Remember(as)) }
 
 // candidates are the alerts that share fact f.
 func (x *Index) candidates(f Fact, visit func(ref, row)) {
@@ -265,7 +265,7 @@ func (x *Index) Related(from string, facts []Fact) []Match {
 			}
 			a.ids[k] = true
 			a.m.Alerts++
-			if r.sev == mcas.SeverityHigh {
+			if r.sev == source.SeverityHigh {
 				a.m.High++
 			}
 			if r.at.After(a.m.Newest) || a.m.Newest.IsZero() {
@@ -318,7 +318,7 @@ type TenantCount struct {
 
 // CrossTenant lists every address and account that alerts of two or more
 // tenants among as carry, most tenants first.
-func CrossTenant(as []mcas.Alert) []Shared {
+func CrossTenant(as []source.Alert) []Shared {
 	x := NewIndex(time.Time{})
 	x.AddAlerts(as)
 	type entry struct {

@@ -8,19 +8,19 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/correlation"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
 var now = time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC)
 
-func alert(tenant, id string, sev mcas.Severity, ago time.Duration, user string, ips ...string) mcas.Alert {
-	a := mcas.Alert{ID: id, Tenant: tenant, Severity: sev, Time: now.Add(-ago), Title: "t"}
+func alert(tenant, id string, sev source.Severity, ago time.Duration, user string, ips ...string) source.Alert {
+	a := source.Alert{ID: id, Tenant: tenant, Severity: sev, Time: now.Add(-ago), Title: "t"}
 	if user != "" {
-		a.Entities = append(a.Entities, mcas.Entity{Type: "account", UPN: user})
+		a.Entities = append(a.Entities, source.Entity{Type: "account", UPN: user})
 	}
 	for _, ip := range ips {
-		a.Entities = append(a.Entities, mcas.Entity{Type: "ip", ID: ip})
+		a.Entities = append(a.Entities, source.Entity{Type: "ip", ID: ip})
 	}
 	return a
 }
@@ -55,9 +55,9 @@ func TestPrivateAndReservedAddressesNeverCorrelate(t *testing.T) {
 			t.Errorf("%s is a fact: %+v", ip, f)
 		}
 	}
-	as := []mcas.Alert{
-		alert("contoso", "c1", mcas.SeverityHigh, time.Hour, "", "10.20.30.40"),
-		alert("fabrikam", "f1", mcas.SeverityHigh, time.Hour, "", "10.20.30.40"),
+	as := []source.Alert{
+		alert("contoso", "c1", source.SeverityHigh, time.Hour, "", "10.20.30.40"),
+		alert("fabrikam", "f1", source.SeverityHigh, time.Hour, "", "10.20.30.40"),
 	}
 	if s := correlation.CrossTenant(as); len(s) != 0 {
 		t.Fatalf("private address shared: %+v", s)
@@ -69,16 +69,16 @@ func TestPrivateAndReservedAddressesNeverCorrelate(t *testing.T) {
 
 func TestRelatedCountsOtherTenantsInTheWindow(t *testing.T) {
 	x := correlation.NewIndex(now.Add(-7 * 24 * time.Hour))
-	x.AddAlerts([]mcas.Alert{
-		alert("contoso", "c1", mcas.SeverityHigh, time.Hour, "bob.smith@contoso.com", "185.220.101.4"),
-		alert("fabrikam", "f1", mcas.SeverityHigh, 2*time.Hour, "carol@fabrikam.com", "185.220.101.4"),
-		alert("fabrikam", "f2", mcas.SeverityHigh, 5*time.Hour, "dave@fabrikam.com", "185.220.101.4", "45.155.205.233"),
-		alert("fabrikam", "f3", mcas.SeverityMedium, 30*time.Hour, "bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com", "185.220.101.4"),
-		alert("fabrikam", "old", mcas.SeverityHigh, 8*24*time.Hour, "", "185.220.101.4"), // outside the window
-		alert("northwind", "n1", mcas.SeverityLow, 3*time.Hour, "alice@northwind.com", "185.220.101.4"),
-		alert("northwind", "n2", mcas.SeverityLow, 3*time.Hour, "bob.smith@fabrikam.com"), // another bob
+	x.AddAlerts([]source.Alert{
+		alert("contoso", "c1", source.SeverityHigh, time.Hour, "bob.smith@contoso.com", "185.220.101.4"),
+		alert("fabrikam", "f1", source.SeverityHigh, 2*time.Hour, "carol@fabrikam.com", "185.220.101.4"),
+		alert("fabrikam", "f2", source.SeverityHigh, 5*time.Hour, "dave@fabrikam.com", "185.220.101.4", "45.155.205.233"),
+		alert("fabrikam", "f3", source.SeverityMedium, 30*time.Hour, "bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com", "185.220.101.4"),
+		alert("fabrikam", "old", source.SeverityHigh, 8*24*time.Hour, "", "185.220.101.4"), // outside the window
+		alert("northwind", "n1", source.SeverityLow, 3*time.Hour, "alice@northwind.com", "185.220.101.4"),
+		alert("northwind", "n2", source.SeverityLow, 3*time.Hour, "bob.smith@fabrikam.com"), // another bob
 	})
-	c1 := alert("contoso", "c1", mcas.SeverityHigh, time.Hour, "bob.smith@contoso.com", "185.220.101.4")
+	c1 := alert("contoso", "c1", source.SeverityHigh, time.Hour, "bob.smith@contoso.com", "185.220.101.4")
 	ms := x.Related("contoso", correlation.Facts(c1))
 	if len(ms) != 3 {
 		t.Fatalf("matches %+v", ms)
@@ -114,23 +114,23 @@ func TestRelatedCountsOtherTenantsInTheWindow(t *testing.T) {
 
 func TestBareNamesMatchAccountsOfThatName(t *testing.T) {
 	x := correlation.NewIndex(time.Time{})
-	x.AddAlerts([]mcas.Alert{
-		alert("contoso", "c1", mcas.SeverityHigh, time.Hour, `CONTOSO\svc-backup`),
-		alert("fabrikam", "f1", mcas.SeverityMedium, time.Hour, "svc-backup@fabrikam.com"),
-		alert("northwind", "n1", mcas.SeverityMedium, time.Hour, "svc-backup@northwind.com"),
+	x.AddAlerts([]source.Alert{
+		alert("contoso", "c1", source.SeverityHigh, time.Hour, `CONTOSO\svc-backup`),
+		alert("fabrikam", "f1", source.SeverityMedium, time.Hour, "svc-backup@fabrikam.com"),
+		alert("northwind", "n1", source.SeverityMedium, time.Hour, "svc-backup@northwind.com"),
 	})
-	bare := x.Related("contoso", correlation.Facts(alert("contoso", "c1", mcas.SeverityHigh, time.Hour, `CONTOSO\svc-backup`)))
+	bare := x.Related("contoso", correlation.Facts(alert("contoso", "c1", source.SeverityHigh, time.Hour, `CONTOSO\svc-backup`)))
 	if len(bare) != 2 {
 		t.Fatalf("bare name matched %+v", bare)
 	}
 	// The domain accounts match the bare name, not each other.
-	dom := x.Related("fabrikam", correlation.Facts(alert("fabrikam", "f1", mcas.SeverityMedium, time.Hour, "svc-backup@fabrikam.com")))
+	dom := x.Related("fabrikam", correlation.Facts(alert("fabrikam", "f1", source.SeverityMedium, time.Hour, "svc-backup@fabrikam.com")))
 	if len(dom) != 1 || dom[0].Tenant != "contoso" || dom[0].Query != `CONTOSO\svc-backup` {
 		t.Fatalf("domain account matched %+v", dom)
 	}
-	shared := correlation.CrossTenant([]mcas.Alert{
-		alert("contoso", "c1", mcas.SeverityHigh, time.Hour, `CONTOSO\svc-backup`),
-		alert("fabrikam", "f1", mcas.SeverityMedium, time.Hour, "svc-backup@fabrikam.com"),
+	shared := correlation.CrossTenant([]source.Alert{
+		alert("contoso", "c1", source.SeverityHigh, time.Hour, `CONTOSO\svc-backup`),
+		alert("fabrikam", "f1", source.SeverityMedium, time.Hour, "svc-backup@fabrikam.com"),
 	})
 	if len(shared) != 1 || shared[0].Value != `CONTOSO\svc-backup` || len(shared[0].Tenants) != 2 {
 		t.Fatalf("shared %+v", shared)
@@ -138,11 +138,11 @@ func TestBareNamesMatchAccountsOfThatName(t *testing.T) {
 }
 
 func TestCrossTenant(t *testing.T) {
-	as := []mcas.Alert{
-		alert("contoso", "c1", mcas.SeverityHigh, time.Hour, "bob.smith@contoso.com", "185.220.101.4"),
-		alert("contoso", "c2", mcas.SeverityHigh, 2*time.Hour, "bob.smith@contoso.com", "185.220.101.4"),
-		alert("fabrikam", "f1", mcas.SeverityHigh, time.Hour, "bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com", "185.220.101.4"),
-		alert("fabrikam", "f2", mcas.SeverityHigh, time.Hour, "carol@fabrikam.com", "45.155.205.233"),
+	as := []source.Alert{
+		alert("contoso", "c1", source.SeverityHigh, time.Hour, "bob.smith@contoso.com", "185.220.101.4"),
+		alert("contoso", "c2", source.SeverityHigh, 2*time.Hour, "bob.smith@contoso.com", "185.220.101.4"),
+		alert("fabrikam", "f1", source.SeverityHigh, time.Hour, "bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com", "185.220.101.4"),
+		alert("fabrikam", "f2", source.SeverityHigh, time.Hour, "carol@fabrikam.com", "45.155.205.233"),
 	}
 	got := correlation.CrossTenant(as)
 	if len(got) != 2 {
@@ -165,16 +165,16 @@ func TestFinderReadsTheStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	remembered := []mcas.Alert{
-		alert("fabrikam", "f1", mcas.SeverityHigh, 2*time.Hour, "bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com", "185.220.101.4"),
-		alert("fabrikam", "f2", mcas.SeverityMedium, 3*time.Hour, "", "185.220.101.4"),
-		alert("fabrikam", "old", mcas.SeverityHigh, 9*24*time.Hour, "", "185.220.101.4"),
+	remembered := []source.Alert{
+		alert("fabrikam", "f1", source.SeverityHigh, 2*time.Hour, "bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com", "185.220.101.4"),
+		alert("fabrikam", "f2", source.SeverityMedium, 3*time.Hour, "", "185.220.101.4"),
+		alert("fabrikam", "old", source.SeverityHigh, 9*24*time.Hour, "", "185.220.101.4"),
 	}
 	if err := st.RememberFacts(context.Background(), correlation.Remember(remembered)); err != nil {
 		t.Fatal(err)
 	}
 	f := &correlation.Finder{Store: st, Now: func() time.Time { return now }}
-	ms, err := f.Alerts(context.Background(), []mcas.Alert{alert("contoso", "c9", mcas.SeverityHigh, time.Minute, "Bob.Smith@contoso.com", "185.220.101.4")})
+	ms, err := f.Alerts(context.Background(), []source.Alert{alert("contoso", "c9", source.SeverityHigh, time.Minute, "Bob.Smith@contoso.com", "185.220.101.4")})
 	if err != nil || len(ms) != 2 {
 		t.Fatalf("%+v %v", ms, err)
 	}

@@ -5,7 +5,7 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -41,7 +41,7 @@ func (f *Finder) Since() time.Time {
 
 // Index holds the remembered alerts that share any of facts, plus hand.
 // On a store error it still holds hand.
-func (f *Finder) Index(ctx context.Context, facts []Fact, hand []mcas.Alert) (*Index, error) {
+func (f *Finder) Index(ctx context.Context, facts []Fact, hand []source.Alert) (*Index, error) {
 	since := f.Since()
 	x := NewIndex(since)
 	x.AddAlerts(hand)
@@ -58,7 +58,7 @@ func (f *Finder) Index(ctx context.Context, facts []Fact, hand []mcas.Alert) (*I
 
 // Alerts says what other tenants share with as (a command's rows): one
 // match per fact, tenant it was seen in here, and other tenant.
-func (f *Finder) Alerts(ctx context.Context, as []mcas.Alert) ([]Match, error) {
+func (f *Finder) Alerts(ctx context.Context, as []source.Alert) ([]Match, error) {
 	var facts []Fact
 	byTenant := map[string][]Fact{}
 	var tenants []string

@@ -13,8 +13,8 @@ import (
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -82,7 +82,7 @@ func (w *workflow) progress(ctx context.Context, out io.Writer) {
 }
 
 // demoDoneCloses is JIRA_DONE_CLOSES_ALERT in the sandbox.
-const demoDoneCloses = mcas.TruePositive
+const demoDoneCloses = source.TruePositive
 
 // showDoneClose tells what JIRA_DONE_CLOSES_ALERT did with the alerts of an
 // issue that just reached Done (one, or a group's); true when it showed
@@ -244,7 +244,7 @@ func (w *workflow) renderReport(out io.Writer, raw json.RawMessage) {
 func (w *workflow) seedHistory(ctx context.Context, now time.Time) error {
 	today := now.Truncate(24 * time.Hour)
 	for _, c := range w.tenants {
-		list, err := c.Alerts(ctx, mcas.AlertQuery{Limit: 500, Severities: []mcas.Severity{mcas.SeverityMedium, mcas.SeverityHigh},
+		list, err := c.Alerts(ctx, source.AlertQuery{Limit: 500, Severities: []source.Severity{source.SeverityMedium, source.SeverityHigh},
 			Since: today.AddDate(0, 0, -13), Until: today.Add(-time.Millisecond)})
 		if err != nil {
 			return err

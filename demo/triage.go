@@ -16,15 +16,15 @@ import (
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // enableTriage turns on Details and Close… in the sandbox bot.
 func (w *workflow) enableTriage(b *bot.Bot, sb *sandbox, jc *jira.Client, redraw *messages.Redrawer, logger *slog.Logger) {
 	sb.runner.Records = w.store
-	tenants := map[string]closing.Tenant{}
+	tenants := map[string]source.Tenant{}
 	for _, t := range sb.runner.Tenants {
-		tenants[t.Name()] = t.(*mcas.Client)
+		tenants[t.Name()] = t
 	}
 	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger, Now: w.clock.Now}
 	b.EnableTriage(bot.Triage{Closer: w.closer,
@@ -218,7 +218,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 		}
 		return def
 	}
-	kind := mcas.Classification(arg2(1, "Classification (benign, false_positive, true_positive)", "benign"))
+	kind := source.Classification(arg2(1, "Classification (benign, false_positive, true_positive)", "benign"))
 	fmt.Fprintf(out, "  Classification: %s\n", kind)
 	if kind.Valid() {
 		id, err := w.slack.ViewAction(demoUser, viewID, formatting.BlockClassification, formatting.ActionClassification, string(kind))
@@ -227,8 +227,9 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 			_, _ = w.slack.WaitViews(1, 5*time.Second, func(c slackfake.ViewCall) bool { return c.Method == "views.update" && c.ViewID == viewID })
 		}
 	}
+	reasons := w.closer.Tenants[btn.tenant].Reasons(kind)
 	var codes []string
-	for _, r := range kind.Reasons() {
+	for _, r := range reasons {
 		codes = append(codes, r.Code)
 	}
 	in := slackfake.Input{}
@@ -236,11 +237,11 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 		fmt.Fprintf(out, "  (the form now offers the reasons for %s: %s)\n", kind.Label(), strings.Join(codes, ", "))
 		reason := arg2(2, "Reason", codes[len(codes)/2])
 		fmt.Fprintf(out, "  Reason:         %s\n", reason)
-		if _, ok := kind.Reason(reason); ok {
+		if _, ok := source.Find(reasons, reason); ok {
 			in[formatting.BlockReason+":"+string(kind)+"/"+formatting.ActionReason] = string(kind) + "/" + reason
 		}
-	} else if kind == mcas.TruePositive {
-		fmt.Fprintln(out, "  (true positives are closed without a reason)")
+	} else if kind.Valid() {
+		fmt.Fprintf(out, "  (%ss are closed without a reason)\n", kind.Label())
 	}
 	comment := arg2(3, "Comment", "Checked with the user: they were travelling.")
 	if len(fields) > 2 && len(fields) < 4 {

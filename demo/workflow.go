@@ -24,9 +24,9 @@ import (
 	"github.com/soc/mcasbot/grouping"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -53,7 +53,7 @@ type workflow struct {
 	redraw  *messages.Redrawer
 	logger  *slog.Logger
 	seeded  bool
-	tenants []*mcas.Client
+	tenants []source.Tenant
 	closer  *closing.Service // Close…, and the sync's JIRA_DONE_CLOSES_ALERT
 	fakes   map[string]*mcasfake.Server
 	clock   *clock
@@ -92,9 +92,9 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		w.Close()
 		return nil, err
 	}
-	readers := map[string]filing.AlertReader{}
+	readers := map[string]source.Tenant{}
 	for _, t := range sb.runner.Tenants {
-		readers[t.Name()] = t.(*mcas.Client)
+		readers[t.Name()] = t
 	}
 	prios, _ := filing.ParsePriorities("")
 	rules, _ := filing.ParseRules("title~Leaked credentials&group=Staff=Highest;title~Ransomware=Highest")
@@ -122,13 +122,13 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		return nil, err
 	}
 	w.digest = &schedule.Digest{
-		Config: schedule.Config{Channel: demoChannel, MinSeverity: mcas.SeverityMedium, Lookback: 24 * time.Hour, PostInterval: 5 * time.Millisecond,
+		Config: schedule.Config{Channel: demoChannel, MinSeverity: source.SeverityMedium, Lookback: 24 * time.Hour, PostInterval: 5 * time.Millisecond,
 			GroupMin: grouping.DefaultMin},
 		Store: w.store, Slack: api, Reputation: sb.runner.Reputation, Logger: logger, Repeats: svc, Now: sb.clock.Now,
 	}
 	for _, t := range sb.runner.Tenants {
-		w.digest.Tenants = append(w.digest.Tenants, t.(*mcas.Client))
-		w.tenants = append(w.tenants, t.(*mcas.Client))
+		w.digest.Tenants = append(w.digest.Tenants, t)
+		w.tenants = append(w.tenants, t)
 	}
 	w.fakes = map[string]*mcasfake.Server{}
 	for i, t := range sb.runner.Tenants {

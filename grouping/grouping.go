@@ -11,7 +11,7 @@ import (
 	"net/netip"
 	"strings"
 
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // DefaultMin is DIGEST_GROUP_MIN's default.
@@ -32,14 +32,14 @@ type Group struct {
 	By        By
 	Value     string // the shared account or address, as the first alert shows it
 	Signature string
-	Alerts    []mcas.Alert // in the order given to Collapse
+	Alerts    []source.Alert // in the order given to Collapse
 }
 
 // maxIPs bounds the addresses of one alert considered for grouping.
 const maxIPs = 10
 
 // PolicyOf is what groups an alert: its policy, else its title.
-func PolicyOf(a mcas.Alert) string {
+func PolicyOf(a source.Alert) string {
 	if p := strings.TrimSpace(a.Policy()); p != "" {
 		return p
 	}
@@ -71,7 +71,7 @@ type candidate struct {
 	key   string // tenant, policy, kind and value, normalized
 }
 
-func candidates(a mcas.Alert) []candidate {
+func candidates(a source.Alert) []candidate {
 	policy := norm(PolicyOf(a))
 	if policy == "" {
 		return nil
@@ -90,7 +90,7 @@ func candidates(a mcas.Alert) []candidate {
 }
 
 // Signatures are the signatures of every group a could belong to.
-func Signatures(a mcas.Alert) []string {
+func Signatures(a source.Alert) []string {
 	var out []string
 	for _, c := range candidates(a) {
 		out = append(out, Signature(a.Tenant, PolicyOf(a), c.by, c.value))
@@ -101,7 +101,7 @@ func Signatures(a mcas.Alert) []string {
 // Collapse finds the groups among as: first by account, then, among the
 // alerts left, by IP address (the largest group first). An alert is in at
 // most one group. min < 2 turns grouping off.
-func Collapse(as []mcas.Alert, min int) []Group {
+func Collapse(as []source.Alert, min int) []Group {
 	if min < 2 {
 		return nil
 	}

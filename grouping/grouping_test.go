@@ -7,19 +7,19 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/grouping"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
-func alert(tenant, id, title, policy, user string, ips ...string) mcas.Alert {
-	a := mcas.Alert{ID: id, Tenant: tenant, Title: title, Severity: mcas.SeverityHigh, Time: time.Unix(1e9, 0).UTC()}
+func alert(tenant, id, title, policy, user string, ips ...string) source.Alert {
+	a := source.Alert{ID: id, Tenant: tenant, Title: title, Severity: source.SeverityHigh, Time: time.Unix(1e9, 0).UTC()}
 	if user != "" {
-		a.Entities = append(a.Entities, mcas.Entity{Type: "account", UPN: user})
+		a.Entities = append(a.Entities, source.Entity{Type: "account", UPN: user})
 	}
 	for _, ip := range ips {
-		a.Entities = append(a.Entities, mcas.Entity{Type: "ip", ID: ip})
+		a.Entities = append(a.Entities, source.Entity{Type: "ip", ID: ip})
 	}
 	if policy != "" {
-		a.Entities = append(a.Entities, mcas.Entity{Type: "policyRule", Label: policy})
+		a.Entities = append(a.Entities, source.Entity{Type: "policyRule", Label: policy})
 	}
 	return a
 }
@@ -33,7 +33,7 @@ func ids(g grouping.Group) []string {
 }
 
 func TestCollapse(t *testing.T) {
-	var as []mcas.Alert
+	var as []source.Alert
 	for i := range 7 {
 		// The same policy for bob, from changing Tor exits, the title
 		// and the policy's spelling varying a little.
@@ -87,7 +87,7 @@ func TestCollapse(t *testing.T) {
 
 func TestAnAlertIsInOneGroup(t *testing.T) {
 	// Every alert shares both the account and the address: one group.
-	var as []mcas.Alert
+	var as []source.Alert
 	for i := range 5 {
 		as = append(as, alert("contoso", fmt.Sprint(i), "T", "P", "bob@contoso.com", "185.220.101.4", "45.155.205.233"))
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -239,7 +239,7 @@ func closes(cs []store.ClosedAlert) Closes {
 			continue
 		}
 		out.Total++
-		count(by, mcas.Classification(c.Classification).Label())
+		count(by, source.Classification(c.Classification).Label())
 		if !c.PostedAt.IsZero() {
 			waits = append(waits, max(0, c.ClosedAt.Sub(c.PostedAt)))
 		}

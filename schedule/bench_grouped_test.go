@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/grouping"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // BenchmarkDigest600Grouped is BenchmarkDigest600 with grouping on
@@ -23,7 +23,7 @@ func BenchmarkDigest600Grouped(b *testing.B) {
 		w.abuse.SetLatency(100 * time.Millisecond)
 		w.slack.EnforceRateLimit(true)
 		d, _ := w.digest(b)
-		d.MinSeverity = mcas.SeverityInformational
+		d.MinSeverity = source.SeverityInformational
 		d.PostInterval = time.Second
 		d.Lookback = 48 * time.Hour
 		d.GroupMin = grouping.DefaultMin

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // BenchmarkDigest600: 2 tenants × 300 new alerts, every upstream 100 ms
@@ -21,7 +21,7 @@ func BenchmarkDigest600(b *testing.B) {
 		w.abuse.SetLatency(100 * time.Millisecond)
 		w.slack.EnforceRateLimit(true)
 		d, _ := w.digest(b)
-		d.MinSeverity = mcas.SeverityInformational
+		d.MinSeverity = source.SeverityInformational
 		d.PostInterval = time.Second
 		d.Lookback = 48 * time.Hour
 		b.StartTimer()

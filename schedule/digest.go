@@ -20,15 +20,9 @@ import (
 	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
-
-// Tenant is what the digest needs from an MCAS tenant (*mcas.Client).
-type Tenant interface {
-	Name() string
-	Alerts(ctx context.Context, q mcas.AlertQuery) (mcas.AlertList, error)
-}
 
 // Slack posts messages (*slack.Client).
 type Slack interface {
@@ -43,7 +37,7 @@ type Reputation interface {
 // Config tunes the digest.
 type Config struct {
 	Channel     string
-	MinSeverity mcas.Severity
+	MinSeverity source.Severity
 	// Lookback is how far the very first run looks (default 24h).
 	Lookback time.Duration
 	// Overlap re-reads this much before the cursor, since alerts reach the
@@ -71,7 +65,7 @@ type Config struct {
 type Digest struct {
 	Config
 	Store      store.Store
-	Tenants    []Tenant
+	Tenants    []source.Tenant
 	Slack      Slack
 	Reputation Reputation
 	Logger     *slog.Logger
@@ -132,7 +126,7 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 		go func() { defer close(done); d.remember(ctx, found) }()
 		defer func() { <-done }()
 	}
-	var all []mcas.Alert
+	var all []source.Alert
 	for _, f := range found {
 		all = append(all, f.fresh...)
 	}
@@ -226,8 +220,8 @@ func (d *Digest) publish(ctx context.Context, rep *Report, dryRun bool, msg *sla
 
 type tenantFind struct {
 	tenant string
-	fresh  []mcas.Alert
-	read   []mcas.Alert // every alert read, posted before or not
+	fresh  []source.Alert
+	read   []source.Alert // every alert read, posted before or not
 	newest time.Time
 	more   bool
 	total  int
@@ -236,8 +230,8 @@ type tenantFind struct {
 
 func (d *Digest) fetch(ctx context.Context, rep *Report) []tenantFind {
 	out := make([]tenantFind, len(d.Tenants))
-	var sevs []mcas.Severity
-	for _, s := range []mcas.Severity{mcas.SeverityInformational, mcas.SeverityLow, mcas.SeverityMedium, mcas.SeverityHigh} {
+	var sevs []source.Severity
+	for _, s := range []source.Severity{source.SeverityInformational, source.SeverityLow, source.SeverityMedium, source.SeverityHigh} {
 		if s.Rank() >= d.MinSeverity.Rank() {
 			sevs = append(sevs, s)
 		}
@@ -263,7 +257,7 @@ func (d *Digest) fetch(ctx context.Context, rep *Report) []tenantFind {
 	return out
 }
 
-func (d *Digest) fetchTenant(ctx context.Context, t Tenant, sevs []mcas.Severity) (tenantFind, int, error) {
+func (d *Digest) fetchTenant(ctx context.Context, t source.Tenant, sevs []source.Severity) (tenantFind, int, error) {
 	f := tenantFind{tenant: t.Name()}
 	cursor, ok, err := d.Store.Cursor(ctx, t.Name())
 	if err != nil {
@@ -273,7 +267,7 @@ func (d *Digest) fetchTenant(ctx context.Context, t Tenant, sevs []mcas.Severity
 	if ok {
 		since = cursor.Add(-d.Overlap)
 	}
-	list, err := t.Alerts(ctx, mcas.AlertQuery{Limit: d.MaxPerTenant, Severities: sevs, Status: mcas.StatusOpen, Since: since, Oldest: true})
+	list, err := t.Alerts(ctx, source.AlertQuery{Limit: d.MaxPerTenant, Severities: sevs, Status: source.StatusOpen, Since: since, Oldest: true})
 	if err != nil {
 		return f, list.Calls, err
 	}
@@ -340,7 +334,7 @@ func (d *Digest) advance(ctx context.Context, found []tenantFind, dryRun bool) e
 }
 
 // reputations looks up each unique public IP once (the client caches).
-func (d *Digest) reputations(ctx context.Context, as []mcas.Alert) map[string]abuseipdb.Report {
+func (d *Digest) reputations(ctx context.Context, as []source.Alert) map[string]abuseipdb.Report {
 	out := map[string]abuseipdb.Report{}
 	if d.Reputation == nil {
 		return out

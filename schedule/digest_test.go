@@ -19,6 +19,7 @@ import (
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -56,7 +57,7 @@ func (w *world) digest(t testing.TB) (*schedule.Digest, store.Store) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	d := &schedule.Digest{
-		Config: schedule.Config{Channel: channel, MinSeverity: mcas.SeverityLow, Lookback: 24 * time.Hour, Overlap: 2 * time.Hour, PostInterval: time.Millisecond},
+		Config: schedule.Config{Channel: channel, MinSeverity: source.SeverityLow, Lookback: 24 * time.Hour, Overlap: 2 * time.Hour, PostInterval: time.Millisecond},
 		Store:  st, Slack: slack.New("xoxb-test", slack.OptionAPIURL(w.slack.APIURL())),
 		Now: func() time.Time { return w.now },
 	}
@@ -92,7 +93,7 @@ func openAlerts(w *world, minRank int, since time.Time) int {
 	n := 0
 	for i := range w.tenants {
 		for _, a := range mcasfake.Generate([]string{"contoso", "fabrikam"}[i], 40, w.now.Add(-time.Minute), 20*time.Hour, uint64(i+1)) {
-			if mcas.Severity(a.SeverityValue).Rank() >= minRank && a.ResolutionStatusValue == 0 && a.Timestamp >= since.UnixMilli() {
+			if source.Severity(a.SeverityValue).Rank() >= minRank && a.ResolutionStatusValue == 0 && a.Timestamp >= since.UnixMilli() {
 				n++
 			}
 		}
@@ -107,7 +108,7 @@ func TestDigestPostsNewAlertsExactlyOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := openAlerts(w, mcas.SeverityLow.Rank(), w.now.Add(-24*time.Hour))
+	want := openAlerts(w, source.SeverityLow.Rank(), w.now.Add(-24*time.Hour))
 	posts := w.slack.Posts()
 	ids := postedIDs(t, posts)
 	if rep.New != want || rep.Posted != want || len(ids) != want {
@@ -199,7 +200,7 @@ func TestSlackRateLimitIsWaitedOutNeverDropped(t *testing.T) {
 	w := newWorld(t, 40)
 	w.slack.EnforceRateLimit(true) // 429 + Retry-After: 1 when faster than 1/s
 	d, _ := w.digest(t)
-	d.MinSeverity = mcas.SeverityHigh
+	d.MinSeverity = source.SeverityHigh
 	rep, err := d.Run(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +233,7 @@ func TestCrashMidDigestNeitherLosesNorRepeats(t *testing.T) {
 		t.Fatal(err)
 	}
 	all := postedIDs(t, w.slack.Posts())
-	want := openAlerts(w, mcas.SeverityLow.Rank(), w.now.Add(-24*time.Hour))
+	want := openAlerts(w, source.SeverityLow.Rank(), w.now.Add(-24*time.Hour))
 	if len(all) != want || len(dupes(all)) != 0 {
 		t.Fatalf("after restart: %d posted (%d dupes), want %d; second run posted %d", len(all), len(dupes(all)), want, rep.Posted)
 	}
@@ -382,7 +383,7 @@ func TestDigestRecordsWhatTheReportNeeds(t *testing.T) {
 	}
 	for _, p := range act.Posted {
 		a, ok := alerts[p.AlertID]
-		if !ok || p.Tenant != "contoso" || p.Title != a.Title || p.Severity != mcas.Severity(a.SeverityValue).String() ||
+		if !ok || p.Tenant != "contoso" || p.Title != a.Title || p.Severity != source.Severity(a.SeverityValue).String() ||
 			p.AlertTime.UnixMilli() != a.Timestamp || p.PostedAt.IsZero() {
 			t.Fatalf("recorded %+v for %+v", p, a)
 		}

@@ -7,7 +7,7 @@ import (
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/grouping"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -18,7 +18,7 @@ import (
 // Repeats adds alerts to the issue of a group already filed, as a comment,
 // and returns the ids now recorded under that issue (*filing.Service).
 type Repeats interface {
-	AppendRepeats(ctx context.Context, gi store.GroupIssue, alerts []mcas.Alert) ([]string, error)
+	AppendRepeats(ctx context.Context, gi store.GroupIssue, alerts []source.Alert) ([]string, error)
 }
 
 // repeatWait bounds one append (a Jira comment) in a run.
@@ -27,7 +27,7 @@ const repeatWait = 20 * time.Second
 // remember keeps the facts of every alert read for the window, and forgets
 // older ones. A failure costs correlation, not the digest.
 func (d *Digest) remember(ctx context.Context, found []tenantFind) {
-	var read []mcas.Alert
+	var read []source.Alert
 	for _, f := range found {
 		read = append(read, f.read...)
 	}
@@ -58,7 +58,7 @@ func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, found [
 		in.Groups = append(in.Groups, dg)
 	}
 
-	var read []mcas.Alert
+	var read []source.Alert
 	for _, f := range found {
 		read = append(read, f.read...)
 	}
@@ -72,7 +72,7 @@ func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, found [
 		d.Logger.Warn("related alerts: could not read the store; only this run's alerts count", "error", err)
 	}
 	in.Related = map[string][]correlation.Match{}
-	put := func(lead mcas.Alert, members []mcas.Alert) {
+	put := func(lead source.Alert, members []source.Alert) {
 		var fs []correlation.Fact
 		for _, a := range members {
 			fs = append(fs, correlation.Facts(a)...)
@@ -86,7 +86,7 @@ func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, found [
 	}
 	for _, a := range in.Alerts {
 		if !grouped[[2]string{a.Tenant, a.ID}] {
-			put(a, []mcas.Alert{a})
+			put(a, []source.Alert{a})
 		}
 	}
 	in.CrossTenant = correlation.CrossTenant(in.Alerts)
@@ -102,11 +102,11 @@ func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, found [
 func (d *Digest) appendRepeats(ctx context.Context, in *formatting.DigestInput, groups []grouping.Group, grouped map[[2]string]bool, rep *Report) {
 	type unit struct {
 		tenant, sig string
-		alerts      []mcas.Alert
+		alerts      []source.Alert
 	}
 	var units []*unit
 	bySig := map[[2]string]*unit{}
-	add := func(tenant, sig string, as []mcas.Alert) {
+	add := func(tenant, sig string, as []source.Alert) {
 		k := [2]string{tenant, sig}
 		if u := bySig[k]; u != nil {
 			u.alerts = append(u.alerts, as...)
@@ -145,7 +145,7 @@ func (d *Digest) appendRepeats(ctx context.Context, in *formatting.DigestInput, 
 		}
 		for _, sig := range grouping.Signatures(a) {
 			if _, ok := filed[a.Tenant][sig]; ok {
-				add(a.Tenant, sig, []mcas.Alert{a})
+				add(a.Tenant, sig, []source.Alert{a})
 				break
 			}
 		}

@@ -15,15 +15,9 @@ import (
 
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
-
-// Tenant reads and closes alerts of one tenant (*mcas.Client).
-type Tenant interface {
-	Alert(ctx context.Context, id string) (mcas.Alert, error)
-	Close(ctx context.Context, kind mcas.Classification, ids []string, reasonID int, comment string) (mcas.CloseResult, error)
-}
 
 // Store is what closing needs from store.Store.
 type Store interface {
@@ -42,7 +36,7 @@ type Jira interface {
 // Service closes alerts.
 type Service struct {
 	Store   Store
-	Tenants map[string]Tenant
+	Tenants map[string]source.Tenant
 	Jira    Jira
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -58,7 +52,7 @@ type Analyst struct{ ID, Name string }
 type Request struct {
 	Tenant, AlertID string
 	By              Analyst
-	Classification  mcas.Classification
+	Classification  source.Classification
 	Reason          string // reason code; "" for true positive
 	Comment         string
 }
@@ -81,7 +75,7 @@ type Result struct {
 	// (InProgress) the other analyst's claim.
 	Record store.CloseRecord
 	// Alert is the alert as MCAS has it, when it was re-read.
-	Alert *mcas.Alert
+	Alert *source.Alert
 	// Issue is the alert's Jira issue, if it has one; Commented says the
 	// close was added to it as a comment, CommentErr why not.
 	Issue      *store.IssueRecord
@@ -101,14 +95,14 @@ const clockSkew = 2 * time.Minute
 // replicas try.
 func (s *Service) Close(ctx context.Context, req Request) (Result, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", req.Tenant, "alert", req.AlertID)
-	if field, problem := formatting.CheckClose(req.Classification, req.Reason, req.Comment); field != "" {
-		return Result{Outcome: Refused}, fmt.Errorf("%s: %s", field, problem)
-	}
 	t, ok := s.Tenants[req.Tenant]
 	if !ok {
 		return Result{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", req.Tenant)
 	}
-	if !mcas.ValidID(req.AlertID) {
+	if field, problem := formatting.CheckClose(t.Reasons, req.Classification, req.Reason, req.Comment); field != "" {
+		return Result{Outcome: Refused}, fmt.Errorf("%s: %s", field, problem)
+	}
+	if !source.ValidID(req.AlertID) {
 		return Result{Outcome: Refused}, fmt.Errorf("%q is not an alert id", req.AlertID)
 	}
 	mine := store.CloseRecord{Tenant: req.Tenant, AlertID: req.AlertID, By: req.By.ID, ByName: req.By.Name,
@@ -140,13 +134,9 @@ func (s *Service) Close(ctx context.Context, req Request) (Result, error) {
 	}
 }
 
-func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t Tenant, mine store.CloseRecord) (Result, error) {
-	kind := mcas.Classification(mine.Classification)
-	reasonID := mcas.NoReason
-	if r, ok := kind.Reason(mine.Reason); ok {
-		reasonID = r.ID
-	}
-	res, err := t.Close(ctx, kind, []string{mine.AlertID}, reasonID, MCASComment(mine.ByName, mine.By, mine.Comment))
+func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t source.Tenant, mine store.CloseRecord) (Result, error) {
+	kind := source.Classification(mine.Classification)
+	res, err := t.Close(ctx, source.CloseRequest{IDs: []string{mine.AlertID}, Classification: kind, Reason: mine.Reason, Comment: MCASComment(mine.ByName, mine.By, mine.Comment)})
 	if err != nil && !ambiguous(err) {
 		return s.fail(ctx, log, mine, describeCloseError(err))
 	}
@@ -160,7 +150,7 @@ func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t Tenant, 
 			if cerr := s.complete(ctx, *rec); cerr != nil {
 				log.Error("alert closed elsewhere but not recorded", "error", cerr)
 			}
-			log.Info("alert was already closed in MCAS", "resolution", mcas.ResolutionName(a.Resolution), "handled_by", a.HandledBy)
+			log.Info("alert was already closed in MCAS", "resolution", source.ResolutionName(a.Resolution), "handled_by", a.HandledBy)
 			return Result{Outcome: AlreadyClosed, Record: *rec, Alert: &a}, nil
 		}
 		log.Info("MCAS did not confirm the close, but the alert reads as closed as asked since the claim: counted as ours")
@@ -178,17 +168,17 @@ func (s *Service) closeClaimed(ctx context.Context, log *slog.Logger, t Tenant, 
 
 // ours reports whether a closed alert was closed by this claim's own call
 // (an earlier attempt whose answer was lost).
-func (s *Service) ours(a mcas.Alert, mine store.CloseRecord) bool {
-	return mcas.Classification(mine.Classification).Resolution() == a.Resolution &&
+func (s *Service) ours(a source.Alert, mine store.CloseRecord) bool {
+	return source.Classification(mine.Classification).Resolution() == a.Resolution &&
 		!a.ResolveTime.IsZero() && !a.ResolveTime.Before(mine.ClaimedAt.Add(-clockSkew))
 }
 
 // elsewhere is the record of an alert MCAS had closed already.
-func elsewhere(a mcas.Alert, claim store.CloseRecord, now time.Time) store.CloseRecord {
+func elsewhere(a source.Alert, claim store.CloseRecord, now time.Time) store.CloseRecord {
 	rec := store.CloseRecord{Tenant: claim.Tenant, AlertID: claim.AlertID, State: store.CloseDone, Elsewhere: true,
-		HandledBy: formatting.Clean(a.HandledBy), Classification: mcas.ResolutionName(a.Resolution), ClosedAt: a.ResolveTime,
+		HandledBy: formatting.Clean(a.HandledBy), Classification: source.ResolutionName(a.Resolution), ClosedAt: a.ResolveTime,
 		By: claim.By, ByName: claim.ByName, ClaimedAt: claim.ClaimedAt}
-	if c, ok := mcas.ClassificationOf(a.Resolution); ok {
+	if c, ok := source.ClassificationOf(a.Resolution); ok {
 		rec.Classification = string(c)
 	}
 	if rec.ClosedAt.IsZero() {

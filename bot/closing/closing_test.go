@@ -14,6 +14,7 @@ import (
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -46,7 +47,7 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { _ = st.Close() })
 	w.store = st
 	jc, _ := jira.New(jira.Config{URL: w.jira.URL, User: "soc@example.com", APIToken: "jira-SECRET"}, w.jira.Client(), nil)
-	w.svc = &closing.Service{Store: st, Tenants: map[string]closing.Tenant{"contoso": c}, Jira: jc, Wait: 5 * time.Second}
+	w.svc = &closing.Service{Store: st, Tenants: map[string]source.Tenant{"contoso": c}, Jira: jc, Wait: 5 * time.Second}
 	return w
 }
 
@@ -64,7 +65,7 @@ func (w *world) fileIssue(t *testing.T) string {
 	return key
 }
 
-func (w *world) req(kind mcas.Classification, reason, comment string) closing.Request {
+func (w *world) req(kind source.Classification, reason, comment string) closing.Request {
 	return closing.Request{Tenant: "contoso", AlertID: w.alert.ID, By: closing.Analyst{ID: "U0CAROL", Name: "carol"},
 		Classification: kind, Reason: reason, Comment: comment}
 }
@@ -72,7 +73,7 @@ func (w *world) req(kind mcas.Classification, reason, comment string) closing.Re
 func TestCloseCallsTheRightEndpointRecordsAndComments(t *testing.T) {
 	w := newWorld(t)
 	key := w.fileIssue(t)
-	res, err := w.svc.Close(context.Background(), w.req(mcas.Benign, "confirmed_with_end_user", "Bob is on holiday in [Moscow|https://evil.example] {html}"))
+	res, err := w.svc.Close(context.Background(), w.req(source.Benign, "confirmed_with_end_user", "Bob is on holiday in [Moscow|https://evil.example] {html}"))
 	if err != nil || res.Outcome != closing.Closed || !res.Commented || res.CommentErr != nil || res.Issue == nil || res.Issue.Key != key {
 		t.Fatalf("close: %+v %v", res, err)
 	}
@@ -102,7 +103,7 @@ func TestCloseCallsTheRightEndpointRecordsAndComments(t *testing.T) {
 		}
 	}
 	// The next analyst is told who closed it, and MCAS is not called again.
-	res, err = w.svc.Close(context.Background(), closing.Request{Tenant: "contoso", AlertID: w.alert.ID, By: closing.Analyst{ID: "U0DAVE"}, Classification: mcas.TruePositive})
+	res, err = w.svc.Close(context.Background(), closing.Request{Tenant: "contoso", AlertID: w.alert.ID, By: closing.Analyst{ID: "U0DAVE"}, Classification: source.TruePositive})
 	if err != nil || res.Outcome != closing.AlreadyClosed || res.Record.By != "U0CAROL" || res.Record.Classification != "benign" || len(w.mcas.Closes()) != 1 {
 		t.Fatalf("second close: %+v %v", res, err)
 	}
@@ -110,15 +111,15 @@ func TestCloseCallsTheRightEndpointRecordsAndComments(t *testing.T) {
 
 func TestEveryClassificationSendsItsReason(t *testing.T) {
 	for _, tc := range []struct {
-		kind   mcas.Classification
+		kind   source.Classification
 		reason string
 		id     *int
 	}{
-		{mcas.FalsePositive, "too_many_similar_alerts", ptr(1)},
-		{mcas.FalsePositive, "other", ptr(4)},
-		{mcas.Benign, "actual_severity_lower", ptr(2)},
-		{mcas.Benign, "triggered_by_test", ptr(6)},
-		{mcas.TruePositive, "", nil},
+		{source.FalsePositive, "too_many_similar_alerts", ptr(1)},
+		{source.FalsePositive, "other", ptr(4)},
+		{source.Benign, "actual_severity_lower", ptr(2)},
+		{source.Benign, "triggered_by_test", ptr(6)},
+		{source.TruePositive, "", nil},
 	} {
 		w := newWorld(t)
 		res, err := w.svc.Close(context.Background(), w.req(tc.kind, tc.reason, "because"))
@@ -139,13 +140,13 @@ func sameInt(a, b *int) bool { return (a == nil && b == nil) || (a != nil && b !
 func TestBadRequestsAreRefusedWithoutCalls(t *testing.T) {
 	w := newWorld(t)
 	for _, r := range []closing.Request{
-		w.req(mcas.Benign, "other", ""),
-		w.req(mcas.Benign, "not_of_interest", "x"),
-		w.req(mcas.FalsePositive, "", "x"),
+		w.req(source.Benign, "other", ""),
+		w.req(source.Benign, "not_of_interest", "x"),
+		w.req(source.FalsePositive, "", "x"),
 		w.req("dismissed", "", ""),
-		w.req(mcas.Benign, "triggered_by_test", strings.Repeat("x", 1001)),
-		{Tenant: "initech", AlertID: w.alert.ID, Classification: mcas.TruePositive},
-		{Tenant: "contoso", AlertID: "../x", Classification: mcas.TruePositive},
+		w.req(source.Benign, "triggered_by_test", strings.Repeat("x", 1001)),
+		{Tenant: "initech", AlertID: w.alert.ID, Classification: source.TruePositive},
+		{Tenant: "contoso", AlertID: "../x", Classification: source.TruePositive},
 	} {
 		if res, err := w.svc.Close(context.Background(), r); err == nil || res.Outcome != closing.Refused {
 			t.Errorf("%+v: %+v %v", r, res, err)
@@ -158,10 +159,10 @@ func TestBadRequestsAreRefusedWithoutCalls(t *testing.T) {
 
 func TestAlreadyClosedInMCASIsReReadAndTold(t *testing.T) {
 	w := newWorld(t)
-	w.mcas.Resolve(w.alert.ID, mcas.ResolutionFalsePositive, "erin@contoso.com", now.Add(-time.Hour))
-	res, err := w.svc.Close(context.Background(), w.req(mcas.Benign, "triggered_by_test", ""))
+	w.mcas.Resolve(w.alert.ID, source.ResolutionFalsePositive, "erin@contoso.com", now.Add(-time.Hour))
+	res, err := w.svc.Close(context.Background(), w.req(source.Benign, "triggered_by_test", ""))
 	if err != nil || res.Outcome != closing.AlreadyClosed || !res.Record.Elsewhere || res.Record.HandledBy != "erin@contoso.com" ||
-		res.Record.Classification != "false_positive" || res.Alert == nil || res.Alert.Resolution != mcas.ResolutionFalsePositive {
+		res.Record.Classification != "false_positive" || res.Alert == nil || res.Alert.Resolution != source.ResolutionFalsePositive {
 		t.Fatalf("%+v %v", res, err)
 	}
 	// One close call answered alertsNotFound, one GET read the truth.
@@ -175,8 +176,8 @@ func TestAlreadyClosedInMCASIsReReadAndTold(t *testing.T) {
 	}
 	// Dismissed or resolved alerts keep MCAS's own word.
 	w2 := newWorld(t)
-	w2.mcas.Resolve(w2.alert.ID, mcas.ResolutionResolved, "", time.Time{})
-	res, _ = w2.svc.Close(context.Background(), w2.req(mcas.TruePositive, "", ""))
+	w2.mcas.Resolve(w2.alert.ID, source.ResolutionResolved, "", time.Time{})
+	res, _ = w2.svc.Close(context.Background(), w2.req(source.TruePositive, "", ""))
 	if res.Outcome != closing.AlreadyClosed || res.Record.Classification != "resolved" || res.Record.ClosedAt.IsZero() {
 		t.Fatalf("resolved: %+v", res)
 	}
@@ -186,8 +187,8 @@ func TestALostAnswerIsCountedWhenTheReReadShowsOurClose(t *testing.T) {
 	w := newWorld(t)
 	// The first attempt closed the alert but its answer never came back:
 	// MCAS now shows it closed as asked, just now, by the token's owner.
-	w.mcas.Resolve(w.alert.ID, mcas.ResolutionBenign, w.mcas.Actor, time.Now())
-	res, err := w.svc.Close(context.Background(), w.req(mcas.Benign, "triggered_by_test", ""))
+	w.mcas.Resolve(w.alert.ID, source.ResolutionBenign, w.mcas.Actor, time.Now())
+	res, err := w.svc.Close(context.Background(), w.req(source.Benign, "triggered_by_test", ""))
 	if err != nil || res.Outcome != closing.Closed || res.Record.Elsewhere || res.Record.By != "U0CAROL" {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -198,7 +199,7 @@ func TestForbiddenExplainsThePermission(t *testing.T) {
 	w.mcas.AddReadOnlyToken("read-only")
 	ro, _ := mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
 	w.svc.Tenants["contoso"] = ro
-	res, err := w.svc.Close(context.Background(), w.req(mcas.TruePositive, "", ""))
+	res, err := w.svc.Close(context.Background(), w.req(source.TruePositive, "", ""))
 	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "can read alerts but not close them") || !strings.Contains(err.Error(), "Investigation.manage") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -207,7 +208,7 @@ func TestForbiddenExplainsThePermission(t *testing.T) {
 	}
 	// The claim is released: a fixed token closes it.
 	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "mcas-SECRET", RequestsPerMinute: -1}, w.mcas.Client(), nil)
-	if res, err := w.svc.Close(context.Background(), w.req(mcas.TruePositive, "", "")); err != nil || res.Outcome != closing.Closed {
+	if res, err := w.svc.Close(context.Background(), w.req(source.TruePositive, "", "")); err != nil || res.Outcome != closing.Closed {
 		t.Fatalf("after the fix: %+v %v", res, err)
 	}
 }
@@ -215,7 +216,7 @@ func TestForbiddenExplainsThePermission(t *testing.T) {
 func TestServerErrorsAreRetriedThenReported(t *testing.T) {
 	w := newWorld(t)
 	w.mcas.Fail(mcasfake.Fault{Status: 502}, mcasfake.Fault{Status: 503})
-	res, err := w.svc.Close(context.Background(), w.req(mcas.Benign, "triggered_by_test", ""))
+	res, err := w.svc.Close(context.Background(), w.req(source.Benign, "triggered_by_test", ""))
 	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -234,7 +235,7 @@ func TestServerErrorsAreRetriedThenReported(t *testing.T) {
 	// Throttled to the end: MCAS did not take it, no re-read needed.
 	w.mcas.ResetRequests()
 	w.mcas.Fail(mcasfake.Fault{Status: 429}, mcasfake.Fault{Status: 429})
-	res, err = w.svc.Close(context.Background(), w.req(mcas.Benign, "triggered_by_test", ""))
+	res, err = w.svc.Close(context.Background(), w.req(source.Benign, "triggered_by_test", ""))
 	if res.Outcome != closing.Failed || !strings.Contains(err.Error(), "throttled") || len(w.mcas.Requests()) != 2 {
 		t.Fatalf("%+v %v %d", res, err, len(w.mcas.Requests()))
 	}
@@ -242,7 +243,7 @@ func TestServerErrorsAreRetriedThenReported(t *testing.T) {
 
 func TestAGoneAlertIsSaidSo(t *testing.T) {
 	w := newWorld(t)
-	r := w.req(mcas.TruePositive, "", "")
+	r := w.req(source.TruePositive, "", "")
 	r.AlertID = "ffffffffffffffffffffffff"
 	res, err := w.svc.Close(context.Background(), r)
 	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "has no alert ffffffffffffffffffffffff in contoso") {
@@ -254,7 +255,7 @@ func TestACommentFailureNeverUndoesTheClose(t *testing.T) {
 	w := newWorld(t)
 	key := w.fileIssue(t)
 	w.jira.Fail(jirafake.Fault{Path: "/rest/api/2/issue/" + key + "/comment", Status: 500})
-	res, err := w.svc.Close(context.Background(), w.req(mcas.FalsePositive, "not_of_interest", ""))
+	res, err := w.svc.Close(context.Background(), w.req(source.FalsePositive, "not_of_interest", ""))
 	if err != nil || res.Outcome != closing.Closed || res.Commented || res.CommentErr == nil || !strings.Contains(res.CommentErr.Error(), "HTTP 500") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -265,7 +266,7 @@ func TestACommentFailureNeverUndoesTheClose(t *testing.T) {
 	w2 := newWorld(t)
 	w2.fileIssue(t)
 	w2.svc.Jira = nil
-	res, _ = w2.svc.Close(context.Background(), w2.req(mcas.FalsePositive, "not_of_interest", ""))
+	res, _ = w2.svc.Close(context.Background(), w2.req(source.FalsePositive, "not_of_interest", ""))
 	if res.Outcome != closing.Closed || res.Issue == nil || res.CommentErr == nil {
 		t.Fatalf("%+v", res)
 	}
@@ -278,7 +279,7 @@ func TestRacingClosesCallMCASOnce(t *testing.T) {
 	results := make([]closing.Result, 6)
 	for i := range results {
 		wg.Go(func() {
-			r := w.req(mcas.Benign, "triggered_by_test", "")
+			r := w.req(source.Benign, "triggered_by_test", "")
 			r.By = closing.Analyst{ID: []string{"U0CAROL", "U0DAVE"}[i%2]}
 			results[i], _ = w.svc.Close(context.Background(), r)
 		})
@@ -311,7 +312,7 @@ func TestRacingClosesCallMCASOnce(t *testing.T) {
 func TestStoreDownRefusesToClose(t *testing.T) {
 	w := newWorld(t)
 	_ = w.store.Close()
-	res, err := w.svc.Close(context.Background(), w.req(mcas.TruePositive, "", ""))
+	res, err := w.svc.Close(context.Background(), w.req(source.TruePositive, "", ""))
 	if res.Outcome != closing.Refused || !errors.Is(err, closing.ErrStoreDown) || len(w.mcas.Requests()) != 0 {
 		t.Fatalf("%+v %v", res, err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -25,7 +25,7 @@ type GroupRequest struct {
 	Tenant         string
 	AlertIDs       []string
 	By             Analyst
-	Classification mcas.Classification
+	Classification source.Classification
 	Reason         string // reason code; "" for true positive
 	Comment        string
 
@@ -69,18 +69,18 @@ type AlertFailure struct {
 // Alerts closed already are left out and reported.
 func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", req.Tenant, "alerts", len(req.AlertIDs))
-	if field, problem := formatting.CheckClose(req.Classification, req.Reason, req.Comment); field != "" {
-		return GroupResult{Outcome: Refused}, fmt.Errorf("%s: %s", field, problem)
-	}
 	t, ok := s.Tenants[req.Tenant]
 	if !ok {
 		return GroupResult{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", req.Tenant)
+	}
+	if field, problem := formatting.CheckClose(t.Reasons, req.Classification, req.Reason, req.Comment); field != "" {
+		return GroupResult{Outcome: Refused}, fmt.Errorf("%s: %s", field, problem)
 	}
 	if len(req.AlertIDs) == 0 {
 		return GroupResult{Outcome: Refused}, errors.New("the group has no alerts")
 	}
 	for _, id := range req.AlertIDs {
-		if !mcas.ValidID(id) {
+		if !source.ValidID(id) {
 			return GroupResult{Outcome: Refused}, fmt.Errorf("%q is not an alert id", id)
 		}
 	}
@@ -161,14 +161,10 @@ func (s *Service) release(ctx context.Context, log *slog.Logger, tenant, id, rea
 
 // closeGroupClaimed makes the one MCAS call for the alerts won, and finds
 // out, never guesses, what became of each alert MCAS did not confirm.
-func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t Tenant, mine store.CloseRecord, comment string, won []string, already []store.CloseRecord) (GroupResult, error) {
+func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t source.Tenant, mine store.CloseRecord, comment string, won []string, already []store.CloseRecord) (GroupResult, error) {
 	out := GroupResult{Already: already}
-	kind := mcas.Classification(mine.Classification)
-	reasonID := mcas.NoReason
-	if r, ok := kind.Reason(mine.Reason); ok {
-		reasonID = r.ID
-	}
-	res, err := t.Close(ctx, kind, won, reasonID, comment)
+	kind := source.Classification(mine.Classification)
+	res, err := t.Close(ctx, source.CloseRequest{IDs: won, Classification: kind, Reason: mine.Reason, Comment: comment})
 	if err != nil && !ambiguous(err) {
 		cause := describeCloseError(err)
 		for _, id := range won {
@@ -244,7 +240,7 @@ func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t Ten
 // as closed as asked since the claim; elsewhereRec when someone else closed
 // it; err when it is open, gone or could not be read (callErr is the close
 // call's own failure, if any).
-func (s *Service) reread(ctx context.Context, t Tenant, mine store.CloseRecord, callErr error) (a mcas.Alert, ours bool, elsewhereRec *store.CloseRecord, err error) {
+func (s *Service) reread(ctx context.Context, t source.Tenant, mine store.CloseRecord, callErr error) (a source.Alert, ours bool, elsewhereRec *store.CloseRecord, err error) {
 	a, rerr := t.Alert(ctx, mine.AlertID)
 	switch {
 	case rerr != nil && httpx.KindOf(rerr) == httpx.KindNotFound:
@@ -323,7 +319,7 @@ func GroupJiraComment(recs []store.CloseRecord) string {
 		return JiraComment(recs[0])
 	}
 	rec := recs[0]
-	kind := mcas.Classification(rec.Classification)
+	kind := source.Classification(rec.Classification)
 	name := formatting.Clean(rec.ByName)
 	if name == "" {
 		name = rec.By
@@ -336,8 +332,8 @@ func GroupJiraComment(recs []store.CloseRecord) string {
 	fmt.Fprintf(&b, "%d alerts closed in Defender for Cloud Apps from Slack by %s (%s) on %s UTC.\n",
 		len(recs), jira.Escape(name), jira.Escape(rec.By), rec.ClosedAt.UTC().Format("2006-01-02 15:04"))
 	fmt.Fprintf(&b, "* Classification: %s\n", jira.Escape(kind.Label()))
-	if r, ok := kind.Reason(rec.Reason); ok {
-		fmt.Fprintf(&b, "* Reason: %s\n", jira.Escape(r.Label))
+	if label := source.ReasonLabel(kind, rec.Reason); label != "" {
+		fmt.Fprintf(&b, "* Reason: %s\n", jira.Escape(label))
 	}
 	fmt.Fprintf(&b, "* Alerts: %s\n", jira.Escape(strings.Join(ids, ", ")))
 	if c := strings.TrimSpace(rec.Comment); c != "" {

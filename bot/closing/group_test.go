@@ -13,6 +13,7 @@ import (
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -47,7 +48,7 @@ func (w *world) fileGroup(t *testing.T, ids []string) string {
 	return key
 }
 
-func groupReq(ids []string, by string, kind mcas.Classification, reason, comment string) closing.GroupRequest {
+func groupReq(ids []string, by string, kind source.Classification, reason, comment string) closing.GroupRequest {
 	return closing.GroupRequest{Tenant: "contoso", AlertIDs: ids, By: closing.Analyst{ID: by, Name: strings.ToLower(strings.TrimPrefix(by, "U0"))},
 		Classification: kind, Reason: reason, Comment: comment}
 }
@@ -57,7 +58,7 @@ func TestGroupCloseIsOneCallWithEveryAlert(t *testing.T) {
 	ids := w.group(t)
 	key := w.fileGroup(t, ids)
 	shuffled := append([]string{ids[4]}, append(slices.Clone(ids[:4]), ids[5:]...)...)
-	res, err := w.svc.CloseGroup(context.Background(), groupReq(shuffled, "U0CAROL", mcas.Benign, "confirmed_with_end_user", "Travelling [x|https://evil.example]"))
+	res, err := w.svc.CloseGroup(context.Background(), groupReq(shuffled, "U0CAROL", source.Benign, "confirmed_with_end_user", "Travelling [x|https://evil.example]"))
 	if err != nil || res.Outcome != closing.Closed || len(res.Closed) != 7 || len(res.Already) != 0 || len(res.Failed) != 0 {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -94,7 +95,7 @@ func TestGroupCloseIsOneCallWithEveryAlert(t *testing.T) {
 		}
 	}
 	// A second analyst is told who closed them, and nothing is called.
-	res, err = w.svc.CloseGroup(context.Background(), groupReq(ids, "U0DAVE", mcas.TruePositive, "", ""))
+	res, err = w.svc.CloseGroup(context.Background(), groupReq(ids, "U0DAVE", source.TruePositive, "", ""))
 	if err != nil || res.Outcome != closing.AlreadyClosed || len(res.Already) != 7 || res.Already[0].By != "U0CAROL" || len(w.mcas.Closes()) != 1 {
 		t.Fatalf("second close: %+v %v", res, err)
 	}
@@ -107,14 +108,14 @@ func TestGroupCloseLeavesOutWhatIsClosed(t *testing.T) {
 	ids := w.group(t)
 	ctx := context.Background()
 	for _, id := range ids[:2] {
-		r := w.req(mcas.FalsePositive, "not_of_interest", "")
+		r := w.req(source.FalsePositive, "not_of_interest", "")
 		r.AlertID, r.By = id, closing.Analyst{ID: "U0DAVE", Name: "dave"}
 		if res, err := w.svc.Close(ctx, r); err != nil || res.Outcome != closing.Closed {
 			t.Fatalf("single close: %+v %v", res, err)
 		}
 	}
-	w.mcas.Resolve(ids[2], mcas.ResolutionResolved, "erin@contoso.com", now.Add(-time.Hour))
-	res, err := w.svc.CloseGroup(ctx, groupReq(ids, "U0CAROL", mcas.TruePositive, "", ""))
+	w.mcas.Resolve(ids[2], source.ResolutionResolved, "erin@contoso.com", now.Add(-time.Hour))
+	res, err := w.svc.CloseGroup(ctx, groupReq(ids, "U0CAROL", source.TruePositive, "", ""))
 	if err != nil || res.Outcome != closing.Closed || len(res.Closed) != 4 || len(res.Already) != 3 {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -138,7 +139,7 @@ func TestGroupCloseForbiddenReleasesEveryClaim(t *testing.T) {
 	ids := w.group(t)
 	w.mcas.AddReadOnlyToken("read-only")
 	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
-	res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", mcas.TruePositive, "", ""))
+	res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", source.TruePositive, "", ""))
 	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "Investigation.manage") || strings.Contains(err.Error(), "read-only") ||
 		len(res.Failed) != 7 || res.Failed[0].Err.Error() != err.Error() {
 		t.Fatalf("%+v %v", res, err)
@@ -149,7 +150,7 @@ func TestGroupCloseForbiddenReleasesEveryClaim(t *testing.T) {
 		}
 	}
 	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "mcas-SECRET", RequestsPerMinute: -1}, w.mcas.Client(), nil)
-	if res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", mcas.TruePositive, "", "")); err != nil || len(res.Closed) != 7 {
+	if res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", source.TruePositive, "", "")); err != nil || len(res.Closed) != 7 {
 		t.Fatalf("after the fix: %+v %v", res, err)
 	}
 }
@@ -160,10 +161,10 @@ func TestGroupCloseAfterALostAnswerReadsEachAlert(t *testing.T) {
 	w := newWorld(t)
 	ids := w.group(t)
 	for _, id := range ids[:3] {
-		w.mcas.Resolve(id, mcas.ResolutionBenign, w.mcas.Actor, time.Now())
+		w.mcas.Resolve(id, source.ResolutionBenign, w.mcas.Actor, time.Now())
 	}
 	w.mcas.Fail(mcasfake.Fault{Path: "/api/v1/alerts/close_", Status: 502}, mcasfake.Fault{Path: "/api/v1/alerts/close_", Status: 503})
-	res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", mcas.Benign, "triggered_by_test", ""))
+	res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", source.Benign, "triggered_by_test", ""))
 	if err != nil || res.Outcome != closing.Closed || len(res.Closed) != 3 || len(res.Failed) != 4 || !strings.Contains(res.Failed[0].Err.Error(), "HTTP 503") {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -186,7 +187,7 @@ func TestGroupCloseAfterALostAnswerReadsEachAlert(t *testing.T) {
 	w2 := newWorld(t)
 	ids2 := w2.group(t)
 	w2.mcas.Fail(mcasfake.Fault{Status: 429}, mcasfake.Fault{Status: 429})
-	res, err = w2.svc.CloseGroup(context.Background(), groupReq(ids2, "U0CAROL", mcas.TruePositive, "", ""))
+	res, err = w2.svc.CloseGroup(context.Background(), groupReq(ids2, "U0CAROL", source.TruePositive, "", ""))
 	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "throttled") || len(w2.mcas.Closes()) != 0 {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -195,7 +196,7 @@ func TestGroupCloseAfterALostAnswerReadsEachAlert(t *testing.T) {
 func TestGroupCloseNamesAGoneAlert(t *testing.T) {
 	w := newWorld(t)
 	ids := append(w.group(t), "ffffffffffffffffffffffff")
-	res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", mcas.TruePositive, "", ""))
+	res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", source.TruePositive, "", ""))
 	if err != nil || res.Outcome != closing.Closed || len(res.Closed) != 7 || len(res.Failed) != 1 ||
 		!strings.Contains(res.Failed[0].Err.Error(), "has no alert ffffffffffffffffffffffff in contoso") {
 		t.Fatalf("%+v %v", res, err)
@@ -212,12 +213,12 @@ func TestRacingGroupClosesSendEachAlertOnce(t *testing.T) {
 	groups := make([]closing.GroupResult, 4)
 	for i := range groups {
 		wg.Go(func() {
-			groups[i], _ = w.svc.CloseGroup(context.Background(), groupReq(ids, []string{"U0CAROL", "U0DAVE"}[i%2], mcas.Benign, "triggered_by_test", ""))
+			groups[i], _ = w.svc.CloseGroup(context.Background(), groupReq(ids, []string{"U0CAROL", "U0DAVE"}[i%2], source.Benign, "triggered_by_test", ""))
 		})
 	}
 	for _, id := range []string{ids[3], ids[5]} {
 		wg.Go(func() {
-			r := w.req(mcas.Benign, "triggered_by_test", "")
+			r := w.req(source.Benign, "triggered_by_test", "")
 			r.AlertID = id
 			_, _ = w.svc.Close(context.Background(), r)
 		})
@@ -248,17 +249,17 @@ func TestGroupCloseRefusesBadRequestsWithoutCalls(t *testing.T) {
 	w := newWorld(t)
 	ids := w.group(t)
 	for _, r := range []closing.GroupRequest{
-		groupReq(ids, "U0CAROL", mcas.Benign, "other", ""),
-		groupReq(nil, "U0CAROL", mcas.TruePositive, "", ""),
-		groupReq(append(slices.Clone(ids), "../x"), "U0CAROL", mcas.TruePositive, "", ""),
-		{Tenant: "initech", AlertIDs: ids, Classification: mcas.TruePositive},
+		groupReq(ids, "U0CAROL", source.Benign, "other", ""),
+		groupReq(nil, "U0CAROL", source.TruePositive, "", ""),
+		groupReq(append(slices.Clone(ids), "../x"), "U0CAROL", source.TruePositive, "", ""),
+		{Tenant: "initech", AlertIDs: ids, Classification: source.TruePositive},
 	} {
 		if res, err := w.svc.CloseGroup(context.Background(), r); err == nil || res.Outcome != closing.Refused {
 			t.Errorf("%+v: %+v %v", r, res, err)
 		}
 	}
 	_ = w.store.Close()
-	if res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", mcas.TruePositive, "", "")); res.Outcome != closing.Refused || !errors.Is(err, closing.ErrStoreDown) {
+	if res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", source.TruePositive, "", "")); res.Outcome != closing.Refused || !errors.Is(err, closing.ErrStoreDown) {
 		t.Fatalf("store down: %+v %v", res, err)
 	}
 	if n := len(w.mcas.Requests()); n != 0 {
@@ -276,7 +277,7 @@ func TestGroupCloseTellsWhoHoldsAnAlert(t *testing.T) {
 	if c, err := w.store.ClaimClose(ctx, store.CloseRecord{Tenant: "contoso", AlertID: ids[3], By: "U0DAVE", Classification: "true_positive"}); err != nil || !c.Won {
 		t.Fatalf("%+v %v", c, err)
 	}
-	res, err := w.svc.CloseGroup(ctx, groupReq(ids, "U0CAROL", mcas.TruePositive, "", ""))
+	res, err := w.svc.CloseGroup(ctx, groupReq(ids, "U0CAROL", source.TruePositive, "", ""))
 	if err != nil || res.Outcome != closing.InProgress || res.Holder.By != "U0DAVE" || len(w.mcas.Closes()) != 0 {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -289,7 +290,7 @@ func TestGroupCloseTellsWhoHoldsAnAlert(t *testing.T) {
 	if err := w.store.FailClose(ctx, "contoso", ids[3], "MCAS said no"); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := w.svc.CloseGroup(ctx, groupReq(ids, "U0CAROL", mcas.TruePositive, "", "")); err != nil || len(res.Closed) != 7 || len(w.mcas.Closes()) != 1 {
+	if res, err := w.svc.CloseGroup(ctx, groupReq(ids, "U0CAROL", source.TruePositive, "", "")); err != nil || len(res.Closed) != 7 || len(w.mcas.Closes()) != 1 {
 		t.Fatalf("%+v %v", res, err)
 	}
 }

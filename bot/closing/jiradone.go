@@ -5,7 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/soc/mcasbot/bot/formatting"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -21,7 +21,7 @@ var JiraSync = Analyst{ID: store.JiraSyncCloser, Name: "Jira sync"}
 // sync's schedule.DoneCloser.
 type JiraDone struct {
 	Service        *Service
-	Classification mcas.Classification
+	Classification source.Classification
 	Logger         *slog.Logger
 	// OnOutcome, when set, counts the closes by outcome, one per alert.
 	OnOutcome func(outcome string)
@@ -36,8 +36,8 @@ func (d *JiraDone) CloseDone(ctx context.Context, tenant, key string, alertIDs [
 	note := DoneNote(key, now)
 	req := GroupRequest{Tenant: tenant, AlertIDs: alertIDs, By: JiraSync, Classification: d.Classification,
 		Comment: note, mcasComment: "Jira " + note}
-	if d.Classification != mcas.TruePositive {
-		req.Reason = mcas.ReasonOther // reasonId 4: the comment says why
+	if d.Classification != source.TruePositive {
+		req.Reason = source.ReasonOther // reasonId 4: the comment says why
 	}
 	res, err := d.Service.CloseGroup(ctx, req)
 	// One audit line per alert, as for a close from Slack.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -26,7 +27,7 @@ type doneJira struct {
 	outcomes map[string]int
 }
 
-func (w *world) jiraDone(kind mcas.Classification) *doneJira {
+func (w *world) jiraDone(kind source.Classification) *doneJira {
 	d := &doneJira{outcomes: map[string]int{}}
 	d.JiraDone = &closing.JiraDone{Service: w.svc, Classification: kind, Logger: slog.New(slog.NewJSONHandler(&d.logs, nil)),
 		OnOutcome: func(o string) { d.mu.Lock(); d.outcomes[o]++; d.mu.Unlock() }}
@@ -55,15 +56,15 @@ func TestJiraDoneClosesAGroupsOpenAlertsWithOneCall(t *testing.T) {
 	key := w.fileGroup(t, ids)
 	ctx := context.Background()
 	for _, id := range []string{ids[1], ids[5]} {
-		r := w.req(mcas.FalsePositive, "other", "seen before")
+		r := w.req(source.FalsePositive, "other", "seen before")
 		r.AlertID = id
 		if res, err := w.svc.Close(ctx, r); err != nil || res.Outcome != closing.Closed {
 			t.Fatalf("Slack close: %+v %v", res, err)
 		}
 	}
 	comments := len(w.jira.Comments(key))
-	w.mcas.Resolve(ids[3], mcas.ResolutionResolved, "erin@contoso.com", time.Now().Add(-time.Hour))
-	d := w.jiraDone(mcas.Benign)
+	w.mcas.Resolve(ids[3], source.ResolutionResolved, "erin@contoso.com", time.Now().Add(-time.Hour))
+	d := w.jiraDone(source.Benign)
 	changed, err := d.CloseDone(ctx, "contoso", key, ids, done)
 	slices.Sort(changed)
 	if err != nil || !slices.Equal(changed, ids) {
@@ -113,7 +114,7 @@ func TestJiraDoneGroupWithAGoneAlert(t *testing.T) {
 	w := newWorld(t)
 	gone := "ffffffffffffffffffffffff"
 	ids := append(w.group(t), gone)
-	d := w.jiraDone(mcas.TruePositive)
+	d := w.jiraDone(source.TruePositive)
 	changed, err := d.CloseDone(context.Background(), "contoso", "SEC-1", ids, done)
 	if err == nil || !strings.Contains(err.Error(), "has no alert "+gone) || len(changed) != 7 || slices.Contains(changed, gone) || len(w.mcas.Closes()) != 1 {
 		t.Fatalf("changed %v, %v", changed, err)
@@ -134,7 +135,7 @@ func TestJiraDoneGroupFailureIsReleasedAndRetriedInOneCall(t *testing.T) {
 	w.mcas.AddReadOnlyToken("read-only")
 	good := w.svc.Tenants["contoso"]
 	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
-	d := w.jiraDone(mcas.TruePositive)
+	d := w.jiraDone(source.TruePositive)
 	changed, err := d.CloseDone(context.Background(), "contoso", "SEC-1", ids, done)
 	if len(changed) != 0 || err == nil || !strings.Contains(err.Error(), "Investigation.manage") {
 		t.Fatalf("%v %v", changed, err)
@@ -167,7 +168,7 @@ func TestJiraDoneGroupLeavesAnAnalystsCloseToThem(t *testing.T) {
 		t.Fatal("claim", err)
 	}
 	w.svc.Wait = time.Millisecond // dave's close outlasts the sync's wait
-	d := w.jiraDone(mcas.TruePositive)
+	d := w.jiraDone(source.TruePositive)
 	if changed, err := d.CloseDone(ctx, "contoso", "SEC-1", ids, done); err != nil || len(changed) != 0 || len(w.mcas.Requests()) != 0 {
 		t.Fatalf("%v %v, %d MCAS requests", changed, err, len(w.mcas.Requests()))
 	}
@@ -194,7 +195,7 @@ func TestJiraDoneGroupLeavesAnAnalystsCloseToThem(t *testing.T) {
 func TestJiraDoneGroupRefusedIsToldPerAlert(t *testing.T) {
 	w := newWorld(t)
 	ids := w.group(t)
-	d := w.jiraDone(mcas.TruePositive)
+	d := w.jiraDone(source.TruePositive)
 	changed, err := d.CloseDone(context.Background(), "nowhere", "SEC-1", ids, done)
 	if len(changed) != 0 || err == nil || !strings.Contains(err.Error(), "not configured") || len(w.mcas.Requests()) != 0 {
 		t.Fatalf("%v %v", changed, err)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -33,13 +34,13 @@ func closeDone(d *closing.JiraDone, issue store.TrackedIssue, st store.JiraState
 
 func TestJiraDoneClosesWithTheClassificationAndNoJiraComment(t *testing.T) {
 	for _, tc := range []struct {
-		kind   mcas.Classification
+		kind   source.Classification
 		reason string
 		id     *int
 	}{
-		{mcas.TruePositive, "", nil},
-		{mcas.Benign, "other", ptr(4)},
-		{mcas.FalsePositive, "other", ptr(4)},
+		{source.TruePositive, "", nil},
+		{source.Benign, "other", ptr(4)},
+		{source.FalsePositive, "other", ptr(4)},
 	} {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			w := newWorld(t)
@@ -80,8 +81,8 @@ func TestJiraDoneClosesWithTheClassificationAndNoJiraComment(t *testing.T) {
 func TestJiraDoneRecordsAnAlertClosedInThePortal(t *testing.T) {
 	w := newWorld(t)
 	issue, st := w.doneIssue(t, "Fixed")
-	w.mcas.Resolve(w.alert.ID, mcas.ResolutionResolved, "erin@contoso.com", time.Now().Add(-time.Hour))
-	d := &closing.JiraDone{Service: w.svc, Classification: mcas.TruePositive}
+	w.mcas.Resolve(w.alert.ID, source.ResolutionResolved, "erin@contoso.com", time.Now().Add(-time.Hour))
+	d := &closing.JiraDone{Service: w.svc, Classification: source.TruePositive}
 	if changed, err := closeDone(d, issue, st); err != nil || !changed {
 		t.Fatalf("%v %v", changed, err)
 	}
@@ -89,7 +90,7 @@ func TestJiraDoneRecordsAnAlertClosedInThePortal(t *testing.T) {
 	if !rec.Elsewhere || rec.HandledBy != "erin@contoso.com" || rec.Classification != "resolved" {
 		t.Fatalf("record %+v", rec)
 	}
-	if a, _ := w.mcas.Alert(w.alert.ID); a.ResolutionStatusValue != mcas.ResolutionResolved {
+	if a, _ := w.mcas.Alert(w.alert.ID); a.ResolutionStatusValue != source.ResolutionResolved {
 		t.Fatalf("alert now %d", a.ResolutionStatusValue)
 	}
 }
@@ -102,7 +103,7 @@ func TestJiraDoneFailureIsToldAndReleased(t *testing.T) {
 	good := w.svc.Tenants["contoso"]
 	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
 	var outcomes []string
-	d := &closing.JiraDone{Service: w.svc, Classification: mcas.Benign, OnOutcome: func(o string) { outcomes = append(outcomes, o) }}
+	d := &closing.JiraDone{Service: w.svc, Classification: source.Benign, OnOutcome: func(o string) { outcomes = append(outcomes, o) }}
 	changed, err := closeDone(d, issue, st)
 	if changed || err == nil || !strings.Contains(err.Error(), "Investigation.manage") {
 		t.Fatalf("%v %v", changed, err)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -22,11 +22,6 @@ type AlertRequest struct {
 }
 
 func (AlertRequest) command() string { return "alert" }
-
-// AlertReader reads one alert by id (*mcas.Client).
-type AlertReader interface {
-	Alert(ctx context.Context, id string) (mcas.Alert, error)
-}
 
 // Records is what the bot itself knows about an alert (store.Store).
 type Records interface {
@@ -40,7 +35,7 @@ type Records interface {
 type AlertResult struct {
 	ID       string
 	Tenants  []string // asked
-	Found    []mcas.Alert
+	Found    []source.Alert
 	Failures []Failure
 	Pending  []Pending // tenants that have not answered yet (an interim reply)
 	// Set when exactly one tenant has the alert.
@@ -100,7 +95,7 @@ func alertID(s string) (id, tenant string, err error) {
 	if m := portalAlertRE.FindStringSubmatch(s); m != nil {
 		return m[2], m[1], nil
 	}
-	if !mcas.ValidID(s) {
+	if !source.ValidID(s) {
 		return "", "", fmt.Errorf("%q is not an alert id (1 to 64 letters, digits, _ or -)", clip(s))
 	}
 	return s, "", nil
@@ -117,25 +112,18 @@ func (a *Answer) askAlert(r *Runner, ctx context.Context, wg *sync.WaitGroup, re
 		var each sync.WaitGroup
 		for i, t := range tenants {
 			each.Go(func() {
-				var found []mcas.Alert
-				ar, ok := t.(AlertReader)
-				var err error
-				if !ok {
-					err = fmt.Errorf("this tenant cannot read single alerts")
-				} else {
-					var al mcas.Alert
-					al, err = ar.Alert(ctx, req.ID)
-					if httpx.KindOf(err) == httpx.KindNotFound {
-						err = nil
-					} else if err == nil {
-						if al.Tenant == "" {
-							al.Tenant = t.Name()
-						}
-						found = []mcas.Alert{al}
+				var found []source.Alert
+				al, err := t.Alert(ctx, req.ID)
+				if httpx.KindOf(err) == httpx.KindNotFound {
+					err = nil
+				} else if err == nil {
+					if al.Tenant == "" {
+						al.Tenant = t.Name()
 					}
+					found = []source.Alert{al}
 				}
 				a.update(func() {
-					a.parts[i].alerts = page[mcas.Alert]{Items: found}
+					a.parts[i].alerts = page[source.Alert]{Items: found}
 					a.settle(i, time.Time{}, r.failure(ctx, t, "get alert", err))
 				})
 			})

@@ -9,7 +9,7 @@ import (
 
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // An answer by the deadline, then the rest (issue #10): Start returns at
@@ -58,8 +58,8 @@ type part struct {
 	tenant  string
 	budget  string
 	settled bool
-	alerts  page[mcas.Alert]
-	acts    page[mcas.Activity]
+	alerts  page[source.Alert]
+	acts    page[source.Activity]
 	asOf    time.Time
 	err     error
 	queued  time.Time
@@ -80,13 +80,13 @@ func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 	var wg sync.WaitGroup
 	switch req := req.(type) {
 	case AlertsRequest:
-		q := mcas.AlertQuery{Severities: req.Severities, Status: req.Status, Since: req.Since}
-		status := map[mcas.Status]string{mcas.StatusOpen: "open", mcas.StatusClosed: "closed", mcas.StatusAny: "all"}[req.Status]
+		q := source.AlertQuery{Severities: req.Severities, Status: req.Status, Since: req.Since}
+		status := map[source.Status]string{source.StatusOpen: "open", source.StatusClosed: "closed", source.StatusAny: "all"}[req.Status]
 		a.base = AlertsResult{Title: "MCAS alerts", Filters: []Filter{{"severity", req.Severity}, {"status", status}, {"since", req.SinceText}, {"limit", fmt.Sprint(req.Limit)}}}
 		a.askAlerts(r, ctx, &wg, req.Tenant, alertsKey(req), req.Limit, q)
 	case UserRequest:
 		a.base = AlertsResult{Title: "Alerts for " + req.User, Filters: []Filter{{"user", req.User}, {"status", "all"}, {"limit", fmt.Sprint(req.Limit)}}}
-		a.askAlerts(r, ctx, &wg, req.Tenant, userKey(req), req.Limit, mcas.AlertQuery{User: req.User})
+		a.askAlerts(r, ctx, &wg, req.Tenant, userKey(req), req.Limit, source.AlertQuery{User: req.User})
 	case IPRequest:
 		a.base = IPResult{Addr: req.Addr, Filters: []Filter{{"ip", req.Addr.String()}, {"limit", fmt.Sprint(req.Limit)}}}
 		a.limit = req.Limit
@@ -97,9 +97,9 @@ func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 		})
 		for i, t := range a.track(r.pick(req.Tenant)) {
 			wg.Go(func() {
-				p, asOf, err := ask(r, ctx, r.query(t, ipKey(req), req.Limit), func(ctx context.Context, limit int) (page[mcas.Activity], error) {
-					l, err := t.Activities(ctx, mcas.ActivityQuery{IP: req.Addr.String(), Limit: limit})
-					return page[mcas.Activity]{Items: l.Activities, More: l.More}, err
+				p, asOf, err := ask(r, ctx, r.query(t, ipKey(req), req.Limit), func(ctx context.Context, limit int) (page[source.Activity], error) {
+					l, err := t.Activities(ctx, source.ActivityQuery{IP: req.Addr.String(), Limit: limit})
+					return page[source.Activity]{Items: l.Activities, More: l.More}, err
 				}, a.queuedFn(i))
 				a.update(func() { a.parts[i].acts = p; a.settle(i, asOf, r.failure(ctx, t, "list activities", err)) })
 			})
@@ -119,15 +119,15 @@ func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 	return a
 }
 
-func (a *Answer) askAlerts(r *Runner, ctx context.Context, wg *sync.WaitGroup, tenant, key string, limit int, q mcas.AlertQuery) {
+func (a *Answer) askAlerts(r *Runner, ctx context.Context, wg *sync.WaitGroup, tenant, key string, limit int, q source.AlertQuery) {
 	a.limit = limit
 	for i, t := range a.track(r.pick(tenant)) {
 		wg.Go(func() {
-			p, asOf, err := ask(r, ctx, r.query(t, key, limit), func(ctx context.Context, limit int) (page[mcas.Alert], error) {
+			p, asOf, err := ask(r, ctx, r.query(t, key, limit), func(ctx context.Context, limit int) (page[source.Alert], error) {
 				q := q
 				q.Limit = limit
 				l, err := t.Alerts(ctx, q)
-				return page[mcas.Alert]{Items: l.Alerts, More: l.More}, err
+				return page[source.Alert]{Items: l.Alerts, More: l.More}, err
 			}, a.queuedFn(i))
 			a.update(func() { a.parts[i].alerts = p; a.settle(i, asOf, r.failure(ctx, t, "list alerts", err)) })
 		})
@@ -136,13 +136,13 @@ func (a *Answer) askAlerts(r *Runner, ctx context.Context, wg *sync.WaitGroup, t
 
 // query is the shared form of one tenant's question. The limit asked
 // upstream is at least the default: the same one call, reusable by more.
-func (r *Runner) query(t Tenant, key string, limit int) tenantQuery {
+func (r *Runner) query(t source.Tenant, key string, limit int) tenantQuery {
 	return tenantQuery{key: t.Name() + "|" + key, limit: limit, fetch: max(limit, DefaultLim)}
 }
 
 // failure names what went wrong; a command that ran out of time while the
 // tenant had not answered says so.
-func (r *Runner) failure(ctx context.Context, t Tenant, op string, err error) error {
+func (r *Runner) failure(ctx context.Context, t source.Tenant, op string, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -156,7 +156,7 @@ func (r *Runner) failure(ctx context.Context, t Tenant, op string, err error) er
 	return err
 }
 
-func (a *Answer) track(tenants []Tenant) []Tenant {
+func (a *Answer) track(tenants []source.Tenant) []source.Tenant {
 	a.parts = make([]part, len(tenants))
 	for i, t := range tenants {
 		a.parts[i].tenant = t.Name()
@@ -213,8 +213,8 @@ func (a *Answer) Result() Result {
 	var failures []Failure
 	var pending []Pending
 	var asOf time.Time
-	var alerts []mcas.Alert
-	var acts []mcas.Activity
+	var alerts []source.Alert
+	var acts []source.Activity
 	more := false
 	for _, p := range a.parts {
 		names = append(names, p.tenant)
@@ -239,12 +239,12 @@ func (a *Answer) Result() Result {
 	switch res := a.base.(type) {
 	case AlertsResult:
 		res.Tenants, res.Failures, res.Pending, res.AsOf = names, failures, pending, asOf
-		res.Alerts, res.More = newest(alerts, more, a.limit, func(x mcas.Alert) time.Time { return x.Time })
+		res.Alerts, res.More = newest(alerts, more, a.limit, func(x source.Alert) time.Time { return x.Time })
 		res.Related = a.related
 		return res
 	case IPResult:
 		res.Tenants, res.Failures, res.Pending, res.AsOf = names, failures, pending, asOf
-		res.Activities, res.More = newest(acts, more, a.limit, func(x mcas.Activity) time.Time { return x.Time })
+		res.Activities, res.More = newest(acts, more, a.limit, func(x source.Activity) time.Time { return x.Time })
 		res.Reputation, res.RepNote = a.rep, a.repNote
 		if !a.repDone {
 			res.RepNote = "AbuseIPDB has not answered yet"

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // Option is one key=value argument.
@@ -137,7 +137,7 @@ func parseAlerts(p Parser, def *Definition, a args) (Request, error) {
 		}
 	}
 	now := p.now()
-	req := AlertsRequest{Limit: DefaultLim, Severity: "all", Status: mcas.StatusOpen, SinceText: "7d", Since: now.Add(-7 * 24 * time.Hour)}
+	req := AlertsRequest{Limit: DefaultLim, Severity: "all", Status: source.StatusOpen, SinceText: "7d", Since: now.Add(-7 * 24 * time.Hour)}
 	if v, ok := a.kv["limit"]; ok {
 		n, err := parseLimit(v)
 		if err != nil {
@@ -148,11 +148,11 @@ func parseAlerts(p Parser, def *Definition, a args) (Request, error) {
 	if v, ok := a.kv["severity"]; ok {
 		lv := strings.ToLower(v)
 		if lv != "all" {
-			s, ok := mcas.ParseSeverity(lv)
+			s, ok := source.ParseSeverity(lv)
 			if !ok {
 				return nil, &UsageError{Problem: fmt.Sprintf("unknown severity %q (low, medium, high, informational or all)", clip(v))}
 			}
-			req.Severities = []mcas.Severity{s}
+			req.Severities = []source.Severity{s}
 			lv = s.String()
 		}
 		req.Severity = lv
@@ -160,11 +160,11 @@ func parseAlerts(p Parser, def *Definition, a args) (Request, error) {
 	if v, ok := a.kv["status"]; ok {
 		switch strings.ToLower(v) {
 		case "open":
-			req.Status = mcas.StatusOpen
+			req.Status = source.StatusOpen
 		case "closed":
-			req.Status = mcas.StatusClosed
+			req.Status = source.StatusClosed
 		case "all":
-			req.Status = mcas.StatusAny
+			req.Status = source.StatusAny
 		default:
 			return nil, &UsageError{Problem: fmt.Sprintf("unknown status %q (open, closed or all)", clip(v))}
 		}
@@ -187,7 +187,7 @@ func parseAlerts(p Parser, def *Definition, a args) (Request, error) {
 }
 
 func isSeverityWord(s string) bool {
-	_, ok := mcas.ParseSeverity(s)
+	_, ok := source.ParseSeverity(s)
 	return ok
 }
 

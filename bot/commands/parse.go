@@ -12,7 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // Limits on what a user may type.
@@ -30,9 +30,9 @@ type Request interface{ command() string }
 // AlertsRequest is `/mcas alerts`.
 type AlertsRequest struct {
 	Limit      int
-	Severities []mcas.Severity // empty: all
-	Severity   string          // as given, for display
-	Status     mcas.Status
+	Severities []source.Severity // empty: all
+	Severity   string            // as given, for display
+	Status     source.Status
 	Tenant     string // "" for every tenant
 	Since      time.Time
 	SinceText  string

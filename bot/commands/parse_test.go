@@ -7,7 +7,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 var (
@@ -24,10 +24,10 @@ func TestParseValid(t *testing.T) {
 		{"   ", HelpRequest{}},
 		{"help", HelpRequest{}},
 		{"HELP", HelpRequest{}},
-		{"alerts", AlertsRequest{Limit: 20, Severity: "all", Status: mcas.StatusOpen, Since: now.Add(-7 * 24 * time.Hour), SinceText: "7d"}},
-		{"alerts 10 high", AlertsRequest{Limit: 10, Severity: "high", Severities: []mcas.Severity{mcas.SeverityHigh}, Status: mcas.StatusOpen, Since: now.Add(-7 * 24 * time.Hour), SinceText: "7d"}},
-		{"alerts since=24h tenant=CONTOSO status=all severity=medium limit=5", AlertsRequest{Limit: 5, Severity: "medium", Severities: []mcas.Severity{mcas.SeverityMedium}, Status: mcas.StatusAny, Tenant: "contoso", Since: now.Add(-24 * time.Hour), SinceText: "24h"}},
-		{"alerts fabrikam closed 2026-11-01", AlertsRequest{Limit: 20, Severity: "all", Status: mcas.StatusClosed, Tenant: "fabrikam", Since: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), SinceText: "2026-11-01"}},
+		{"alerts", AlertsRequest{Limit: 20, Severity: "all", Status: source.StatusOpen, Since: now.Add(-7 * 24 * time.Hour), SinceText: "7d"}},
+		{"alerts 10 high", AlertsRequest{Limit: 10, Severity: "high", Severities: []source.Severity{source.SeverityHigh}, Status: source.StatusOpen, Since: now.Add(-7 * 24 * time.Hour), SinceText: "7d"}},
+		{"alerts since=24h tenant=CONTOSO status=all severity=medium limit=5", AlertsRequest{Limit: 5, Severity: "medium", Severities: []source.Severity{source.SeverityMedium}, Status: source.StatusAny, Tenant: "contoso", Since: now.Add(-24 * time.Hour), SinceText: "24h"}},
+		{"alerts fabrikam closed 2026-11-01", AlertsRequest{Limit: 20, Severity: "all", Status: source.StatusClosed, Tenant: "fabrikam", Since: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC), SinceText: "2026-11-01"}},
 		{"ip 185.220.101.4", IPRequest{Addr: mustAddr("185.220.101.4"), Limit: 20}},
 		{"ip 2a02:c207:3009:9999::1 50", IPRequest{Addr: mustAddr("2a02:c207:3009:9999::1"), Limit: 50}},
 		{"ip ::ffff:10.0.0.1 tenant=fabrikam", IPRequest{Addr: mustAddr("10.0.0.1"), Limit: 20, Tenant: "fabrikam"}},

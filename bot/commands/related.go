@@ -7,14 +7,14 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/correlation"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // Relater says what other tenants' alerts share with alerts or with an
 // address (*correlation.Finder), from what the store remembers: no MCAS
 // calls.
 type Relater interface {
-	Alerts(ctx context.Context, as []mcas.Alert) ([]correlation.Match, error)
+	Alerts(ctx context.Context, as []source.Alert) ([]correlation.Match, error)
 	IP(ctx context.Context, addr netip.Addr) ([]correlation.Match, error)
 	Period() time.Duration
 }

@@ -10,15 +10,8 @@ import (
 
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
-
-// Tenant is what a handler needs from one MCAS tenant (*mcas.Client).
-type Tenant interface {
-	Name() string
-	Alerts(ctx context.Context, q mcas.AlertQuery) (mcas.AlertList, error)
-	Activities(ctx context.Context, q mcas.ActivityQuery) (mcas.ActivityList, error)
-}
 
 // Reputation looks up IP addresses (*abuseipdb.Client).
 type Reputation interface {
@@ -27,7 +20,7 @@ type Reputation interface {
 
 // Runner runs parsed commands against the tenants.
 type Runner struct {
-	Tenants    []Tenant
+	Tenants    []source.Tenant
 	Reputation Reputation // nil when no AbuseIPDB key is configured
 	Now        func() time.Time
 	// Timeout bounds one command end to end (default 25s).
@@ -84,7 +77,7 @@ type AlertsResult struct {
 	Title    string
 	Filters  []Filter
 	Tenants  []string // queried
-	Alerts   []mcas.Alert
+	Alerts   []source.Alert
 	More     bool // more matched than were shown
 	Failures []Failure
 	Pending  []Pending // tenants that have not answered yet (an interim reply)
@@ -97,7 +90,7 @@ type IPResult struct {
 	Addr       netip.Addr
 	Filters    []Filter
 	Tenants    []string
-	Activities []mcas.Activity
+	Activities []source.Activity
 	More       bool
 	Failures   []Failure
 	Reputation *abuseipdb.Report
@@ -185,13 +178,13 @@ func (r *Runner) reputation(ctx context.Context, addr netip.Addr) (*abuseipdb.Re
 	return &rep, ""
 }
 
-func (r *Runner) pick(tenant string) []Tenant {
+func (r *Runner) pick(tenant string) []source.Tenant {
 	if tenant == "" {
 		return r.Tenants
 	}
 	for _, t := range r.Tenants {
 		if t.Name() == tenant {
-			return []Tenant{t}
+			return []source.Tenant{t}
 		}
 	}
 	return nil

@@ -13,14 +13,9 @@ import (
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
-
-// AlertReader reads one alert of a tenant (*mcas.Client).
-type AlertReader interface {
-	Alert(ctx context.Context, id string) (mcas.Alert, error)
-}
 
 // Jira is what filing needs from *jira.Client.
 type Jira interface {
@@ -45,7 +40,7 @@ type Service struct {
 	Mapping    Mapping
 	Store      store.Store
 	Jira       Jira
-	Tenants    map[string]AlertReader
+	Tenants    map[string]source.Tenant
 	Reputation Reputation
 	Logger     *slog.Logger
 	Now        func() time.Time
@@ -145,7 +140,7 @@ func (s *Service) File(ctx context.Context, tenant, alertID string, by Filer) (R
 	return res, nil
 }
 
-func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader AlertReader, tenant, alertID string, by Filer) (Result, error) {
+func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader source.Tenant, tenant, alertID string, by Filer) (Result, error) {
 	// The label search is the fallback guard: an issue filed before the
 	// store knew (a lost record, a crash between create and record, a
 	// human) must not get a twin. Cloud search lags, so the store comes first.
@@ -170,10 +165,10 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader Aler
 	if s.RepeatWindow > 0 {
 		// A repeat of a group filed within the window joins its issue.
 		if gi, ok := s.groupIssue(ctx, log, tenant, grouping.Signatures(alert)); ok {
-			if err := s.comment(ctx, gi.Key, []mcas.Alert{alert}, by); err != nil {
+			if err := s.comment(ctx, gi.Key, []source.Alert{alert}, by); err != nil {
 				return Result{}, err
 			}
-			s.recordAll(ctx, log, RepeatGroup{Tenant: tenant, Signature: gi.Signature}, []mcas.Alert{alert}, gi.Key, gi.URL)
+			s.recordAll(ctx, log, RepeatGroup{Tenant: tenant, Signature: gi.Signature}, []source.Alert{alert}, gi.Key, gi.URL)
 			log.Info("audit: jira repeats appended", "issue", gi.Key, "appended", 1, "user", by.ID, "outcome", "appended")
 			return Result{Outcome: AlreadyFiled, Key: gi.Key, URL: gi.URL, Appended: 1}, nil
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -77,7 +78,7 @@ func (e *env) service(t *testing.T) *filing.Service {
 		Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules, Fields: filing.Fields{
 			AlertURL: "customfield_1", AlertSummary: "customfield_2", AlertDescription: "customfield_3",
 			AffectedUser: "customfield_4", IP: "customfield_5", ReportedIPs: "customfield_6"}},
-		Store: st, Jira: jc, Tenants: map[string]filing.AlertReader{"contoso": mc}, Reputation: rep,
+		Store: st, Jira: jc, Tenants: map[string]source.Tenant{"contoso": mc}, Reputation: rep,
 		Now: func() time.Time { return now },
 	}
 }
@@ -273,7 +274,7 @@ func TestLongAndHostileValuesFitJira(t *testing.T) {
 }
 
 func TestUserFallsBackToDescription(t *testing.T) {
-	a := mcas.Alert{Description: "<p>Suspicious sign-in by <b>carol@contoso.com</b> from 198.51.100.4</p>"}
+	a := source.Alert{Description: "<p>Suspicious sign-in by <b>carol@contoso.com</b> from 198.51.100.4</p>"}
 	if u := filing.AffectedUser(a); u != "carol@contoso.com" {
 		t.Fatalf("user %q", u)
 	}
@@ -289,14 +290,14 @@ func TestParseRulesAndPriorities(t *testing.T) {
 		}
 	}
 	p, err := filing.ParsePriorities("high=P1, informational=P5")
-	if err != nil || p[mcas.SeverityHigh] != "P1" || p[mcas.SeverityMedium] != "Medium" || p[mcas.SeverityInformational] != "P5" {
+	if err != nil || p[source.SeverityHigh] != "P1" || p[source.SeverityMedium] != "Medium" || p[source.SeverityInformational] != "P5" {
 		t.Fatalf("%v %v", p, err)
 	}
 	if _, err := filing.ParsePriorities("critical=P0"); err == nil {
 		t.Fatal("unknown severity accepted")
 	}
 	m := filing.Mapping{Priorities: p, Rules: []filing.Rule{{Conds: []filing.Cond{{Field: "policy", Contains: "impossible travel"}}, Priority: "High"}}}
-	a := mcas.Alert{Severity: mcas.SeverityLow, Entities: []mcas.Entity{{Type: "policyRule", Label: "Impossible Travel (custom)"}}}
+	a := source.Alert{Severity: source.SeverityLow, Entities: []source.Entity{{Type: "policyRule", Label: "Impossible Travel (custom)"}}}
 	if m.Priority(a) != "High" {
 		t.Fatal("policy rule not applied")
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/soc/mcasbot/grouping"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -30,7 +30,7 @@ type RepeatGroup struct {
 	Tenant, Policy string
 	By, Value      string // "account" or "ip", and the shared value
 	Signature      string
-	Alerts         []mcas.Alert // as the digest read them; the first leads
+	Alerts         []source.Alert // as the digest read them; the first leads
 }
 
 // RepeatFiler is the claim holder of repeats the digest adds to an issue.
@@ -56,8 +56,8 @@ func (s *Service) FileGroup(ctx context.Context, g RepeatGroup, by Filer) (Resul
 	// Claims in id order: the first alert is where two clicks on one group
 	// meet, so neither takes half of it.
 	members := slices.Clone(g.Alerts)
-	slices.SortFunc(members, func(a, b mcas.Alert) int { return strings.Compare(a.ID, b.ID) })
-	var won []mcas.Alert
+	slices.SortFunc(members, func(a, b source.Alert) int { return strings.Compare(a.ID, b.ID) })
+	var won []source.Alert
 	var filed []store.IssueRecord
 	release := func(reason string) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
@@ -98,7 +98,7 @@ func (s *Service) FileGroup(ctx context.Context, g RepeatGroup, by Filer) (Resul
 	for _, a := range won {
 		mine[a.ID] = true
 	}
-	won = slices.DeleteFunc(slices.Clone(g.Alerts), func(a mcas.Alert) bool { return !mine[a.ID] })
+	won = slices.DeleteFunc(slices.Clone(g.Alerts), func(a source.Alert) bool { return !mine[a.ID] })
 	res, err := s.fileGroupClaimed(ctx, log, reader, g, won, filed, by)
 	var amb ambiguous
 	switch {
@@ -119,7 +119,7 @@ func (s *Service) FileGroup(ctx context.Context, g RepeatGroup, by Filer) (Resul
 	return res, nil
 }
 
-func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader AlertReader, g RepeatGroup, won []mcas.Alert, filed []store.IssueRecord, by Filer) (Result, error) {
+func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader source.Tenant, g RepeatGroup, won []source.Alert, filed []store.IssueRecord, by Filer) (Result, error) {
 	// An issue the group has already: one of its alerts filed, or an
 	// earlier group of the same repeats within the window.
 	target := store.GroupIssue{Tenant: g.Tenant, Signature: g.Signature}
@@ -174,7 +174,7 @@ func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader
 
 // recordAll records the issue for every alert and for the group; the issue
 // exists, so a failure here is logged (the label search finds it later).
-func (s *Service) recordAll(ctx context.Context, log *slog.Logger, g RepeatGroup, as []mcas.Alert, key, url string) {
+func (s *Service) recordAll(ctx context.Context, log *slog.Logger, g RepeatGroup, as []source.Alert, key, url string) {
 	last := time.Time{}
 	for _, a := range as {
 		if err := s.record(ctx, g.Tenant, a.ID, key, url); err != nil {
@@ -225,9 +225,9 @@ func (s *Service) window() time.Duration {
 // comment, each at most once, and returns the ids of those now recorded
 // under it (added now or before). The digest calls it; RepeatFiler holds
 // the claims.
-func (s *Service) AppendRepeats(ctx context.Context, gi store.GroupIssue, alerts []mcas.Alert) ([]string, error) {
+func (s *Service) AppendRepeats(ctx context.Context, gi store.GroupIssue, alerts []source.Alert) ([]string, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", gi.Tenant, "issue", gi.Key)
-	var won []mcas.Alert
+	var won []source.Alert
 	var recorded []string
 	for _, a := range alerts {
 		claim, err := s.Store.ClaimIssue(ctx, gi.Tenant, a.ID, RepeatFiler)
@@ -269,7 +269,7 @@ func (s *Service) AppendRepeats(ctx context.Context, gi store.GroupIssue, alerts
 	return recorded, nil
 }
 
-func (s *Service) releaseAll(ctx context.Context, log *slog.Logger, tenant string, as []mcas.Alert, reason string) {
+func (s *Service) releaseAll(ctx context.Context, log *slog.Logger, tenant string, as []source.Alert, reason string) {
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	for _, a := range as {
@@ -281,7 +281,7 @@ func (s *Service) releaseAll(ctx context.Context, log *slog.Logger, tenant strin
 
 // comment adds alerts to an issue. Like a create, a comment whose answer
 // was lost may exist: such a failure is ambiguous.
-func (s *Service) comment(ctx context.Context, key string, as []mcas.Alert, by Filer) error {
+func (s *Service) comment(ctx context.Context, key string, as []source.Alert, by Filer) error {
 	if _, err := s.Jira.Comment(ctx, key, repeatComment(as, by, s.now())); err != nil {
 		var e *httpx.Error
 		if errors.As(err, &e) && (e.Status >= 500 || e.Kind == httpx.KindTimeout || e.Kind == httpx.KindUnavailable) {
@@ -297,7 +297,7 @@ func (s *Service) comment(ctx context.Context, key string, as []mcas.Alert, by F
 
 // repeatComment is the comment that adds alerts to a group's issue: a row
 // per alert (wiki markup; upstream text escaped).
-func repeatComment(as []mcas.Alert, by Filer, now time.Time) string {
+func repeatComment(as []source.Alert, by Filer, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "h4. %d more %s of this group\n", len(as), plural(len(as), "alert", "alerts"))
 	alertTable(&b, as)
@@ -311,7 +311,7 @@ func repeatComment(as []mcas.Alert, by Filer, now time.Time) string {
 
 // alertTable lists alerts as wiki-markup rows, at most maxCommentRows; the
 // ids of the rest follow.
-func alertTable(b *strings.Builder, as []mcas.Alert) {
+func alertTable(b *strings.Builder, as []source.Alert) {
 	b.WriteString("||Alert ID||Time (UTC)||Severity||User||IP addresses||Portal||\n")
 	for i, a := range as {
 		if i == maxCommentRows {
@@ -349,7 +349,7 @@ func plural(n int, one, many string) string {
 // BuildGroup makes the one issue of a group: the summary with the count,
 // a label per alert, a table of every alert, and the first alert's fields
 // (custom fields, description; d is the first alert's priority decision).
-func (m Mapping) BuildGroup(g RepeatGroup, first mcas.Alert, as []mcas.Alert, ips []netip.Addr, reps Reports, d Decision, by Filer, now time.Time) jira.Issue {
+func (m Mapping) BuildGroup(g RepeatGroup, first source.Alert, as []source.Alert, ips []netip.Addr, reps Reports, d Decision, by Filer, now time.Time) jira.Issue {
 	is := m.Build(first, ips, reps, d, by, now)
 	title := formatting.Clean(first.Title)
 	if title == "" {

@@ -14,6 +14,7 @@ import (
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -24,11 +25,11 @@ func (e *env) repeats(t *testing.T, prefix string, n int, newest time.Time) fili
 	raw := mcasfake.Repeats("contoso", "bob.smith@contoso.com", prefix, n, newest, 50*time.Minute)
 	e.mcas.AddAlerts(raw...)
 	mc, _ := mcas.New(mcas.Config{Name: "contoso", URL: e.mcas.URL, Token: "mcas-tok", RequestsPerMinute: -1}, e.mcas.Client(), nil)
-	list, err := mc.Alerts(context.Background(), mcas.AlertQuery{Limit: 100, Since: newest.Add(-24 * time.Hour)})
+	list, err := mc.Alerts(context.Background(), source.AlertQuery{Limit: 100, Since: newest.Add(-24 * time.Hour)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var as []mcas.Alert
+	var as []source.Alert
 	for _, a := range list.Alerts {
 		if strings.HasPrefix(a.ID, prefix) {
 			as = append(as, a)

@@ -13,8 +13,8 @@ import (
 	"github.com/soc/mcasbot/integrations/entra/entrafake"
 	"github.com/soc/mcasbot/integrations/graph"
 	"github.com/soc/mcasbot/integrations/graph/graphfake"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 )
 
 func TestParseGroupRules(t *testing.T) {
@@ -63,7 +63,7 @@ func TestDecideLooksUpGroupsOnlyWhenARuleCouldMatch(t *testing.T) {
 	prios, _ := filing.ParsePriorities("")
 	rules, _ := filing.ParseRules("title~Leaked credentials&group=Staff=Highest;title~Leaked credentials&group=staff&group=VIP=Highest;policy~Impossible travel=High")
 	m := filing.Mapping{Priorities: prios, Rules: rules}
-	leaked := mcas.Alert{Title: "Leaked credentials", Severity: mcas.SeverityMedium}
+	leaked := source.Alert{Title: "Leaked credentials", Severity: source.SeverityMedium}
 
 	member := &lookups{groups: []string{"All users", "Staff"}}
 	if d := m.Decide(leaked, member.fn()); d.Priority != "Highest" || strings.Join(d.Groups, ",") != "Staff" || d.Unavailable != "" || member.n != 1 {
@@ -74,7 +74,7 @@ func TestDecideLooksUpGroupsOnlyWhenARuleCouldMatch(t *testing.T) {
 		t.Fatalf("non-member: %+v after %d lookups", d, outsider.n)
 	}
 	other := &lookups{groups: []string{"Staff"}}
-	if d := m.Decide(mcas.Alert{Title: "Ransomware activity", Severity: mcas.SeverityHigh}, other.fn()); d.Priority != "High" || other.n != 0 {
+	if d := m.Decide(source.Alert{Title: "Ransomware activity", Severity: source.SeverityHigh}, other.fn()); d.Priority != "High" || other.n != 0 {
 		t.Fatalf("no group rule could match: %+v after %d lookups", d, other.n)
 	}
 	down := &lookups{err: errors.New("Graph is down")}

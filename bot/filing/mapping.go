@@ -14,7 +14,7 @@ import (
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // Jira's limits.
@@ -31,9 +31,9 @@ type Fields struct {
 
 // ParsePriorities reads "high=High,medium=Medium,low=Low,informational=Lowest"
 // over the defaults.
-func ParsePriorities(s string) (map[mcas.Severity]string, error) {
-	out := map[mcas.Severity]string{
-		mcas.SeverityHigh: "High", mcas.SeverityMedium: "Medium", mcas.SeverityLow: "Low", mcas.SeverityInformational: "Lowest",
+func ParsePriorities(s string) (map[source.Severity]string, error) {
+	out := map[source.Severity]string{
+		source.SeverityHigh: "High", source.SeverityMedium: "Medium", source.SeverityLow: "Low", source.SeverityInformational: "Lowest",
 	}
 	for _, part := range strings.Split(s, ",") {
 		part = strings.TrimSpace(part)
@@ -41,7 +41,7 @@ func ParsePriorities(s string) (map[mcas.Severity]string, error) {
 			continue
 		}
 		sev, prio, ok := strings.Cut(part, "=")
-		s, known := mcas.ParseSeverity(strings.TrimSpace(sev))
+		s, known := source.ParseSeverity(strings.TrimSpace(sev))
 		if !ok || !known || strings.TrimSpace(prio) == "" {
 			return nil, fmt.Errorf("priority mapping %q is not severity=Priority (severity: low, medium, high, informational)", part)
 		}
@@ -54,7 +54,7 @@ func ParsePriorities(s string) (map[mcas.Severity]string, error) {
 type Mapping struct {
 	Project    string
 	IssueType  string
-	Priorities map[mcas.Severity]string
+	Priorities map[source.Severity]string
 	Rules      []Rule
 	Fields     Fields
 }
@@ -76,7 +76,7 @@ var (
 
 // AffectedUser is the alert's account/user entity, else the first e-mail
 // in its description.
-func AffectedUser(a mcas.Alert) string {
+func AffectedUser(a source.Alert) string {
 	if u := a.User(); u != "" {
 		return u
 	}
@@ -84,7 +84,7 @@ func AffectedUser(a mcas.Alert) string {
 }
 
 // IPs are the alert's IP entities, else the addresses in its description.
-func IPs(a mcas.Alert) []netip.Addr {
+func IPs(a source.Alert) []netip.Addr {
 	var out []netip.Addr
 	seen := map[netip.Addr]bool{}
 	add := func(s string) {
@@ -160,7 +160,7 @@ func reportLine(ip netip.Addr, rep abuseipdb.Report) string {
 type Filer struct{ ID, Name string }
 
 // Build makes the Jira issue for an alert, with the priority d decided.
-func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, d Decision, by Filer, now time.Time) jira.Issue {
+func (m Mapping) Build(a source.Alert, ips []netip.Addr, reps Reports, d Decision, by Filer, now time.Time) jira.Issue {
 	title := formatting.Clean(a.Title)
 	if title == "" {
 		title = "(untitled alert)"
@@ -199,7 +199,7 @@ func (m Mapping) Build(a mcas.Alert, ips []netip.Addr, reps Reports, d Decision,
 	return is
 }
 
-func labels(a mcas.Alert) []string {
+func labels(a source.Alert) []string {
 	out := []string{"mcas", Label(a.ID)}
 	if t := tenantLabel(a.Tenant); t != "" {
 		out = append(out, t)
@@ -215,7 +215,7 @@ func tenantLabel(tenant string) string {
 	return ""
 }
 
-func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []string, report string, d Decision, by Filer, now time.Time) string {
+func (m Mapping) description(a source.Alert, title, desc, user string, ips []string, report string, d Decision, by Filer, now time.Time) string {
 	var b strings.Builder
 	b.WriteString("h3. Defender for Cloud Apps alert\n")
 	row := func(k, v string) {
@@ -244,7 +244,7 @@ func (m Mapping) description(a mcas.Alert, title, desc, user string, ips []strin
 	}
 	if len(a.Entities) > 0 {
 		b.WriteString("\nh3. Entities\n||Type||Value||\n")
-		ents := append([]mcas.Entity(nil), a.Entities...)
+		ents := append([]source.Entity(nil), a.Entities...)
 		sort.SliceStable(ents, func(i, j int) bool { return ents[i].Type < ents[j].Type })
 		for _, e := range ents {
 			v := e.Label

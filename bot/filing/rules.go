@@ -13,7 +13,7 @@ import (
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // Rule sets the priority of alerts that meet all its conditions.
@@ -129,7 +129,7 @@ type GroupLookup func() ([]string, error)
 // Decide picks the first matching rule, else the severity's priority. The
 // groups are looked up at most once, and only when a rule whose other
 // conditions hold tests a group.
-func (m Mapping) Decide(a mcas.Alert, groups GroupLookup) Decision {
+func (m Mapping) Decide(a source.Alert, groups GroupLookup) Decision {
 	var (
 		looked      bool
 		have        []string
@@ -168,9 +168,9 @@ func (m Mapping) Decide(a mcas.Alert, groups GroupLookup) Decision {
 }
 
 // Priority is the decision without group lookups.
-func (m Mapping) Priority(a mcas.Alert) string { return m.Decide(a, nil).Priority }
+func (m Mapping) Priority(a source.Alert) string { return m.Decide(a, nil).Priority }
 
-func (r Rule) fieldsMatch(a mcas.Alert) bool {
+func (r Rule) fieldsMatch(a source.Alert) bool {
 	for _, c := range r.Conds {
 		var v string
 		switch c.Field {
@@ -228,7 +228,7 @@ func groupNotes(b *strings.Builder, d Decision) {
 
 // decide picks the alert's priority, asking for the affected user's groups
 // only if a group rule could match, within GroupWait.
-func (s *Service) decide(ctx context.Context, log *slog.Logger, a mcas.Alert) Decision {
+func (s *Service) decide(ctx context.Context, log *slog.Logger, a source.Alert) Decision {
 	d := s.Mapping.Decide(a, func() ([]string, error) {
 		user := AffectedUser(a)
 		switch {

@@ -13,7 +13,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -67,7 +67,7 @@ func ParseTriageValue(s string) (TriageValue, error) {
 	if len(parts) > 0 {
 		parts[0], group = strings.CutPrefix(parts[0], groupOp)
 	}
-	if len(parts) < 3 || (parts[0] != OpDetails && parts[0] != OpClose) || !tenantNameRE.MatchString(parts[1]) || !mcas.ValidID(parts[2]) {
+	if len(parts) < 3 || (parts[0] != OpDetails && parts[0] != OpClose) || !tenantNameRE.MatchString(parts[1]) || !source.ValidID(parts[2]) {
 		return TriageValue{}, fmt.Errorf("not an alert menu value")
 	}
 	v := TriageValue{Op: parts[0], Tenant: parts[1], AlertID: parts[2], Group: group}
@@ -107,12 +107,12 @@ func ClosedFromStore(rec store.CloseRecord) *Closed {
 
 // ClosedFromAlert is how MCAS's own resolution of an alert reads, when
 // the bot has no record of closing it (nil while it is open).
-func ClosedFromAlert(a mcas.Alert) *Closed {
+func ClosedFromAlert(a source.Alert) *Closed {
 	if a.Open() {
 		return nil
 	}
-	c := &Closed{Classification: mcas.ResolutionName(a.Resolution), Elsewhere: true, HandledBy: a.HandledBy, At: a.ResolveTime}
-	if k, ok := mcas.ClassificationOf(a.Resolution); ok {
+	c := &Closed{Classification: source.ResolutionName(a.Resolution), Elsewhere: true, HandledBy: a.HandledBy, At: a.ResolveTime}
+	if k, ok := source.ClassificationOf(a.Resolution); ok {
 		c.Classification = string(k)
 	}
 	return c
@@ -133,7 +133,7 @@ func closedWords(c Closed, slack bool) string {
 		}
 		return Cut(Clean(s), n)
 	}
-	kind := mcas.Classification(c.Classification)
+	kind := source.Classification(c.Classification)
 	how := "Closed as " + esc(kind.Label(), 40)
 	switch c.Classification {
 	case "dismissed", "resolved":
@@ -152,8 +152,8 @@ func closedWords(c Closed, slack bool) string {
 		}
 		return how
 	}
-	if r, ok := kind.Reason(c.Reason); ok {
-		how += " (" + r.Label + ")"
+	if label := source.ReasonLabel(kind, c.Reason); label != "" {
+		how += " (" + label + ")"
 	}
 	switch {
 	case c.Elsewhere && c.HandledBy != "":
@@ -178,7 +178,7 @@ func closedWords(c Closed, slack bool) string {
 
 // CardInput is everything a detail card shows.
 type CardInput struct {
-	Alert      mcas.Alert
+	Alert      source.Alert
 	Reputation map[string]abuseipdb.Report
 	RepNotes   map[string]string
 	Issue      *Filed  // its Jira issue, when filed
@@ -249,7 +249,7 @@ func statusWord(c *Closed) string {
 	return "closed"
 }
 
-func statusText(a mcas.Alert, c *Closed, slack bool) string {
+func statusText(a source.Alert, c *Closed, slack bool) string {
 	if c != nil {
 		if slack {
 			return ClosedText(*c)
@@ -306,7 +306,7 @@ var entityGroups = []struct {
 }
 
 // entityValue is what an entity is called: its UPN, e-mail, label or id.
-func entityValue(e mcas.Entity) string {
+func entityValue(e source.Entity) string {
 	for _, v := range []string{e.UPN, e.Email, e.Label, e.ID} {
 		if v = Clean(v); v != "" {
 			return v
@@ -318,7 +318,7 @@ func entityValue(e mcas.Entity) string {
 // groupEntities lists entity values by group title, without repeats; the
 // last group ("Other") holds every other kind except the policy, which the
 // card shows on its own.
-func groupEntities(a mcas.Alert) ([]string, map[string][]string) {
+func groupEntities(a source.Alert) ([]string, map[string][]string) {
 	var titles []string
 	out := map[string][]string{}
 	seen := map[string]bool{}
@@ -427,7 +427,7 @@ func verdictWord(score int) string {
 // maxEvidence bounds the evidence list.
 const maxEvidence = 10
 
-func evidenceText(a mcas.Alert) string {
+func evidenceText(a source.Alert) string {
 	if len(a.Evidence) == 0 {
 		return ""
 	}
@@ -453,7 +453,7 @@ func cardActions(in CardInput, key, title string, closed bool) *slack.ActionBloc
 	if create := createButton(a); !in.NoJira && in.Issue == nil && create != nil {
 		elems = append(elems, create)
 	}
-	if !in.NoClose && !closed && mcas.ValidID(a.ID) && tenantNameRE.MatchString(a.Tenant) {
+	if !in.NoClose && !closed && source.ValidID(a.ID) && tenantNameRE.MatchString(a.Tenant) {
 		v := TriageValue{Op: OpClose, Tenant: a.Tenant, AlertID: a.ID, Title: Cut(title, 150)}
 		elems = append(elems, slack.NewButtonBlockElement(ActionClose+":"+key, v.String(), slack.NewTextBlockObject(slack.PlainTextType, "Close…", false, false)))
 	}
@@ -538,7 +538,7 @@ func alertInterim(r commands.AlertResult) *slack.WebhookMessage {
 }
 
 // detailOption is one "Details for…" choice: time, tenant and title.
-func detailOption(a mcas.Alert, withTenant bool) *slack.OptionBlockObject {
+func detailOption(a source.Alert, withTenant bool) *slack.OptionBlockObject {
 	text := a.Time.UTC().Format("01-02 15:04") + " · "
 	if withTenant {
 		text += a.Tenant + " · "
@@ -548,8 +548,8 @@ func detailOption(a mcas.Alert, withTenant bool) *slack.OptionBlockObject {
 
 // detailsOption is a "Details for…" choice labelled text; nil when the
 // alert's ids cannot travel in a value.
-func detailsOption(a mcas.Alert, text string) *slack.OptionBlockObject {
-	if !mcas.ValidID(a.ID) || !tenantNameRE.MatchString(a.Tenant) {
+func detailsOption(a source.Alert, text string) *slack.OptionBlockObject {
+	if !source.ValidID(a.ID) || !tenantNameRE.MatchString(a.Tenant) {
 		return nil
 	}
 	v := TriageValue{Op: OpDetails, Tenant: a.Tenant, AlertID: a.ID}.String()
@@ -561,12 +561,12 @@ func detailsOption(a mcas.Alert, text string) *slack.OptionBlockObject {
 
 // detailsSelect is the "Details for…" menu of a list of alerts (at most
 // 100 options, as Slack allows); nil when no alert can be offered.
-func detailsSelect(placeholder string, as []mcas.Alert, withTenant bool) *slack.ActionBlock {
-	return detailsSelectOf(placeholder, as, func(a mcas.Alert) *slack.OptionBlockObject { return detailOption(a, withTenant) })
+func detailsSelect(placeholder string, as []source.Alert, withTenant bool) *slack.ActionBlock {
+	return detailsSelectOf(placeholder, as, func(a source.Alert) *slack.OptionBlockObject { return detailOption(a, withTenant) })
 }
 
 // detailsSelectOf is detailsSelect with each alert's option made by option.
-func detailsSelectOf(placeholder string, as []mcas.Alert, option func(mcas.Alert) *slack.OptionBlockObject) *slack.ActionBlock {
+func detailsSelectOf(placeholder string, as []source.Alert, option func(source.Alert) *slack.OptionBlockObject) *slack.ActionBlock {
 	var opts []*slack.OptionBlockObject
 	for _, a := range as {
 		if o := option(a); o != nil && len(opts) < 100 {

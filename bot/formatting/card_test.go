@@ -12,18 +12,18 @@ import (
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
-func fullAlert() mcas.Alert {
-	return mcas.Alert{
-		ID: "65a1b2c3d4e5f60718293a4b", Tenant: "contoso", Time: now.Add(-3 * time.Hour), Severity: mcas.SeverityHigh,
+func fullAlert() source.Alert {
+	return source.Alert{
+		ID: "65a1b2c3d4e5f60718293a4b", Tenant: "contoso", Time: now.Add(-3 * time.Hour), Severity: source.SeverityHigh,
 		Title:       "Activity from a Tor IP address",
 		Description: `<p>bob.smith@contoso.com performed an activity from the Tor exit node 185.220.101.4.</p>__siteIcon__`,
 		URL:         "https://contoso.portal.cloudappsecurity.com/#/alerts/65a1b2c3d4e5f60718293a4b",
 		ThreatScore: 87, Status: 1,
-		Entities: []mcas.Entity{
+		Entities: []source.Entity{
 			{Type: "account", UPN: "bob.smith@contoso.com", Label: "Bob Smith"},
 			{Type: "ip", ID: "185.220.101.4"},
 			{Type: "ip", ID: "10.20.30.40"},
@@ -42,7 +42,7 @@ func fullAlert() mcas.Alert {
 
 func alertResult() commands.AlertResult {
 	return commands.AlertResult{
-		ID: "65a1b2c3d4e5f60718293a4b", Tenants: []string{"contoso", "fabrikam"}, Found: []mcas.Alert{fullAlert()},
+		ID: "65a1b2c3d4e5f60718293a4b", Tenants: []string{"contoso", "fabrikam"}, Found: []source.Alert{fullAlert()},
 		Reputation: map[string]abuseipdb.Report{"185.220.101.4": {Score: 100, Tor: true, Reports: 3120, ISP: "Zwiebelfreunde e.V.", Country: "DE"}},
 		RepNotes:   map[string]string{"10.20.30.40": "private or reserved address: not sent to AbuseIPDB"},
 		Issue:      &store.IssueRecord{State: store.IssueCreated, Key: "SEC-12", URL: "https://jira.example/browse/SEC-12", By: "U0LEAD"},
@@ -52,9 +52,9 @@ func alertResult() commands.AlertResult {
 func hostileClosed() commands.AlertResult {
 	h := hostile()
 	h.Tenant = "contoso"
-	h.Resolution, h.HandledBy, h.ResolveTime = mcas.ResolutionResolved, "<!here> mallory@evil.example", now.Add(-time.Hour)
+	h.Resolution, h.HandledBy, h.ResolveTime = source.ResolutionResolved, "<!here> mallory@evil.example", now.Add(-time.Hour)
 	h.Evidence = []string{`<a href="https://evil.example">[click|https://evil.example]</a> <@U0ADMIN>`}
-	return commands.AlertResult{ID: h.ID, Tenants: []string{"contoso"}, Found: []mcas.Alert{h}}
+	return commands.AlertResult{ID: h.ID, Tenants: []string{"contoso"}, Found: []source.Alert{h}}
 }
 
 func alertCases() map[string]commands.AlertResult {
@@ -72,7 +72,7 @@ func alertCases() map[string]commands.AlertResult {
 		"alert_several":      several,
 		"alert_none":         {ID: "deadbeef", Tenants: []string{"contoso", "fabrikam"}, Failures: []commands.Failure{{Tenant: "fabrikam", Err: upstreamErr("throttled", 429, "")}}},
 		"alert_none_at_all":  {ID: "deadbeef", Tenants: []string{"contoso", "fabrikam"}},
-		"alert_pending":      {ID: "deadbeef", Tenants: []string{"contoso", "fabrikam"}, Found: []mcas.Alert{fullAlert()}, Pending: []commands.Pending{{Tenant: "fabrikam", After: 8 * time.Second}}},
+		"alert_pending":      {ID: "deadbeef", Tenants: []string{"contoso", "fabrikam"}, Found: []source.Alert{fullAlert()}, Pending: []commands.Pending{{Tenant: "fabrikam", After: 8 * time.Second}}},
 		"alert_every_failed": {ID: "deadbeef", Tenants: []string{"contoso"}, Failures: []commands.Failure{{Tenant: "contoso", Err: upstreamErr("authentication failed", 401, "Invalid token")}}},
 	}
 }
@@ -232,10 +232,10 @@ func FuzzCard(f *testing.F) {
 		a := fullAlert()
 		a.Title, a.Description, a.HandledBy, a.Resolution = title, desc, handledBy, (n%6+6)%6
 		for i := range min(max(n, 0), 60) {
-			a.Entities = append(a.Entities, mcas.Entity{Type: []string{"account", "ip", "device", "file", "x<y>"}[i%5], Label: label, ID: label})
+			a.Entities = append(a.Entities, source.Entity{Type: []string{"account", "ip", "device", "file", "x<y>"}[i%5], Label: label, ID: label})
 			a.Evidence = append(a.Evidence, evidence)
 		}
-		res := commands.AlertResult{ID: a.ID, Tenants: []string{"contoso"}, Found: []mcas.Alert{a},
+		res := commands.AlertResult{ID: a.ID, Tenants: []string{"contoso"}, Found: []source.Alert{a},
 			Close: &store.CloseRecord{State: store.CloseDone, By: label, ByName: label, Classification: title, Reason: desc, Comment: evidence}}
 		msg := formatting.Reply(res)
 		if err := formatting.Check(msg); err != nil {

@@ -14,7 +14,7 @@ import (
 
 	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // ActionCreateJira prefixes the action_id of every Create Jira button.
@@ -41,7 +41,7 @@ func ParseButtonValue(s string) (ButtonValue, error) {
 // DigestInput is what one digest run found.
 type DigestInput struct {
 	Since      map[string]time.Time // per tenant: alerts newer than this
-	Alerts     []mcas.Alert         // new alerts, any order
+	Alerts     []source.Alert       // new alerts, any order
 	Reputation map[string]abuseipdb.Report
 	Failures   []TenantProblem // tenants that could not be read
 	Truncated  map[string]int  // per tenant: alerts beyond the per-run cap
@@ -88,7 +88,7 @@ const (
 )
 
 // SortForDigest orders alerts most severe first, then newest first.
-func SortForDigest(as []mcas.Alert) {
+func SortForDigest(as []source.Alert) {
 	sort.SliceStable(as, func(i, j int) bool {
 		if ri, rj := as[i].Severity.Rank(), as[j].Severity.Rank(); ri != rj {
 			return ri > rj
@@ -100,7 +100,7 @@ func SortForDigest(as []mcas.Alert) {
 // DigestChunk is one message of a digest and the alerts it carries.
 type DigestChunk struct {
 	Msg    *slack.WebhookMessage
-	Alerts []mcas.Alert
+	Alerts []source.Alert
 	// View is what the message shows, kept in the store after posting so
 	// the message can be redrawn whenever one of its alerts changes.
 	View DigestView
@@ -112,7 +112,7 @@ type DigestChunk struct {
 type DigestView struct {
 	Text       string                      `json:"text"`
 	Head       slack.Blocks                `json:"head"`
-	Alerts     []mcas.Alert                `json:"alerts"`
+	Alerts     []source.Alert              `json:"alerts"`
 	Reputation map[string]abuseipdb.Report `json:"reputation,omitempty"`
 	Tail       slack.Blocks                `json:"tail"`
 	NoJira     bool                        `json:"no_jira,omitempty"`
@@ -214,20 +214,20 @@ func Digest(in DigestInput) []DigestChunk {
 
 // entry is one card of a digest: an alert, or a group of repeats.
 type entry struct {
-	alerts []mcas.Alert // a group's in digest order; the first leads
+	alerts []source.Alert // a group's in digest order; the first leads
 	group  *DigestGroup
 }
 
 // entries puts each group where its first alert is and leaves the other
 // alerts as they are.
-func entries(alerts []mcas.Alert, groups []DigestGroup) []entry {
+func entries(alerts []source.Alert, groups []DigestGroup) []entry {
 	member := map[[2]string]int{}
 	for gi, g := range groups {
 		for _, id := range g.IDs {
 			member[[2]string{g.Tenant, id}] = gi
 		}
 	}
-	byGroup := map[int][]mcas.Alert{}
+	byGroup := map[int][]source.Alert{}
 	for _, a := range alerts {
 		if gi, ok := member[[2]string{a.Tenant, a.ID}]; ok {
 			byGroup[gi] = append(byGroup[gi], a)
@@ -238,7 +238,7 @@ func entries(alerts []mcas.Alert, groups []DigestGroup) []entry {
 	for _, a := range alerts {
 		gi, ok := member[[2]string{a.Tenant, a.ID}]
 		if !ok {
-			out = append(out, entry{alerts: []mcas.Alert{a}})
+			out = append(out, entry{alerts: []source.Alert{a}})
 			continue
 		}
 		if !done[gi] {
@@ -304,7 +304,7 @@ func QuietDigest(text string) *slack.WebhookMessage {
 func totalsText(in DigestInput) string {
 	type key struct {
 		tenant string
-		sev    mcas.Severity
+		sev    source.Severity
 	}
 	counts := map[key]int{}
 	tenants := map[string]int{}
@@ -315,7 +315,7 @@ func totalsText(in DigestInput) string {
 	var lines []string
 	for _, t := range sortedKeys(tenants) {
 		var parts []string
-		for _, s := range []mcas.Severity{mcas.SeverityHigh, mcas.SeverityMedium, mcas.SeverityLow, mcas.SeverityInformational} {
+		for _, s := range []source.Severity{source.SeverityHigh, source.SeverityMedium, source.SeverityLow, source.SeverityInformational} {
 			if c := counts[key{t, s}]; c > 0 {
 				parts = append(parts, fmt.Sprintf("%d %s", c, s))
 			}
@@ -341,7 +341,7 @@ var idSafe = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
 
 // alertKey names an alert in block and action ids: unique per (tenant,
 // id), short, and free of the "~" FiledBlocks uses for versions.
-func alertKey(a mcas.Alert) string { return idPart(a.Tenant, 60) + ":" + idPart(a.ID, 64) }
+func alertKey(a source.Alert) string { return idPart(a.Tenant, 60) + ":" + idPart(a.ID, 64) }
 
 // idPart is s when it is short and safe; otherwise a readable prefix and a
 // hash of all of s, so that two different values never share a key.
@@ -417,7 +417,7 @@ func digestClosedText(c Closed, style int) string {
 	return ClosedText(c)
 }
 
-func card(in DigestView, a mcas.Alert) string {
+func card(in DigestView, a source.Alert) string {
 	title := CutEscaped(Clean(a.Title), 150)
 	if title == "" {
 		title = "(untitled alert)"
@@ -454,13 +454,13 @@ func card(in DigestView, a mcas.Alert) string {
 	return Cut(strings.Join(lines, "\n"), cardChars)
 }
 
-func actions(a mcas.Alert, jira bool) *slack.ActionBlock {
+func actions(a source.Alert, jira bool) *slack.ActionBlock {
 	return entryActions(a, createButton(a), "Open in Defender", jira)
 }
 
 // entryActions are a digest entry's buttons: Create Jira (create, when Jira
 // is on and the button could be made) and a link to lead in the portal.
-func entryActions(lead mcas.Alert, create *slack.ButtonBlockElement, openText string, jira bool) *slack.ActionBlock {
+func entryActions(lead source.Alert, create *slack.ButtonBlockElement, openText string, jira bool) *slack.ActionBlock {
 	var elems []slack.BlockElement
 	if jira && create != nil {
 		elems = append(elems, create)
@@ -478,13 +478,13 @@ func entryActions(lead mcas.Alert, create *slack.ButtonBlockElement, openText st
 
 // createButton is an alert's Create Jira button; nil when its ids are too
 // long for a button value.
-func createButton(a mcas.Alert) *slack.ButtonBlockElement {
+func createButton(a source.Alert) *slack.ButtonBlockElement {
 	return jiraButton(a, ButtonValue{Tenant: a.Tenant, AlertID: a.ID}, "Create Jira")
 }
 
 // jiraButton is a Create Jira button carrying v, named after lead; nil
 // when the ids are too long for a button value.
-func jiraButton(lead mcas.Alert, v ButtonValue, text string) *slack.ButtonBlockElement {
+func jiraButton(lead source.Alert, v ButtonValue, text string) *slack.ButtonBlockElement {
 	if len(lead.ID)+len(lead.Tenant) > maxButtonID {
 		return nil
 	}
@@ -496,9 +496,9 @@ func jiraButton(lead mcas.Alert, v ButtonValue, text string) *slack.ButtonBlockE
 
 // alertMenu is a digest entry's overflow: Details, and Close… until the
 // alert is closed. nil when the alert's ids cannot travel in a value.
-func alertMenu(a mcas.Alert, closable bool) *slack.OverflowBlockElement {
+func alertMenu(a source.Alert, closable bool) *slack.OverflowBlockElement {
 	details := TriageValue{Op: OpDetails, Tenant: a.Tenant, AlertID: a.ID}
-	if !mcas.ValidID(a.ID) || !tenantNameRE.MatchString(a.Tenant) || len(details.String()) > maxOptionValue {
+	if !source.ValidID(a.ID) || !tenantNameRE.MatchString(a.Tenant) || len(details.String()) > maxOptionValue {
 		return nil
 	}
 	opts := []*slack.OptionBlockObject{slack.NewOptionBlockObject(details.String(), plain("Details"), nil)}
@@ -549,7 +549,7 @@ func filedText(f Filed) string {
 
 // AlertKeyOf returns the key FiledBlocks uses for an alert.
 func AlertKeyOf(tenant, alertID string) string {
-	return alertKey(mcas.Alert{Tenant: tenant, ID: alertID})
+	return alertKey(source.Alert{Tenant: tenant, ID: alertID})
 }
 
 // PendingAlerts lists the alert keys of a message that still have a

@@ -10,7 +10,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 func digestInput(n int) formatting.DigestInput {
@@ -36,7 +36,7 @@ func TestGoldenDigest(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The most severe alerts come first.
-	if chunks[0].Alerts[0].Severity != mcas.SeverityHigh {
+	if chunks[0].Alerts[0].Severity != source.SeverityHigh {
 		t.Fatalf("first alert is %s", chunks[0].Alerts[0].Severity)
 	}
 
@@ -108,10 +108,10 @@ func FuzzDigest(f *testing.F) {
 	f.Add(strings.Repeat("t", 3000), strings.Repeat("x", 300), strings.Repeat("f", 300), "https://ok.example/a", "u", 60)
 	f.Fuzz(func(t *testing.T, title, tenant, id, url, user string, n int) {
 		n = min(max(n, 1), 60)
-		as := make([]mcas.Alert, n)
+		as := make([]source.Alert, n)
 		for i := range as {
-			as[i] = mcas.Alert{ID: fmt.Sprintf("%s%d", id, i), Tenant: tenant, Title: title, URL: url, Severity: mcas.Severity(i % 4),
-				Entities: []mcas.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: user}}}
+			as[i] = source.Alert{ID: fmt.Sprintf("%s%d", id, i), Tenant: tenant, Title: title, URL: url, Severity: source.Severity(i % 4),
+				Entities: []source.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: user}}}
 		}
 		formatting.SortForDigest(as)
 		for _, c := range formatting.Digest(formatting.DigestInput{Alerts: as, Failures: []formatting.TenantProblem{{Tenant: tenant, Reason: title}}}) {

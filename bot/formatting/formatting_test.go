@@ -19,19 +19,19 @@ import (
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
 var now = time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
 
-func alert(i int, tenant string) mcas.Alert {
-	return mcas.Alert{
+func alert(i int, tenant string) source.Alert {
+	return source.Alert{
 		ID: fmt.Sprintf("65a1b2c3d4e5f607%08x", i), Tenant: tenant, Time: now.Add(-time.Duration(i) * time.Hour),
-		Title: "Impossible travel activity", Severity: mcas.Severity(i % 3),
+		Title: "Impossible travel activity", Severity: source.Severity(i % 3),
 		URL: "https://" + tenant + ".portal.cloudappsecurity.com/#/alerts/65a1b2c3",
-		Entities: []mcas.Entity{
+		Entities: []source.Entity{
 			{Type: "account", UPN: "alice@" + tenant + ".com"},
 			{Type: "ip", ID: "185.220.101.4"},
 			{Type: "country", ID: "NL"},
@@ -39,8 +39,8 @@ func alert(i int, tenant string) mcas.Alert {
 	}
 }
 
-func alerts(n int) []mcas.Alert {
-	out := make([]mcas.Alert, n)
+func alerts(n int) []source.Alert {
+	out := make([]source.Alert, n)
 	for i := range out {
 		out[i] = alert(i, []string{"contoso", "fabrikam"}[i%2])
 	}
@@ -49,13 +49,13 @@ func alerts(n int) []mcas.Alert {
 
 var filters = []commands.Filter{{Key: "severity", Value: "all"}, {Key: "status", Value: "open"}, {Key: "since", Value: "7d"}, {Key: "limit", Value: "20"}}
 
-func hostile() mcas.Alert {
-	return mcas.Alert{
-		ID: "6660000000000000000000ff", Tenant: "contoso<!here>", Time: now, Severity: mcas.SeverityHigh,
+func hostile() source.Alert {
+	return source.Alert{
+		ID: "6660000000000000000000ff", Tenant: "contoso<!here>", Time: now, Severity: source.SeverityHigh,
 		Title:       "<!channel> Urgent: <https://evil.example/login|Reset your password> & win\u0007",
 		Description: `<script>alert(1)</script><p>Click <a href="https://evil.example">here</a></p>__siteIcon__`,
 		URL:         "javascript:alert(1)",
-		Entities:    []mcas.Entity{{Type: "account", UPN: "<@U0ADMIN>"}, {Type: "ip", ID: "185.220.101.4"}},
+		Entities:    []source.Entity{{Type: "account", UPN: "<@U0ADMIN>"}, {Type: "ip", ID: "185.220.101.4"}},
 	}
 }
 
@@ -66,7 +66,7 @@ func upstreamErr(kind httpx.Kind, status int, detail string) error {
 func cases() map[string]commands.Result {
 	rep := abuseipdb.Report{IP: "185.220.101.4", Public: true, Score: 100, Reports: 3120, DistinctUsers: 410, ISP: "Zwiebelfreunde e.V.",
 		UsageType: "Data Center/Web Hosting/Transit", Country: "DE", Tor: true, LastReported: now.Add(-2 * time.Hour)}
-	acts := []mcas.Activity{
+	acts := []source.Activity{
 		{ID: "1", Tenant: "contoso", Time: now.Add(-time.Minute), App: "Microsoft Exchange Online", Description: "Create inbox rule <b>forward-all</b>", IP: "185.220.101.4", User: "alice@contoso.com", City: "Berlin", Country: "DE"},
 		{ID: "2", Tenant: "fabrikam", Time: now.Add(-time.Hour), App: "Microsoft Entra ID", Description: "Failed log on", IP: "185.220.101.4", User: "bob@fabrikam.com", Country: "DE"},
 	}
@@ -75,7 +75,7 @@ func cases() map[string]commands.Result {
 	errors.As(usage, &ue)
 	return map[string]commands.Result{
 		"alerts": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam"}, Alerts: alerts(5)},
-		"alerts_partial_hostile": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam"}, Alerts: []mcas.Alert{hostile()},
+		"alerts_partial_hostile": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam"}, Alerts: []source.Alert{hostile()},
 			Failures: []commands.Failure{{Tenant: "fabrikam", Err: upstreamErr(httpx.KindThrottled, 429, "<b>Too many</b> requests")}}},
 		"alerts_empty":      commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso"}},
 		"alerts_all_failed": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"fabrikam"}, Failures: []commands.Failure{{Tenant: "fabrikam", Err: upstreamErr(httpx.KindAuth, 401, "Invalid token")}}},
@@ -190,9 +190,9 @@ func TestHostileAlertIsDefused(t *testing.T) {
 
 func TestHundredAlertsSayHowManyWereLeftOut(t *testing.T) {
 	// Compact rows: only the 100-row cap (header + 99) applies.
-	short := make([]mcas.Alert, 100)
+	short := make([]source.Alert, 100)
 	for i := range short {
-		short[i] = mcas.Alert{ID: "1", Tenant: "c", Time: now, Title: "t"}
+		short[i] = source.Alert{ID: "1", Tenant: "c", Time: now, Title: "t"}
 	}
 	msg := formatting.Reply(commands.AlertsResult{Title: "MCAS alerts", Tenants: []string{"c"}, Alerts: short})
 	size, _ := formatting.Measure(msg)
@@ -217,7 +217,7 @@ func TestLongCellsStayWithinTableBudget(t *testing.T) {
 	many := alerts(100)
 	for i := range many {
 		many[i].Title = strings.Repeat("Ünïcödé title ", 40)
-		many[i].Entities = append(many[i].Entities, mcas.Entity{Type: "account", UPN: strings.Repeat("u", 300)})
+		many[i].Entities = append(many[i].Entities, source.Entity{Type: "account", UPN: strings.Repeat("u", 300)})
 		many[i].Entities[0].UPN = strings.Repeat("very.long.user.name", 10) + "@example.com"
 	}
 	msg := formatting.Reply(commands.AlertsResult{Title: "MCAS alerts", Tenants: []string{"contoso"}, Alerts: many})
@@ -300,10 +300,10 @@ func FuzzAlertsMessage(f *testing.F) {
 	f.Add(strings.Repeat("x", 5000), "", "", "https://ok.example/a", "t", 100)
 	f.Fuzz(func(t *testing.T, title, desc, user, url, tenant string, n int) {
 		n = min(max(n, 0), 100)
-		as := make([]mcas.Alert, n)
+		as := make([]source.Alert, n)
 		for i := range as {
-			as[i] = mcas.Alert{ID: "1", Tenant: tenant, Time: now, Title: title, Description: desc, URL: url,
-				Entities: []mcas.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: user}}}
+			as[i] = source.Alert{ID: "1", Tenant: tenant, Time: now, Title: title, Description: desc, URL: url,
+				Entities: []source.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: user}}}
 		}
 		res := commands.AlertsResult{Title: title, Tenants: []string{tenant}, Alerts: as,
 			Failures: []commands.Failure{{Tenant: tenant, Err: errors.New(desc)}}}

@@ -7,8 +7,7 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // Grouped repeats in the digest (issue #11): one entry for a tenant's
@@ -18,7 +17,7 @@ import (
 
 // groupBlocks draws a group: its card (with its menu, and how much of it
 // is closed), then its buttons, or its issue once every alert in it is filed.
-func groupBlocks(v DigestView, g DigestGroup, as []mcas.Alert, states map[string]AlertState, closedStyle int) []slack.Block {
+func groupBlocks(v DigestView, g DigestGroup, as []source.Alert, states map[string]AlertState, closedStyle int) []slack.Block {
 	lead := as[0]
 	key := alertKey(lead)
 	text := groupCard(v, g, as)
@@ -85,7 +84,7 @@ func issueKeys(filed []Filed) string {
 // bob.smith@contoso.com, first 01:12, last 06:40 UTC", then the tenant,
 // day and policy, then what varies: the addresses of an account's group,
 // the accounts of an address's group.
-func groupCard(v DigestView, g DigestGroup, as []mcas.Alert) string {
+func groupCard(v DigestView, g DigestGroup, as []source.Alert) string {
 	sev := as[0].Severity
 	for _, a := range as {
 		if a.Severity.Rank() > sev.Rank() {
@@ -113,12 +112,12 @@ func groupCard(v DigestView, g DigestGroup, as []mcas.Alert) string {
 	var facts []string
 	if g.By == "ip" {
 		facts = append(facts, ipFact(v, g.Value))
-		users := distinct(as, func(a mcas.Alert) []string { return []string{a.User()} })
+		users := distinct(as, func(a source.Alert) []string { return []string{a.User()} })
 		if len(users) > 0 {
 			facts = append(facts, "Users: "+listSome(users, 3, 40))
 		}
 	} else {
-		ips := distinct(as, func(a mcas.Alert) []string { return a.IPs() })
+		ips := distinct(as, func(a source.Alert) []string { return a.IPs() })
 		for i, ip := range ips {
 			if i == 2 {
 				facts = append(facts, fmt.Sprintf("+%d more IPs", len(ips)-2))
@@ -146,7 +145,7 @@ func ipFact(v DigestView, ip string) string {
 	return s
 }
 
-func distinct(as []mcas.Alert, values func(mcas.Alert) []string) []string {
+func distinct(as []source.Alert, values func(source.Alert) []string) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, a := range as {
@@ -174,14 +173,14 @@ func listSome(vs []string, n, width int) string {
 
 // groupActions are a group's Create Jira (one issue for all its alerts)
 // and a link to its newest alert.
-func groupActions(lead mcas.Alert, n int, jira bool) *slack.ActionBlock {
+func groupActions(lead source.Alert, n int, jira bool) *slack.ActionBlock {
 	create := jiraButton(lead, ButtonValue{Tenant: lead.Tenant, AlertID: lead.ID, Group: true}, fmt.Sprintf("Create Jira for all %d", n))
 	return entryActions(lead, create, "Open newest in Defender", jira)
 }
 
 // GroupOf finds the group of a view that holds an alert, and its alerts in
 // the view's order.
-func GroupOf(v DigestView, tenant, alertID string) (DigestGroup, []mcas.Alert, bool) {
+func GroupOf(v DigestView, tenant, alertID string) (DigestGroup, []source.Alert, bool) {
 	for _, e := range entries(v.Alerts, v.Groups) {
 		if e.group == nil || e.group.Tenant != tenant {
 			continue
@@ -196,7 +195,7 @@ func GroupOf(v DigestView, tenant, alertID string) (DigestGroup, []mcas.Alert, b
 }
 
 // GroupSpan is a group's first and last alert times.
-func GroupSpan(as []mcas.Alert) (first, last time.Time) {
+func GroupSpan(as []source.Alert) (first, last time.Time) {
 	for i, a := range as {
 		if i == 0 || a.Time.Before(first) {
 			first = a.Time

@@ -7,8 +7,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
-
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // A group of repeats' menu, close and details (issue #11): Details lists
@@ -18,9 +17,9 @@ import (
 // groupMenu is a group's overflow: Details (its alerts) and, while any of
 // them is open, Close… for all of them. nil when the lead's ids cannot
 // travel in a value.
-func groupMenu(lead mcas.Alert, closable bool) *slack.OverflowBlockElement {
+func groupMenu(lead source.Alert, closable bool) *slack.OverflowBlockElement {
 	details := TriageValue{Op: OpDetails, Tenant: lead.Tenant, AlertID: lead.ID, Group: true}
-	if !mcas.ValidID(lead.ID) || !tenantNameRE.MatchString(lead.Tenant) || len(details.String()) > maxOptionValue {
+	if !source.ValidID(lead.ID) || !tenantNameRE.MatchString(lead.Tenant) || len(details.String()) > maxOptionValue {
 		return nil
 	}
 	opts := []*slack.OptionBlockObject{slack.NewOptionBlockObject(details.String(), plain("Details"), nil)}
@@ -32,7 +31,7 @@ func groupMenu(lead mcas.Alert, closable bool) *slack.OverflowBlockElement {
 }
 
 // groupCloses are the closes of a group's alerts, in the group's order.
-func groupCloses(as []mcas.Alert, states map[string]AlertState) []Closed {
+func groupCloses(as []source.Alert, states map[string]AlertState) []Closed {
 	var out []Closed
 	for _, a := range as {
 		if c := states[alertKey(a)].Closed; c != nil {
@@ -118,7 +117,7 @@ func GroupAlreadyClosedText(cs []Closed, n int) string {
 
 // GroupTitle names a group in plain text: "Activity from a Tor IP address
 // — bob.smith@contoso.com".
-func GroupTitle(g DigestGroup, as []mcas.Alert) string {
+func GroupTitle(g DigestGroup, as []source.Alert) string {
 	title := ""
 	if len(as) > 0 {
 		title = Clean(as[0].Title)
@@ -157,7 +156,7 @@ func groupModalButtons(t CloseTarget) (title, submit string) {
 // GroupDetails lists a group's alerts (time, severity, user, IP, id, and
 // how each was closed) with a "Details for…" menu that opens any one's
 // card, as an ephemeral message.
-func GroupDetails(g DigestGroup, as []mcas.Alert, states map[string]AlertState) *slack.WebhookMessage {
+func GroupDetails(g DigestGroup, as []source.Alert, states map[string]AlertState) *slack.WebhookMessage {
 	first, last := GroupSpan(as)
 	title := CutEscaped(GroupTitle(g, as), 200)
 	head := fmt.Sprintf("*×%d %s*\n*%s* · first %s, last %s UTC", len(as), title, CutEscaped(Clean(g.Tenant), 40), utc(first), utc(last))
@@ -215,7 +214,7 @@ func GroupDetails(g DigestGroup, as []mcas.Alert, states map[string]AlertState) 
 
 // groupLine is one alert of a group's list: "• 2026-11-24 06:40 · 🔴 high ·
 // bob.smith@contoso.com · 185.220.101.4 · `7e00…`", and its close.
-func groupLine(a mcas.Alert, st AlertState) string {
+func groupLine(a source.Alert, st AlertState) string {
 	parts := []string{utc(a.Time), SeverityLabel(a.Severity)}
 	if u := a.User(); u != "" {
 		parts = append(parts, CutEscaped(Clean(u), 60))
@@ -239,7 +238,7 @@ func groupLine(a mcas.Alert, st AlertState) string {
 
 // groupOption is a group alert's "Details for…" choice: time, severity,
 // user and IP (the title is the group's).
-func groupOption(a mcas.Alert) *slack.OptionBlockObject {
+func groupOption(a source.Alert) *slack.OptionBlockObject {
 	parts := []string{a.Time.UTC().Format("01-02 15:04"), a.Severity.String()}
 	if u := a.User(); u != "" {
 		parts = append(parts, Clean(u))

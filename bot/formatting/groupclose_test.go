@@ -11,11 +11,11 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot/formatting"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // closedBy is the state of alerts closed from Slack by carol.
-func closedBy(as []mcas.Alert, c formatting.Closed) map[string]formatting.AlertState {
+func closedBy(as []source.Alert, c formatting.Closed) map[string]formatting.AlertState {
 	st := map[string]formatting.AlertState{}
 	for _, a := range as {
 		cc := c
@@ -110,7 +110,7 @@ func groupTarget() formatting.CloseTarget {
 }
 
 func TestGoldenGroupModal(t *testing.T) {
-	v := formatting.CloseModal(groupTarget(), mcas.Benign)
+	v := formatting.CloseModal(groupTarget(), source.Benign)
 	if err := formatting.CheckModal(v); err != nil {
 		t.Fatal(err)
 	}
@@ -169,7 +169,7 @@ func TestGoldenGroupDetails(t *testing.T) {
 
 // A huge group lists what fits, and its menu the first 100.
 func TestGroupDetailsOfAHugeGroup(t *testing.T) {
-	var as []mcas.Alert
+	var as []source.Alert
 	var ids []string
 	for i := range 250 {
 		a := torRepeat(i % 7)

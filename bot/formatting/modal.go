@@ -8,8 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/slack-go/slack"
-
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // The Close… modal's ids and limits.
@@ -49,6 +48,17 @@ type CloseTarget struct {
 	// were open when the form opened; Title names the group.
 	Group int `json:"g,omitempty"`
 	Open  int `json:"o,omitempty"`
+	// Source is the API the tenant is read through (source.MCAS when
+	// empty): the reasons offered are that API's.
+	Source string `json:"s,omitempty"`
+}
+
+// Reasons are the reasons the target's API takes for closing as c.
+func (t CloseTarget) Reasons(c source.Classification) []source.Reason {
+	if t.Source == "" {
+		return source.Reasons(source.MCAS, c)
+	}
+	return source.Reasons(t.Source, c)
 }
 
 // Metadata encodes t for private_metadata within Slack's 3,000 characters:
@@ -66,7 +76,7 @@ func (t CloseTarget) Metadata() string {
 // ParseCloseTarget reads private_metadata back.
 func ParseCloseTarget(s string) (CloseTarget, error) {
 	var t CloseTarget
-	if err := json.Unmarshal([]byte(s), &t); err != nil || t.Tenant == "" || !mcas.ValidID(t.AlertID) {
+	if err := json.Unmarshal([]byte(s), &t); err != nil || t.Tenant == "" || !source.ValidID(t.AlertID) {
 		return CloseTarget{}, fmt.Errorf("not a Close… form")
 	}
 	return t, nil
@@ -75,7 +85,7 @@ func ParseCloseTarget(s string) (CloseTarget, error) {
 // CloseModal is the Close… form for t. kind is the classification chosen
 // so far ("" at first): the reason list follows it (views.update on each
 // choice), and the submission is checked again in any case.
-func CloseModal(t CloseTarget, kind mcas.Classification) slack.ModalViewRequest {
+func CloseModal(t CloseTarget, kind source.Classification) slack.ModalViewRequest {
 	title := CutEscaped(Clean(t.Title), 150)
 	if title == "" {
 		title = "(untitled alert)"
@@ -88,7 +98,7 @@ func CloseModal(t CloseTarget, kind mcas.Classification) slack.ModalViewRequest 
 	}
 	var kinds []*slack.OptionBlockObject
 	var initial *slack.OptionBlockObject
-	for _, c := range mcas.Classifications {
+	for _, c := range source.Classifications {
 		o := option(string(c), classificationText(c))
 		kinds = append(kinds, o)
 		if c == kind {
@@ -101,21 +111,32 @@ func CloseModal(t CloseTarget, kind mcas.Classification) slack.ModalViewRequest 
 	classification.DispatchAction = true
 	blocks = append(blocks, classification)
 
-	switch kind {
-	case mcas.TruePositive:
-		blocks = append(blocks, context("reason-none", "True positives are closed without a reason."))
-	case mcas.Benign, mcas.FalsePositive:
-		reasons := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Why is it "+kind.Label()+"?"), ActionReason, reasonOptions(kind)...)
+	switch {
+	case kind.Valid() && len(t.Reasons(kind)) == 0:
+		blocks = append(blocks, context("reason-none", classificationText(kind)+"s are closed without a reason."))
+	case kind.Valid():
+		reasons := slack.NewOptionsSelectBlockElement(slack.OptTypeStatic, plain("Why is it "+kind.Label()+"?"), ActionReason, reasonOptions(t, kind)...)
 		r := slack.NewInputBlock(BlockReason+":"+string(kind), plain("Reason"), plain("Required for "+kind.Label()+"."), reasons)
-		r.Optional = true // checked on submit, so true positive needs none
+		r.Optional = true // checked on submit, so a classification without reasons needs none
 		blocks = append(blocks, r)
 	default:
 		var groups []*slack.OptionGroupBlockObject
-		for _, c := range []mcas.Classification{mcas.Benign, mcas.FalsePositive} {
-			groups = append(groups, slack.NewOptionGroupBlockElement(plain(classificationText(c)), reasonOptions(c)...))
+		var with, without []string
+		for _, c := range source.Classifications {
+			if opts := reasonOptions(t, c); len(opts) > 0 {
+				groups = append(groups, slack.NewOptionGroupBlockElement(plain(classificationText(c)), opts...))
+				with = append(with, c.Label())
+			} else {
+				without = append(without, c.Label())
+			}
+		}
+		hint := "Every classification needs a reason."
+		if len(without) > 0 {
+			with[0] = strings.ToUpper(with[0][:1]) + with[0][1:]
+			hint = fmt.Sprintf("%s need a reason; %s none.", strings.Join(with, " and "), strings.Join(without, " and "))
 		}
 		reasons := slack.NewOptionsGroupSelectBlockElement(slack.OptTypeStatic, plain("Pick the classification first"), ActionReason, groups...)
-		r := slack.NewInputBlock(BlockReason, plain("Reason"), plain("Benign and false positive need a reason; true positive none."), reasons)
+		r := slack.NewInputBlock(BlockReason, plain("Reason"), plain(hint), reasons)
 		r.Optional = true
 		blocks = append(blocks, r)
 	}
@@ -154,21 +175,21 @@ func option(value, text string) *slack.OptionBlockObject {
 	return slack.NewOptionBlockObject(value, plain(Cut(text, 75)), nil)
 }
 
-func classificationText(c mcas.Classification) string {
+func classificationText(c source.Classification) string {
 	switch c {
-	case mcas.Benign:
+	case source.Benign:
 		return "Benign"
-	case mcas.FalsePositive:
+	case source.FalsePositive:
 		return "False positive"
-	case mcas.TruePositive:
+	case source.TruePositive:
 		return "True positive"
 	}
 	return string(c)
 }
 
-func reasonOptions(c mcas.Classification) []*slack.OptionBlockObject {
+func reasonOptions(t CloseTarget, c source.Classification) []*slack.OptionBlockObject {
 	var out []*slack.OptionBlockObject
-	for _, r := range c.Reasons() {
+	for _, r := range t.Reasons(c) {
 		label := r.Label
 		out = append(out, option(string(c)+"/"+r.Code, strings.ToUpper(label[:1])+label[1:]))
 	}
@@ -178,28 +199,30 @@ func reasonOptions(c mcas.Classification) []*slack.OptionBlockObject {
 // CloseForm is a submitted Close… modal.
 type CloseForm struct {
 	Target         CloseTarget
-	Classification mcas.Classification
+	Classification source.Classification
 	Reason         string // reason code; "" for true positive
 	Comment        string
 }
 
-// CheckClose applies the close rules: a known classification; a reason of
-// that classification (none for true positive); a comment when the reason
+// CheckClose applies the close rules: a known classification; one of the
+// API's reasons for it (none when it has none); a comment when the reason
 // is other; at most MaxCloseComment characters. It names the field at
 // fault (classification, reason, comment) and says what is wrong.
-func CheckClose(kind mcas.Classification, reason, comment string) (field, problem string) {
-	switch {
-	case !kind.Valid():
+func CheckClose(reasons func(source.Classification) []source.Reason, kind source.Classification, reason, comment string) (field, problem string) {
+	if !kind.Valid() {
 		return "classification", "Pick a classification."
-	case kind != mcas.TruePositive && reason == "":
-		return "reason", fmt.Sprintf("Pick the reason it is %s.", kind.Label())
-	case kind == mcas.TruePositive && reason != "":
-		return "reason", "True positives are closed without a reason."
 	}
-	if _, ok := kind.Reason(reason); kind != mcas.TruePositive && !ok {
+	offered := reasons(kind)
+	switch {
+	case len(offered) > 0 && reason == "":
+		return "reason", fmt.Sprintf("Pick the reason it is %s.", kind.Label())
+	case len(offered) == 0 && reason != "":
+		return "reason", classificationText(kind) + "s are closed without a reason."
+	}
+	if _, ok := source.Find(offered, reason); len(offered) > 0 && !ok {
 		return "reason", fmt.Sprintf("That is not a reason for %s; pick one of its reasons.", kind.Label())
 	}
-	if reason == mcas.ReasonOther && strings.TrimSpace(comment) == "" {
+	if reason == source.ReasonOther && strings.TrimSpace(comment) == "" {
 		return "comment", "Say why in a comment: it is required when the reason is other."
 	}
 	if n := utf8.RuneCountInString(comment); n > MaxCloseComment {
@@ -237,20 +260,20 @@ func ParseCloseSubmission(v slack.View) (CloseForm, map[string]string) {
 	if err != nil {
 		return f, map[string]string{BlockClassification: "This form is out of date. Cancel it and press Close… on the alert again."}
 	}
-	f.Classification = mcas.Classification(values[BlockClassification][ActionClassification].SelectedOption.Value)
+	f.Classification = source.Classification(values[BlockClassification][ActionClassification].SelectedOption.Value)
 	if r := values[reasonBlock][ActionReason].SelectedOption.Value; r != "" {
 		kind, code, _ := strings.Cut(r, "/")
 		switch {
-		case f.Classification == mcas.TruePositive:
-			// A reason picked before true positive was chosen is ignored.
+		case f.Target.Reasons(f.Classification) == nil && f.Classification.Valid():
+			// A reason picked before a classification without reasons was chosen is ignored.
 		case kind != string(f.Classification) && f.Classification.Valid():
-			return f, map[string]string{reasonBlock: fmt.Sprintf("That reason is for %s alerts; pick one for %s.", mcas.Classification(kind).Label(), f.Classification.Label())}
+			return f, map[string]string{reasonBlock: fmt.Sprintf("That reason is for %s alerts; pick one for %s.", source.Classification(kind).Label(), f.Classification.Label())}
 		default:
 			f.Reason = code
 		}
 	}
 	f.Comment = CleanComment(values[BlockComment][ActionComment].Value)
-	if field, problem := CheckClose(f.Classification, f.Reason, f.Comment); field != "" {
+	if field, problem := CheckClose(f.Target.Reasons, f.Classification, f.Reason, f.Comment); field != "" {
 		block := map[string]string{"classification": BlockClassification, "reason": reasonBlock, "comment": BlockComment}[field]
 		return f, map[string]string{block: problem}
 	}
@@ -288,12 +311,12 @@ func CleanComment(s string) string {
 
 // ClassificationChosen reads the classification picked in an open Close…
 // modal (a dispatch_action), for redrawing its reason list.
-func ClassificationChosen(v slack.View, action slack.BlockAction) (CloseTarget, mcas.Classification, bool) {
+func ClassificationChosen(v slack.View, action slack.BlockAction) (CloseTarget, source.Classification, bool) {
 	if v.CallbackID != CallbackClose || action.ActionID != ActionClassification {
 		return CloseTarget{}, "", false
 	}
 	t, err := ParseCloseTarget(v.PrivateMetadata)
-	kind := mcas.Classification(action.SelectedOption.Value)
+	kind := source.Classification(action.SelectedOption.Value)
 	if err != nil || !kind.Valid() {
 		return CloseTarget{}, "", false
 	}

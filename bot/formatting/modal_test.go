@@ -9,7 +9,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot/formatting"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 func target() formatting.CloseTarget {
@@ -18,7 +18,7 @@ func target() formatting.CloseTarget {
 }
 
 func TestGoldenModal(t *testing.T) {
-	for name, kind := range map[string]mcas.Classification{"modal": "", "modal_benign": mcas.Benign, "modal_true_positive": mcas.TruePositive} {
+	for name, kind := range map[string]source.Classification{"modal": "", "modal_benign": source.Benign, "modal_true_positive": source.TruePositive} {
 		t.Run(name, func(t *testing.T) {
 			v := formatting.CloseModal(target(), kind)
 			if err := formatting.CheckModal(v); err != nil {
@@ -62,20 +62,20 @@ func submission(v slack.ModalViewRequest, kind, reason, comment string) slack.Vi
 
 func TestParseCloseSubmission(t *testing.T) {
 	initial := formatting.CloseModal(target(), "")
-	benign := formatting.CloseModal(target(), mcas.Benign)
-	tp := formatting.CloseModal(target(), mcas.TruePositive)
+	benign := formatting.CloseModal(target(), source.Benign)
+	tp := formatting.CloseModal(target(), source.TruePositive)
 	cases := []struct {
 		name                    string
 		view                    slack.ModalViewRequest
 		kind, reason, comment   string
 		wantBlock, wantProblem  string
-		wantKind                mcas.Classification
+		wantKind                source.Classification
 		wantReason, wantComment string
 	}{
-		{"valid benign", benign, "benign", "benign/confirmed_with_end_user", " Called him.\u202e ", "", "", mcas.Benign, "confirmed_with_end_user", "Called him."},
-		{"valid from the first view", initial, "false_positive", "false_positive/not_accurate", "", "", "", mcas.FalsePositive, "not_accurate", ""},
-		{"true positive needs no reason", tp, "true_positive", "", "", "", "", mcas.TruePositive, "", ""},
-		{"a reason picked before true positive is ignored", initial, "true_positive", "benign/other", "", "", "", mcas.TruePositive, "", ""},
+		{"valid benign", benign, "benign", "benign/confirmed_with_end_user", " Called him.\u202e ", "", "", source.Benign, "confirmed_with_end_user", "Called him."},
+		{"valid from the first view", initial, "false_positive", "false_positive/not_accurate", "", "", "", source.FalsePositive, "not_accurate", ""},
+		{"true positive needs no reason", tp, "true_positive", "", "", "", "", source.TruePositive, "", ""},
+		{"a reason picked before true positive is ignored", initial, "true_positive", "benign/other", "", "", "", source.TruePositive, "", ""},
 		{"no classification", initial, "", "", "", "classification", "Pick a classification.", "", "", ""},
 		{"unknown classification", initial, "dismissed", "", "", "classification", "Pick a classification.", "", "", ""},
 		{"missing reason", benign, "benign", "", "", "reason:benign", "Pick the reason it is benign.", "", "", ""},
@@ -118,7 +118,7 @@ func TestClassificationChosenRedrawsReasons(t *testing.T) {
 	v := formatting.CloseModal(target(), "")
 	view := slack.View{CallbackID: v.CallbackID, PrivateMetadata: v.PrivateMetadata}
 	tg, kind, ok := formatting.ClassificationChosen(view, slack.BlockAction{ActionID: formatting.ActionClassification, SelectedOption: slack.OptionBlockObject{Value: "false_positive"}})
-	if !ok || kind != mcas.FalsePositive || tg.AlertID != target().AlertID {
+	if !ok || kind != source.FalsePositive || tg.AlertID != target().AlertID {
 		t.Fatalf("%+v %s %v", tg, kind, ok)
 	}
 	js, _ := json.Marshal(formatting.CloseModal(tg, kind))
@@ -138,8 +138,8 @@ func FuzzCloseSubmission(f *testing.F) {
 	f.Add("false_positive", "benign/triggered_by_test", strings.Repeat("x", 1001), `{"t":"c","a":"a"}`, 2)
 	f.Add("", "", "\x00\u202e", "not json", 3)
 	f.Fuzz(func(t *testing.T, kind, reason, comment, metadata string, view int) {
-		views := []slack.ModalViewRequest{formatting.CloseModal(target(), ""), formatting.CloseModal(target(), mcas.Benign),
-			formatting.CloseModal(target(), mcas.FalsePositive), formatting.CloseModal(target(), mcas.TruePositive)}
+		views := []slack.ModalViewRequest{formatting.CloseModal(target(), ""), formatting.CloseModal(target(), source.Benign),
+			formatting.CloseModal(target(), source.FalsePositive), formatting.CloseModal(target(), source.TruePositive)}
 		v := submission(views[((view%4)+4)%4], kind, reason, comment)
 		v.PrivateMetadata = metadata
 		form, errs := formatting.ParseCloseSubmission(v)
@@ -155,10 +155,10 @@ func FuzzCloseSubmission(f *testing.F) {
 			}
 			return
 		}
-		if field, problem := formatting.CheckClose(form.Classification, form.Reason, form.Comment); field != "" {
+		if field, problem := formatting.CheckClose(form.Target.Reasons, form.Classification, form.Reason, form.Comment); field != "" {
 			t.Fatalf("accepted a form that breaks the rules: %s %s (%+v)", field, problem, form)
 		}
-		if !mcas.ValidID(form.Target.AlertID) || form.Target.Tenant == "" {
+		if !source.ValidID(form.Target.AlertID) || form.Target.Tenant == "" {
 			t.Fatalf("accepted target %+v", form.Target)
 		}
 		for _, r := range form.Comment {

@@ -15,29 +15,29 @@ import (
 	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/grouping"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // torRepeat is one of bob's seven Tor alerts.
-func torRepeat(i int) mcas.Alert {
+func torRepeat(i int) source.Alert {
 	ip := []string{"185.220.101.4", "185.220.102.8"}[i%2]
-	return mcas.Alert{
+	return source.Alert{
 		ID: fmt.Sprintf("7e00000000000000000000%02x", i), Tenant: "contoso", Time: now.Add(-time.Duration(i)*50*time.Minute - 3*time.Hour),
-		Title: "Activity from a Tor IP address", Severity: mcas.SeverityHigh,
+		Title: "Activity from a Tor IP address", Severity: source.SeverityHigh,
 		URL: fmt.Sprintf("https://contoso.portal.cloudappsecurity.com/#/alerts/7e%02x", i),
-		Entities: []mcas.Entity{
+		Entities: []source.Entity{
 			{Type: "account", UPN: "bob.smith@contoso.com"}, {Type: "ip", ID: ip},
 			{Type: "policyRule", Label: "Activity from anonymous IP addresses"},
 		},
 	}
 }
 
-func groupedInput() (formatting.DigestInput, []mcas.Alert) {
-	var group []mcas.Alert
+func groupedInput() (formatting.DigestInput, []source.Alert) {
+	var group []source.Alert
 	for i := range 7 {
 		group = append(group, torRepeat(i))
 	}
-	as := append(append([]mcas.Alert{}, group...), alerts(3)...)
+	as := append(append([]source.Alert{}, group...), alerts(3)...)
 	formatting.SortForDigest(as)
 	var ids []string
 	for _, a := range as {
@@ -223,7 +223,7 @@ func TestRelatedCommandsParse(t *testing.T) {
 
 func relatedAlerts() commands.AlertsResult {
 	return commands.AlertsResult{Title: "Alerts for bob.smith@contoso.com", Filters: filters, Tenants: []string{"contoso"},
-		Alerts: []mcas.Alert{torRepeat(0), torRepeat(1)},
+		Alerts: []source.Alert{torRepeat(0), torRepeat(1)},
 		Related: &commands.Related{Window: 7 * 24 * time.Hour, Matches: []correlation.Match{
 			{Kind: correlation.IP, Value: "185.220.101.4", From: "contoso", Tenant: "fabrikam", Query: "185.220.101.4", Alerts: 3, High: 2, Newest: now.Add(-2 * time.Hour)},
 			{Kind: correlation.Account, Value: "bob.smith@contoso.com", From: "contoso", Tenant: "fabrikam",
@@ -234,7 +234,7 @@ func relatedAlerts() commands.AlertsResult {
 func TestGoldenRepliesWithRelated(t *testing.T) {
 	ipRes := commands.IPResult{Addr: netip.MustParseAddr("185.220.101.4"), Tenants: []string{"contoso"},
 		Filters:    []commands.Filter{{Key: "ip", Value: "185.220.101.4"}, {Key: "tenant", Value: "contoso"}},
-		Activities: []mcas.Activity{{ID: "1", Tenant: "contoso", Time: now.Add(-time.Minute), App: "Microsoft Exchange Online", Description: "Log on", IP: "185.220.101.4", User: "dave@contoso.com"}},
+		Activities: []source.Activity{{ID: "1", Tenant: "contoso", Time: now.Add(-time.Minute), App: "Microsoft Exchange Online", Description: "Log on", IP: "185.220.101.4", User: "dave@contoso.com"}},
 		RepNote:    "AbuseIPDB is not configured",
 		Related: &commands.Related{Window: 7 * 24 * time.Hour, Matches: []correlation.Match{
 			{Kind: correlation.IP, Value: "185.220.101.4", Tenant: "contoso", Query: "185.220.101.4", Alerts: 8, High: 8, Newest: now.Add(-3 * time.Hour)},
@@ -290,11 +290,11 @@ func FuzzDigestGroups(f *testing.F) {
 	f.Add(strings.Repeat("t", 500), strings.Repeat("u", 300)+"@x.com", "2a02:c207::1", strings.Repeat("x", 60), "a`b <https://evil|x>", 60)
 	f.Fuzz(func(t *testing.T, title, user, ip, tenant, query string, n int) {
 		n = min(max(n, 1), 60)
-		var as []mcas.Alert
+		var as []source.Alert
 		for i := range n {
-			as = append(as, mcas.Alert{ID: fmt.Sprintf("a%d", i), Tenant: []string{tenant, "fabrikam"}[i%2], Title: title, Severity: mcas.Severity(i % 4),
+			as = append(as, source.Alert{ID: fmt.Sprintf("a%d", i), Tenant: []string{tenant, "fabrikam"}[i%2], Title: title, Severity: source.Severity(i % 4),
 				Time:     now.Add(-time.Duration(i) * time.Minute),
-				Entities: []mcas.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: ip}, {Type: "policyRule", Label: title}}})
+				Entities: []source.Entity{{Type: "account", UPN: user}, {Type: "ip", ID: ip}, {Type: "policyRule", Label: title}}})
 		}
 		formatting.SortForDigest(as)
 		in := formatting.DigestInput{Alerts: as, Related: map[string][]correlation.Match{}, CrossTenant: correlation.CrossTenant(as)}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // TimeLayout is how times are shown; always UTC.
@@ -188,15 +188,15 @@ func cellChars(c slack.TableCell) int {
 }
 
 // SeverityLabel is a severity with a colour cue that works in plain text.
-func SeverityLabel(s mcas.Severity) string {
+func SeverityLabel(s source.Severity) string {
 	switch s {
-	case mcas.SeverityHigh:
+	case source.SeverityHigh:
 		return "🔴 high"
-	case mcas.SeverityMedium:
+	case source.SeverityMedium:
 		return "🟠 medium"
-	case mcas.SeverityLow:
+	case source.SeverityLow:
 		return "🟡 low"
-	case mcas.SeverityInformational:
+	case source.SeverityInformational:
 		return "⚪ info"
 	}
 	return s.String()
@@ -204,27 +204,27 @@ func SeverityLabel(s mcas.Severity) string {
 
 func utc(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
-var alertColumns = []column[mcas.Alert]{
-	{title: "Time (UTC)", width: 16, text: func(a mcas.Alert) string { return utc(a.Time) }},
-	{title: "Tenant", width: 30, text: func(a mcas.Alert) string { return a.Tenant }},
-	{title: "Severity", width: 12, text: func(a mcas.Alert) string { return SeverityLabel(a.Severity) }},
-	{title: "Title", width: 80, text: func(a mcas.Alert) string { return a.Title }},
-	{title: "User", width: 50, text: func(a mcas.Alert) string { return a.User() }},
-	{title: "IP", width: 39, text: func(a mcas.Alert) string { return strings.Join(a.IPs(), ", ") }},
-	{title: "Country", width: 8, text: func(a mcas.Alert) string { return a.Country() }},
-	{title: "Link", width: 4, text: func(mcas.Alert) string { return "open" }, url: func(a mcas.Alert) string { return a.URL }},
+var alertColumns = []column[source.Alert]{
+	{title: "Time (UTC)", width: 16, text: func(a source.Alert) string { return utc(a.Time) }},
+	{title: "Tenant", width: 30, text: func(a source.Alert) string { return a.Tenant }},
+	{title: "Severity", width: 12, text: func(a source.Alert) string { return SeverityLabel(a.Severity) }},
+	{title: "Title", width: 80, text: func(a source.Alert) string { return a.Title }},
+	{title: "User", width: 50, text: func(a source.Alert) string { return a.User() }},
+	{title: "IP", width: 39, text: func(a source.Alert) string { return strings.Join(a.IPs(), ", ") }},
+	{title: "Country", width: 8, text: func(a source.Alert) string { return a.Country() }},
+	{title: "Link", width: 4, text: func(source.Alert) string { return "open" }, url: func(a source.Alert) string { return a.URL }},
 }
 
-var activityColumns = []column[mcas.Activity]{
-	{title: "Time (UTC)", width: 16, text: func(a mcas.Activity) string { return utc(a.Time) }},
-	{title: "Tenant", width: 30, text: func(a mcas.Activity) string { return a.Tenant }},
-	{title: "App", width: 40, text: func(a mcas.Activity) string { return a.App }},
-	{title: "Activity", width: 80, text: func(a mcas.Activity) string { return StripHTML(a.Description) }},
-	{title: "User", width: 50, text: func(a mcas.Activity) string { return a.User }},
+var activityColumns = []column[source.Activity]{
+	{title: "Time (UTC)", width: 16, text: func(a source.Activity) string { return utc(a.Time) }},
+	{title: "Tenant", width: 30, text: func(a source.Activity) string { return a.Tenant }},
+	{title: "App", width: 40, text: func(a source.Activity) string { return a.App }},
+	{title: "Activity", width: 80, text: func(a source.Activity) string { return StripHTML(a.Description) }},
+	{title: "User", width: 50, text: func(a source.Activity) string { return a.User }},
 	{title: "Location", width: 40, text: location},
 }
 
-func location(a mcas.Activity) string {
+func location(a source.Activity) string {
 	switch {
 	case a.City != "" && a.Country != "":
 		return a.City + ", " + a.Country

@@ -20,7 +20,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/httpx"
-	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -106,7 +106,7 @@ var ErrNoGroup = errors.New("the alert is not in a group of repeats")
 
 // Group reads the group of repeats an alert was posted in, and the group's
 // alerts, from its message's stored view (issue #11).
-func Group(ctx context.Context, st store.Store, tenant, alertID string) (formatting.DigestGroup, []mcas.Alert, error) {
+func Group(ctx context.Context, st store.Store, tenant, alertID string) (formatting.DigestGroup, []source.Alert, error) {
 	p, ok, err := st.Message(ctx, tenant, alertID)
 	if err != nil {
 		return formatting.DigestGroup{}, nil, err
@@ -133,7 +133,7 @@ func Group(ctx context.Context, st store.Store, tenant, alertID string) (formatt
 }
 
 // States collects what the store knows of each alert, by its card key.
-func States(ctx context.Context, st store.Store, alerts []mcas.Alert) (map[string]formatting.AlertState, error) {
+func States(ctx context.Context, st store.Store, alerts []source.Alert) (map[string]formatting.AlertState, error) {
 	out := map[string]formatting.AlertState{}
 	for _, a := range alerts {
 		var s formatting.AlertState
@@ -160,7 +160,7 @@ func States(ctx context.Context, st store.Store, alerts []mcas.Alert) (map[strin
 }
 
 // jiraStatus is the issue's state as the Jira sync last saw it (issue #13).
-func jiraStatus(ctx context.Context, st store.Store, a mcas.Alert, key string) (*formatting.JiraStatus, error) {
+func jiraStatus(ctx context.Context, st store.Store, a source.Alert, key string) (*formatting.JiraStatus, error) {
 	js, ok, err := st.JiraState(ctx, a.Tenant, a.ID)
 	if err != nil || !ok || js.Key != key {
 		return nil, err

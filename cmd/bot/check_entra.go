@@ -9,6 +9,7 @@ import (
 	"github.com/soc/mcasbot/integrations/graph"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/mcas"
+	"github.com/soc/mcasbot/source"
 )
 
 // checkTenants names how each tenant signs in, gets its token, reads one
@@ -27,7 +28,7 @@ func checkTenants(ctx context.Context, a *app, tenants []Tenant, add adder) {
 			add("mcas", pass, "%s: %s: token issued", t.Name, t.AuthName())
 			can = "can read alerts"
 		}
-		list, err := c.Alerts(ctx, mcas.AlertQuery{Limit: 1})
+		list, err := c.Alerts(ctx, source.AlertQuery{Limit: 1})
 		switch {
 		case err != nil:
 			add("mcas", fail, "%s: %s%s", t.Name, httpx.Describe(err), tenantHint(t, err))

@@ -18,8 +18,8 @@ import (
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/integrations/entra"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 )
 
 // Secret is a string that never prints: not in logs, errors or %v.
@@ -114,7 +114,7 @@ type Config struct {
 	Report   ReportSettings // config_report.go
 
 	// Derived while loading.
-	minSeverity mcas.Severity
+	minSeverity source.Severity
 	mapping     filing.Mapping
 }
 
@@ -307,7 +307,7 @@ func validateDigest(cfg *Config, need needs, fatal, warn func(string, ...any)) {
 	if _, _, err := schedule.ParseSchedule(cfg.DigestSchedule, cfg.DigestTimezone); err != nil {
 		fatal("DIGEST_SCHEDULE/DIGEST_TIMEZONE: %v", err)
 	}
-	sev, ok := mcas.ParseSeverity(cfg.DigestMinSeverity)
+	sev, ok := source.ParseSeverity(cfg.DigestMinSeverity)
 	if !ok {
 		fatal("DIGEST_MIN_SEVERITY must be informational, low, medium or high, not %q", cfg.DigestMinSeverity)
 	}

@@ -4,8 +4,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 )
 
 // SyncSettings mirror Jira's progress into the digest (issue #13).
@@ -15,7 +15,7 @@ type SyncSettings struct {
 	// DoneCloses closes an alert as this when its issue reaches done.
 	DoneCloses string `env:"JIRA_DONE_CLOSES_ALERT"`
 
-	doneCloses mcas.Classification
+	doneCloses source.Classification
 }
 
 // ReportSettings schedule the periodic report (issue #13).
@@ -37,7 +37,7 @@ func (c *Config) SyncEnabled() bool { return c.JiraEnabled() && c.JiraSync.Inter
 
 // DoneCloses is the classification the Jira sync closes the alerts of
 // done issues as; "" when it closes none.
-func (c *Config) DoneCloses() mcas.Classification {
+func (c *Config) DoneCloses() source.Classification {
 	if !c.SyncEnabled() {
 		return ""
 	}
@@ -66,7 +66,7 @@ func validateReport(cfg *Config, vars map[string]string, fatal, warn func(string
 	switch v := strings.ToLower(strings.TrimSpace(s.DoneCloses)); v {
 	case "", "off":
 	default:
-		kind := mcas.Classification(strings.NewReplacer("-", "_", " ", "_").Replace(v))
+		kind := source.Classification(strings.NewReplacer("-", "_", " ", "_").Replace(v))
 		if !kind.Valid() {
 			fatal("JIRA_DONE_CLOSES_ALERT must be true_positive, benign or false_positive (how the alert of an issue that reaches done is closed), or empty (off), not %q", s.DoneCloses)
 			break

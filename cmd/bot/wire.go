@@ -22,6 +22,7 @@ import (
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/ops"
 	"github.com/soc/mcasbot/schedule"
+	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
 
@@ -105,7 +106,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 			return nil, err
 		}
 		a.jira = jc
-		readers := map[string]filing.AlertReader{}
+		readers := map[string]source.Tenant{}
 		for _, c := range a.mcas {
 			readers[c.Name()] = c
 		}

@@ -4,6 +4,7 @@ import (
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/ops"
+	"github.com/soc/mcasbot/source"
 )
 
 // enableTriage turns on Close… (with the state store) and shows the bot's
@@ -24,7 +25,7 @@ func (a *app) enableTriage(b *bot.Bot, m *ops.Metrics) {
 
 // closer is the one-close-per-alert service, for Close… and the Jira sync.
 func (a *app) closer() *closing.Service {
-	tenants := map[string]closing.Tenant{}
+	tenants := map[string]source.Tenant{}
 	for _, c := range a.mcas {
 		tenants[c.Name()] = c
 	}

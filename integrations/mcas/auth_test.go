@@ -12,6 +12,7 @@ import (
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 )
 
 const (
@@ -61,7 +62,7 @@ func TestBearerTokensAreEachTenantsOwn(t *testing.T) {
 	for _, dir := range []string{dirContoso, dirFabrikam} {
 		c, _ := w.client(t, dir, dir, multiApp, appSecret)
 		for range 3 {
-			if _, err := c.Alerts(context.Background(), mcas.AlertQuery{Limit: 2}); err != nil {
+			if _, err := c.Alerts(context.Background(), source.AlertQuery{Limit: 2}); err != nil {
 				t.Fatalf("%s: %v", dir, err)
 			}
 		}
@@ -74,7 +75,7 @@ func TestBearerTokensAreEachTenantsOwn(t *testing.T) {
 	}
 	// fabrikam's MCAS refuses a token issued in contoso's directory.
 	c, _ := w.client(t, dirFabrikam, dirContoso, multiApp, appSecret)
-	_, err := c.Alerts(context.Background(), mcas.AlertQuery{Limit: 1})
+	_, err := c.Alerts(context.Background(), source.AlertQuery{Limit: 1})
 	if httpx.KindOf(err) != httpx.KindAuth || !strings.Contains(err.Error(), "issued for another tenant") {
 		t.Fatalf("cross-tenant token: %v", err)
 	}
@@ -83,7 +84,7 @@ func TestBearerTokensAreEachTenantsOwn(t *testing.T) {
 func TestNoTokenMeansNoRequestAndWordsWithoutTheSecret(t *testing.T) {
 	w := newEntraWorld(t)
 	c, _ := w.client(t, dirContoso, dirContoso, multiApp, "Wrong~SECRET-value-9999")
-	_, err := c.Alerts(context.Background(), mcas.AlertQuery{Limit: 1})
+	_, err := c.Alerts(context.Background(), source.AlertQuery{Limit: 1})
 	if httpx.KindOf(err) != httpx.KindAuth || !strings.Contains(httpx.Describe(err), "Entra ID rejected the application's secret (AADSTS7000215)") {
 		t.Fatalf("%v", err)
 	}
@@ -99,7 +100,7 @@ func TestAppWithoutInvestigationReadIsForbidden(t *testing.T) {
 	w := newEntraWorld(t)
 	w.authority.AddApp(entrafake.App{ClientID: "no-perms", Secret: appSecret, Tenants: []string{dirContoso}})
 	c, _ := w.client(t, dirContoso, dirContoso, "no-perms", appSecret)
-	_, err := c.Alerts(context.Background(), mcas.AlertQuery{Limit: 1})
+	_, err := c.Alerts(context.Background(), source.AlertQuery{Limit: 1})
 	if httpx.KindOf(err) != httpx.KindForbidden || !strings.Contains(err.Error(), "Investigation.Read") {
 		t.Fatalf("%v", err)
 	}

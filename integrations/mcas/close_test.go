@@ -11,16 +11,17 @@ import (
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 )
 
 func TestValidID(t *testing.T) {
 	for _, id := range []string{"65a1b2c3d4e5f60718293a4b", "12345", "a", "A_b-9", strings.Repeat("f", 64)} {
-		if !mcas.ValidID(id) {
+		if !source.ValidID(id) {
 			t.Errorf("%q refused", id)
 		}
 	}
 	for _, id := range []string{"", strings.Repeat("f", 65), "../../etc", "a/b", "a b", "a?x=1", "é", "a%2F", "<!channel>"} {
-		if mcas.ValidID(id) {
+		if source.ValidID(id) {
 			t.Errorf("%q accepted", id)
 		}
 	}
@@ -28,22 +29,22 @@ func TestValidID(t *testing.T) {
 
 func TestCloseSendsTheDocumentedBody(t *testing.T) {
 	cases := []struct {
-		kind     mcas.Classification
-		reason   int
+		kind     source.Classification
+		reason   string
 		path     string
 		wantBody string
 		res      int
 	}{
-		{mcas.Benign, 5, "/api/v1/alerts/close_benign/", `{"comment":"by carol","filters":{"id":{"eq":["ID"]}},"reasonId":5,"sendFeedback":false}`, mcas.ResolutionBenign},
-		{mcas.FalsePositive, 0, "/api/v1/alerts/close_false_positive/", `{"comment":"by carol","filters":{"id":{"eq":["ID"]}},"reasonId":0,"sendFeedback":false}`, mcas.ResolutionFalsePositive},
-		{mcas.TruePositive, mcas.NoReason, "/api/v1/alerts/close_true_positive/", `{"comment":"by carol","filters":{"id":{"eq":["ID"]}},"sendFeedback":false}`, mcas.ResolutionTruePositive},
+		{source.Benign, "confirmed_with_end_user", "/api/v1/alerts/close_benign/", `{"comment":"by carol","filters":{"id":{"eq":["ID"]}},"reasonId":5,"sendFeedback":false}`, source.ResolutionBenign},
+		{source.FalsePositive, "not_of_interest", "/api/v1/alerts/close_false_positive/", `{"comment":"by carol","filters":{"id":{"eq":["ID"]}},"reasonId":0,"sendFeedback":false}`, source.ResolutionFalsePositive},
+		{source.TruePositive, "", "/api/v1/alerts/close_true_positive/", `{"comment":"by carol","filters":{"id":{"eq":["ID"]}},"sendFeedback":false}`, source.ResolutionTruePositive},
 	}
 	for _, tc := range cases {
 		t.Run(string(tc.kind), func(t *testing.T) {
 			srv, c, _ := setup(t)
 			a := mcasfake.Generate("contoso", 1, now, time.Hour, 9)[0]
 			srv.AddAlerts(a)
-			res, err := c.Close(context.Background(), tc.kind, []string{a.ID}, tc.reason, "by carol")
+			res, err := c.Close(context.Background(), source.CloseRequest{IDs: []string{a.ID}, Classification: tc.kind, Reason: tc.reason, Comment: "by carol"})
 			if err != nil || res.Closed != 1 || len(res.NotFound) != 0 {
 				t.Fatalf("close: %+v %v", res, err)
 			}
@@ -62,7 +63,7 @@ func TestCloseSendsTheDocumentedBody(t *testing.T) {
 				t.Fatalf("re-read %+v %v", back, err)
 			}
 			// Closing again answers alertsNotFound with HTTP 200.
-			res, err = c.Close(context.Background(), tc.kind, []string{a.ID}, tc.reason, "again")
+			res, err = c.Close(context.Background(), source.CloseRequest{IDs: []string{a.ID}, Classification: tc.kind, Reason: tc.reason, Comment: "again"})
 			if err != nil || res.Closed != 0 || len(res.NotFound) != 1 || res.NotFound[0] != a.ID {
 				t.Fatalf("second close: %+v %v", res, err)
 			}
@@ -74,19 +75,19 @@ func TestCloseErrors(t *testing.T) {
 	srv, c, slept := setup(t)
 	a := mcasfake.Generate("contoso", 1, now, time.Hour, 9)[0]
 	srv.AddAlerts(a)
-	// A reason that does not belong to the endpoint is a 400 with MCAS's words.
-	_, err := c.Close(context.Background(), mcas.Benign, []string{a.ID}, 0, "")
-	if httpx.KindOf(err) != httpx.KindBadRequest || !strings.Contains(err.Error(), `reasonId: "0" is not a valid choice`) {
+	// A reason of another classification never reaches MCAS.
+	_, err := c.Close(context.Background(), source.CloseRequest{IDs: []string{a.ID}, Classification: source.Benign, Reason: "not_of_interest"})
+	if err == nil || !strings.Contains(err.Error(), `"not_of_interest" is not a reason MCAS takes for benign`) || len(srv.Requests()) != 0 {
 		t.Fatalf("bad reason: %v", err)
 	}
 	// 429 and 5xx are retried.
 	srv.Fail(mcasfake.Fault{Status: 429}, mcasfake.Fault{Status: 502})
-	res, err := c.Close(context.Background(), mcas.Benign, []string{a.ID}, 2, "")
+	res, err := c.Close(context.Background(), source.CloseRequest{IDs: []string{a.ID}, Classification: source.Benign, Reason: "actual_severity_lower"})
 	if err != nil || res.Closed != 1 || len(*slept) != 2 {
 		t.Fatalf("after 429 and 502: %+v %v (retries %d)", res, err, len(*slept))
 	}
 	// Malformed ids never reach the URL or body.
-	if _, err := c.Close(context.Background(), mcas.Benign, []string{"../x"}, 2, ""); err == nil {
+	if _, err := c.Close(context.Background(), source.CloseRequest{IDs: []string{"../x"}, Classification: source.Benign, Reason: "actual_severity_lower"}); err == nil {
 		t.Fatal("malformed id sent")
 	}
 	if _, err := c.Alert(context.Background(), "a/b"); err == nil {
@@ -104,7 +105,7 @@ func TestReadOnlyTokenCannotClose(t *testing.T) {
 	if _, err := c.Alert(context.Background(), a.ID); err != nil {
 		t.Fatalf("read-only token cannot read: %v", err)
 	}
-	_, err := c.Close(context.Background(), mcas.TruePositive, []string{a.ID}, mcas.NoReason, "")
+	_, err := c.Close(context.Background(), source.CloseRequest{IDs: []string{a.ID}, Classification: source.TruePositive})
 	if httpx.KindOf(err) != httpx.KindForbidden || strings.Contains(err.Error(), "read-only-SECRET") {
 		t.Fatalf("err = %v", err)
 	}
@@ -121,7 +122,7 @@ func TestAlertDecodesResolutionFields(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.Resolution != mcas.ResolutionBenign || a.Status != 2 || a.HandledBy != "dave@contoso.com" ||
+	if a.Resolution != source.ResolutionBenign || a.Status != 2 || a.HandledBy != "dave@contoso.com" ||
 		!a.ResolveTime.Equal(time.Date(2026, 11, 20, 10, 1, 2, 345e6, time.UTC)) ||
 		strings.Join(a.Stories, ",") != "0,persistence" || strings.Join(a.Intent, ",") != "CREDENTIAL_ACCESS" {
 		t.Fatalf("decoded %+v", a)
@@ -135,23 +136,37 @@ func TestAlertDecodesResolutionFields(t *testing.T) {
 }
 
 func TestClassifications(t *testing.T) {
-	for _, c := range mcas.Classifications {
-		back, ok := mcas.ClassificationOf(c.Resolution())
+	for _, c := range source.Classifications {
+		back, ok := source.ClassificationOf(c.Resolution())
 		if !ok || back != c {
 			t.Errorf("%s round trip", c)
 		}
 	}
-	if len(mcas.TruePositive.Reasons()) != 0 || len(mcas.Benign.Reasons()) != 4 || len(mcas.FalsePositive.Reasons()) != 4 {
-		t.Fatal("reason sets differ from the documented ones")
+	// Each reason the form offers for an MCAS tenant is sent as its
+	// documented reasonId; true positive takes none.
+	want := map[source.Classification]map[string]int{
+		source.Benign:        {"actual_severity_lower": 2, "other": 4, "confirmed_with_end_user": 5, "triggered_by_test": 6},
+		source.FalsePositive: {"not_of_interest": 0, "too_many_similar_alerts": 1, "not_accurate": 3, "other": 4},
 	}
-	if r, ok := mcas.Benign.Reason("confirmed_with_end_user"); !ok || r.ID != 5 {
-		t.Fatal("benign confirmed with end user is reasonId 5")
-	}
-	if r, ok := mcas.FalsePositive.Reason("not_accurate"); !ok || r.ID != 3 {
-		t.Fatal("false positive not accurate is reasonId 3")
-	}
-	if _, ok := mcas.FalsePositive.Reason("triggered_by_test"); ok {
-		t.Fatal("a benign reason was accepted for false positive")
+	srv, c, _ := setup(t)
+	for _, kind := range source.Classifications {
+		reasons := c.Reasons(kind)
+		if len(reasons) != len(want[kind]) {
+			t.Fatalf("%s offers %d reasons, MCAS documents %d", kind, len(reasons), len(want[kind]))
+		}
+		for i, r := range reasons {
+			a := mcasfake.Generate("contoso", 1, now.Add(time.Duration(i)*time.Minute), time.Hour, uint64(i+20))[0]
+			srv.AddAlerts(a)
+			if _, err := c.Close(context.Background(), source.CloseRequest{IDs: []string{a.ID}, Classification: kind, Reason: r.Code, Comment: "x"}); err != nil {
+				t.Fatal(err)
+			}
+			reqs := srv.Requests()
+			var body struct{ ReasonID *int }
+			_ = json.Unmarshal(reqs[len(reqs)-1].Raw, &body)
+			if body.ReasonID == nil || *body.ReasonID != want[kind][r.Code] {
+				t.Errorf("%s/%s sent reasonId %v, want %d", kind, r.Code, body.ReasonID, want[kind][r.Code])
+			}
+		}
 	}
 }
 
@@ -169,12 +184,12 @@ func TestEntraAppNeedsInvestigationManageToClose(t *testing.T) {
 	if _, err := reader.Alert(context.Background(), a.ID); err != nil {
 		t.Fatalf("read: %v", err)
 	}
-	_, err := reader.Close(context.Background(), mcas.TruePositive, []string{a.ID}, mcas.NoReason, "x")
+	_, err := reader.Close(context.Background(), source.CloseRequest{IDs: []string{a.ID}, Classification: source.TruePositive, Comment: "x"})
 	if httpx.KindOf(err) != httpx.KindForbidden || !strings.Contains(err.Error(), "Investigation.manage") || strings.Contains(err.Error(), appSecret) {
 		t.Fatalf("reader closed or wrong error: %v", err)
 	}
 	manager, _ := w.client(t, dirContoso, dirContoso, managerApp, managerSecret)
-	if res, err := manager.Close(context.Background(), mcas.TruePositive, []string{a.ID}, mcas.NoReason, "x"); err != nil || res.Closed != 1 {
+	if res, err := manager.Close(context.Background(), source.CloseRequest{IDs: []string{a.ID}, Classification: source.TruePositive, Comment: "x"}); err != nil || res.Closed != 1 {
 		t.Fatalf("manager: %+v %v", res, err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/integrations/httpx"
+	"github.com/soc/mcasbot/source"
 )
 
 // Config describes one tenant.
@@ -112,6 +113,9 @@ func DefaultName(host string) string {
 // Name is the tenant's short name.
 func (c *Client) Name() string { return c.name }
 
+// Source is source.MCAS: the tenant is read through MCAS's REST API.
+func (c *Client) Source() string { return source.MCAS }
+
 // Caller exposes the HTTP caller so wiring can attach metrics hooks.
 func (c *Client) Caller() *httpx.Caller { return c.caller }
 
@@ -119,98 +123,10 @@ func (c *Client) Caller() *httpx.Caller { return c.caller }
 // unlimited).
 func (c *Client) Budget() (int, time.Duration) { return c.budget, c.per }
 
-// Severity of an alert, as MCAS numbers it.
-type Severity int
-
-const (
-	SeverityLow           Severity = 0
-	SeverityMedium        Severity = 1
-	SeverityHigh          Severity = 2
-	SeverityInformational Severity = 3
-)
-
-func (s Severity) String() string {
-	switch s {
-	case SeverityLow:
-		return "low"
-	case SeverityMedium:
-		return "medium"
-	case SeverityHigh:
-		return "high"
-	case SeverityInformational:
-		return "informational"
-	}
-	return fmt.Sprintf("severity %d", int(s))
-}
-
-// Rank orders severities from informational (0) to high (3).
-func (s Severity) Rank() int {
-	switch s {
-	case SeverityInformational:
-		return 0
-	case SeverityLow:
-		return 1
-	case SeverityMedium:
-		return 2
-	case SeverityHigh:
-		return 3
-	}
-	return -1
-}
-
-// ParseSeverity reads "low", "medium", "high" or "informational".
-func ParseSeverity(s string) (Severity, bool) {
-	switch strings.ToLower(s) {
-	case "low":
-		return SeverityLow, true
-	case "medium", "med":
-		return SeverityMedium, true
-	case "high":
-		return SeverityHigh, true
-	case "informational", "info":
-		return SeverityInformational, true
-	}
-	return 0, false
-}
-
-// Status filters alerts by resolution.
-type Status int
-
-const (
-	StatusAny Status = iota
-	StatusOpen
-	StatusClosed
-)
-
-// Resolution status codes (resolutionStatusValue).
-const (
-	resolutionOpen = 0
-)
-
 var closedResolutions = []int{1, 2, 3, 4, 5}
 
-// AlertQuery selects alerts. Zero values mean "no filter".
-type AlertQuery struct {
-	Limit      int        // how many alerts at most (default 20)
-	Severities []Severity // any of these
-	Status     Status
-	Since      time.Time // alerts at or after
-	Until      time.Time // alerts at or before
-	User       string    // entity.user (UPN)
-	// Oldest pages oldest first (for cursors that must not skip alerts
-	// when a run is capped); default newest first.
-	Oldest bool
-}
-
-// AlertList is one query's answer.
-type AlertList struct {
-	Alerts []Alert
-	More   bool // the tenant has more alerts than were fetched
-	Calls  int  // HTTP requests it took
-}
-
 // Alerts lists alerts newest first, following pages only as far as q.Limit needs.
-func (c *Client) Alerts(ctx context.Context, q AlertQuery) (AlertList, error) {
+func (c *Client) Alerts(ctx context.Context, q source.AlertQuery) (source.AlertList, error) {
 	filters := map[string]any{}
 	if len(q.Severities) > 0 {
 		codes := make([]int, len(q.Severities))
@@ -220,9 +136,9 @@ func (c *Client) Alerts(ctx context.Context, q AlertQuery) (AlertList, error) {
 		filters["severity"] = map[string]any{"eq": codes}
 	}
 	switch q.Status {
-	case StatusOpen:
-		filters["resolutionStatus"] = map[string]any{"eq": []int{resolutionOpen}}
-	case StatusClosed:
+	case source.StatusOpen:
+		filters["resolutionStatus"] = map[string]any{"eq": []int{source.ResolutionOpen}}
+	case source.StatusClosed:
 		filters["resolutionStatus"] = map[string]any{"eq": closedResolutions}
 	}
 	if date := dateFilter(q.Since, q.Until); date != nil {
@@ -231,7 +147,7 @@ func (c *Client) Alerts(ctx context.Context, q AlertQuery) (AlertList, error) {
 	if q.User != "" {
 		filters["entity.user"] = map[string]any{"eq": q.User}
 	}
-	var out AlertList
+	var out source.AlertList
 	dir := "desc"
 	if q.Oldest {
 		dir = "asc"
@@ -252,57 +168,28 @@ func (c *Client) Alerts(ctx context.Context, q AlertQuery) (AlertList, error) {
 }
 
 // Alert fetches one alert by id.
-func (c *Client) Alert(ctx context.Context, id string) (Alert, error) {
+func (c *Client) Alert(ctx context.Context, id string) (source.Alert, error) {
 	op := "get alert"
-	if !ValidID(id) {
-		return Alert{}, &httpx.Error{Service: c.caller.Service, Op: op, Kind: httpx.KindBadRequest, Detail: "invalid alert id"}
+	if !source.ValidID(id) {
+		return source.Alert{}, &httpx.Error{Service: c.caller.Service, Op: op, Kind: httpx.KindBadRequest, Detail: "invalid alert id"}
 	}
 	resp, err := c.caller.Do(ctx, op, c.request(http.MethodGet, "/api/v1/alerts/"+id+"/", nil))
 	if err != nil {
-		return Alert{}, err
+		return source.Alert{}, err
 	}
 	var w wireAlert
 	if err := json.Unmarshal(resp.Body, &w); err != nil {
-		return Alert{}, c.caller.Malformed(op, err)
+		return source.Alert{}, c.caller.Malformed(op, err)
 	}
 	a, err := w.alert(c.name)
 	if err != nil {
-		return Alert{}, c.caller.Malformed(op, err)
+		return source.Alert{}, c.caller.Malformed(op, err)
 	}
 	return a, nil
 }
 
-// ValidID accepts what an alert id can be: 1–64 characters of
-// [A-Za-z0-9_-]. Anything else never reaches a URL path.
-func ValidID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for _, r := range id {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-// ActivityQuery selects activities.
-type ActivityQuery struct {
-	Limit int
-	IP    string // ip.address
-	User  string // user.username
-	Since time.Time
-}
-
-// ActivityList is one query's answer.
-type ActivityList struct {
-	Activities []Activity
-	More       bool
-	Calls      int
-}
-
 // Activities lists activities newest first.
-func (c *Client) Activities(ctx context.Context, q ActivityQuery) (ActivityList, error) {
+func (c *Client) Activities(ctx context.Context, q source.ActivityQuery) (source.ActivityList, error) {
 	filters := map[string]any{}
 	if q.IP != "" {
 		filters["ip.address"] = map[string]any{"eq": []string{q.IP}}
@@ -313,7 +200,7 @@ func (c *Client) Activities(ctx context.Context, q ActivityQuery) (ActivityList,
 	if date := dateFilter(q.Since, time.Time{}); date != nil {
 		filters["date"] = date
 	}
-	var out ActivityList
+	var out source.ActivityList
 	err := c.page(ctx, "list activities", "/api/v1/activities/", filters, "desc", limitOr(q.Limit), &out.More, &out.Calls, func(raw json.RawMessage) error {
 		var w wireActivity
 		if err := json.Unmarshal(raw, &w); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/source"
 )
 
 const token = "tok-SECRET-123456"
@@ -34,8 +35,8 @@ func setup(t *testing.T) (*mcasfake.Server, *mcas.Client, *[]time.Duration) {
 func TestAlertsSendsFiltersAndDecodes(t *testing.T) {
 	srv, c, _ := setup(t)
 	srv.AddAlerts(mcasfake.Generate("contoso", 30, now, 48*time.Hour, 1)...)
-	res, err := c.Alerts(context.Background(), mcas.AlertQuery{
-		Limit: 5, Severities: []mcas.Severity{mcas.SeverityHigh}, Status: mcas.StatusOpen,
+	res, err := c.Alerts(context.Background(), source.AlertQuery{
+		Limit: 5, Severities: []source.Severity{source.SeverityHigh}, Status: source.StatusOpen,
 		Since: now.Add(-24 * time.Hour), User: "alice@contoso.com",
 	})
 	if err != nil {
@@ -61,7 +62,7 @@ func TestAlertsSendsFiltersAndDecodes(t *testing.T) {
 		t.Errorf("paging %+v", req.Body)
 	}
 	for _, a := range res.Alerts {
-		if a.Severity != mcas.SeverityHigh || a.User() != "alice@contoso.com" || a.Time.Before(now.Add(-24*time.Hour)) || a.Time.Location() != time.UTC {
+		if a.Severity != source.SeverityHigh || a.User() != "alice@contoso.com" || a.Time.Before(now.Add(-24*time.Hour)) || a.Time.Location() != time.UTC {
 			t.Errorf("alert does not match filters: %+v", a)
 		}
 		if a.Tenant != "contoso" || a.ID == "" || a.URL == "" {
@@ -75,7 +76,7 @@ func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 func TestPagingStopsAtLimit(t *testing.T) {
 	srv, c, _ := setup(t)
 	srv.AddAlerts(mcasfake.Generate("contoso", 450, now, 48*time.Hour, 2)...)
-	res, err := c.Alerts(context.Background(), mcas.AlertQuery{Limit: 250})
+	res, err := c.Alerts(context.Background(), source.AlertQuery{Limit: 250})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func TestPagingStopsAtLimit(t *testing.T) {
 	// A small tenant is done in one call even with a large limit.
 	srv.SetAlerts(mcasfake.Generate("contoso", 7, now, time.Hour, 3))
 	srv.ResetRequests()
-	res, _ = c.Alerts(context.Background(), mcas.AlertQuery{Limit: 100})
+	res, _ = c.Alerts(context.Background(), source.AlertQuery{Limit: 100})
 	if len(res.Alerts) != 7 || res.More || len(srv.Requests()) != 1 {
 		t.Fatalf("got %d alerts in %d calls", len(res.Alerts), len(srv.Requests()))
 	}
@@ -104,7 +105,7 @@ func TestIDsAndEntitiesDecodeLoosely(t *testing.T) {
 	srv, c, _ := setup(t)
 	srv.Fail(mcasfake.Fault{Status: 200, Body: `{"data":[{"_id":12345,"timestamp":1763640000000,"title":"t","severityValue":2,
 		"entities":[{"type":"service","id":11161,"label":"Office 365"},{"type":"user","id":"bob@x.com"},{"type":"ip","id":"1.2.3.4"}]}],"hasNext":false}`})
-	res, err := c.Alerts(context.Background(), mcas.AlertQuery{})
+	res, err := c.Alerts(context.Background(), source.AlertQuery{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +142,7 @@ func TestUpstreamErrors(t *testing.T) {
 			srv, c, slept := setup(t)
 			srv.AddAlerts(mcasfake.Generate("contoso", 3, now, time.Hour, 4)...)
 			srv.Fail(tc.faults...)
-			res, err := c.Alerts(context.Background(), mcas.AlertQuery{Limit: 10})
+			res, err := c.Alerts(context.Background(), source.AlertQuery{Limit: 10})
 			if len(*slept) != tc.slept {
 				t.Errorf("retried %d times, want %d", len(*slept), tc.slept)
 			}
@@ -171,7 +172,7 @@ func TestUpstreamErrors(t *testing.T) {
 func TestForbiddenShowsUpstreamDetail(t *testing.T) {
 	srv, c, _ := setup(t)
 	srv.Fail(mcasfake.Fault{Status: http.StatusForbidden, Body: `{"detail":"Token lacks Investigation.Read"}`})
-	_, err := c.Alerts(context.Background(), mcas.AlertQuery{})
+	_, err := c.Alerts(context.Background(), source.AlertQuery{})
 	if err == nil || !strings.Contains(err.Error(), "Token lacks Investigation.Read") {
 		t.Fatalf("err = %v", err)
 	}
@@ -181,7 +182,7 @@ func TestWrongTokenIsAuthError(t *testing.T) {
 	srv := mcasfake.New(token)
 	defer srv.Close()
 	c, _ := mcas.New(mcas.Config{URL: srv.URL, Token: "wrong-token-value"}, srv.Client(), nil)
-	_, err := c.Alerts(context.Background(), mcas.AlertQuery{})
+	_, err := c.Alerts(context.Background(), source.AlertQuery{})
 	if httpx.KindOf(err) != httpx.KindAuth || strings.Contains(err.Error(), "wrong-token-value") {
 		t.Fatalf("err = %v", err)
 	}
@@ -190,7 +191,7 @@ func TestWrongTokenIsAuthError(t *testing.T) {
 func TestActivitiesByIP(t *testing.T) {
 	srv, c, _ := setup(t)
 	srv.AddActivities(mcasfake.GenerateActivities("contoso", 200, now, 72*time.Hour, 5)...)
-	res, err := c.Activities(context.Background(), mcas.ActivityQuery{IP: "185.220.101.4", Limit: 10})
+	res, err := c.Activities(context.Background(), source.ActivityQuery{IP: "185.220.101.4", Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,131 +7,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/soc/mcasbot/source"
 )
-
-// Alert is one MCAS alert. Text fields are as the API sent them: hostile,
-// possibly HTML; formatters clean them.
-type Alert struct {
-	ID          string
-	Tenant      string
-	Time        time.Time // UTC
-	Title       string
-	Description string
-	Severity    Severity
-	Resolution  int // resolutionStatusValue: 0 open
-	Status      int // statusValue: 0 unread, 1 read, 2 archived
-	URL         string
-	ThreatScore int
-	Entities    []Entity
-	Evidence    []string
-	// HandledBy and ResolveTime say who resolved the alert and when (set
-	// once it is closed).
-	HandledBy   string
-	ResolveTime time.Time
-	Stories     []string
-	Intent      []string
-}
-
-// Open reports whether the alert is unresolved.
-func (a Alert) Open() bool { return a.Resolution == resolutionOpen }
-
-// Entity is one thing an alert refers to.
-type Entity struct {
-	Type       string // account, user, ip, country, service, policyRule, device, file, …
-	ID         string
-	Label      string
-	UPN        string // accounts: pa
-	Email      string // accounts: em
-	PolicyType string // policyRule: policyType
-}
-
-// User is the affected user: the first account's UPN or e-mail, else the
-// first user entity.
-func (a Alert) User() string {
-	for _, e := range a.Entities {
-		if e.Type == "account" {
-			for _, v := range []string{e.UPN, e.Email, e.Label} {
-				if v != "" {
-					return v
-				}
-			}
-		}
-	}
-	for _, e := range a.Entities {
-		if e.Type == "user" {
-			if e.ID != "" {
-				return e.ID
-			}
-			return e.Label
-		}
-	}
-	return ""
-}
-
-// IPs are the alert's IP entities, in order, without repeats.
-func (a Alert) IPs() []string { return a.entityValues("ip") }
-
-// Country is the first country entity.
-func (a Alert) Country() string {
-	if v := a.entityValues("country"); len(v) > 0 {
-		return v[0]
-	}
-	return ""
-}
-
-// Policy is the policy that raised the alert, if named.
-func (a Alert) Policy() string {
-	for _, e := range a.Entities {
-		if e.Type == "policyRule" {
-			return e.Label
-		}
-	}
-	return ""
-}
-
-// Services are the cloud apps the alert names.
-func (a Alert) Services() []string {
-	var out []string
-	for _, e := range a.Entities {
-		if e.Type == "service" && e.Label != "" {
-			out = append(out, e.Label)
-		}
-	}
-	return out
-}
-
-func (a Alert) entityValues(typ string) []string {
-	var out []string
-	seen := map[string]bool{}
-	for _, e := range a.Entities {
-		if e.Type != typ {
-			continue
-		}
-		v := e.ID
-		if v == "" {
-			v = e.Label
-		}
-		if v != "" && !seen[v] {
-			seen[v] = true
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
-// Activity is one MCAS activity record.
-type Activity struct {
-	ID          string
-	Tenant      string
-	Time        time.Time // UTC
-	App         string
-	Description string
-	Severity    string
-	IP          string
-	User        string
-	City        string
-	Country     string
-}
 
 type wireAlert struct {
 	ID                    json.RawMessage   `json:"_id"`
@@ -160,32 +38,32 @@ type wireEntity struct {
 	PolicyType string          `json:"policyType"`
 }
 
-func (w wireAlert) alert(tenant string) (Alert, error) {
+func (w wireAlert) alert(tenant string) (source.Alert, error) {
 	id := looseString(w.ID)
 	if id == "" {
-		return Alert{}, fmt.Errorf("alert without _id")
+		return source.Alert{}, fmt.Errorf("alert without _id")
 	}
 	ms, err := w.Timestamp.Int64()
 	if err != nil {
 		f, ferr := w.Timestamp.Float64()
 		if ferr != nil {
-			return Alert{}, fmt.Errorf("alert %s: timestamp %q", id, w.Timestamp)
+			return source.Alert{}, fmt.Errorf("alert %s: timestamp %q", id, w.Timestamp)
 		}
 		ms = int64(f)
 	}
-	sev := SeverityLow
+	sev := source.SeverityLow
 	if w.SeverityValue != nil {
-		sev = Severity(*w.SeverityValue)
+		sev = source.Severity(*w.SeverityValue)
 	}
 	score, _ := w.ThreatScore.Int64()
-	a := Alert{
+	a := source.Alert{
 		ID: id, Tenant: tenant, Time: time.UnixMilli(ms).UTC(), Title: w.Title, Description: w.Description,
 		Severity: sev, Resolution: w.ResolutionStatusValue, Status: w.StatusValue, URL: w.URL, ThreatScore: int(score),
 		HandledBy: looseString(w.HandledByUser), ResolveTime: isoTime(looseString(w.ResolveTime)),
 		Stories: looseList(w.Stories), Intent: looseList(w.Intent),
 	}
 	for _, e := range w.Entities {
-		a.Entities = append(a.Entities, Entity{Type: e.Type, ID: looseString(e.ID), Label: e.Label, UPN: e.PA, Email: e.EM, PolicyType: e.PolicyType})
+		a.Entities = append(a.Entities, source.Entity{Type: e.Type, ID: looseString(e.ID), Label: e.Label, UPN: e.PA, Email: e.EM, PolicyType: e.PolicyType})
 	}
 	for _, ev := range w.Evidence {
 		if s := evidenceText(ev); s != "" {
@@ -296,7 +174,7 @@ type wireActivity struct {
 	// can differ only by case.
 }
 
-func (w wireActivity) activity(tenant string) Activity {
+func (w wireActivity) activity(tenant string) source.Activity {
 	ms, err := w.Timestamp.Int64()
 	if err != nil {
 		f, _ := strconv.ParseFloat(w.Timestamp.String(), 64)
@@ -306,7 +184,7 @@ func (w wireActivity) activity(tenant string) Activity {
 	if user == "" {
 		user = w.FailedUserData.UserName
 	}
-	return Activity{
+	return source.Activity{
 		ID: looseString(w.ID), Tenant: tenant, Time: time.UnixMilli(ms).UTC(), App: w.AppName,
 		Description: w.Description, Severity: w.Severity, IP: w.Device.ClientIP, User: user,
 		City: w.Location.City, Country: w.Location.CountryCode,
