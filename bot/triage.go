@@ -146,7 +146,7 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 		return
 	}
 	t := formatting.CloseTarget{Tenant: v.Tenant, AlertID: v.AlertID, Title: v.Title, Channel: cb.Container.ChannelID,
-		Ephemeral: cb.Container.IsEphemeral, ResponseURL: cb.ResponseURL}
+		Ephemeral: cb.Container.IsEphemeral, ResponseURL: cb.ResponseURL, Source: b.sourceOf(v.Tenant)}
 	if t.Channel == "" {
 		t.Channel = cb.Channel.ID
 	}
@@ -371,4 +371,15 @@ func (b *Bot) redrawFiledCard(ctx context.Context, log *slog.Logger, cb slack.In
 			return
 		}
 	}
+}
+
+// sourceOf names the API a tenant is read through, for the reasons its
+// Close… form offers ("" for a tenant not configured here).
+func (b *Bot) sourceOf(tenant string) string {
+	for _, t := range b.runner.Tenants {
+		if t.Name() == tenant {
+			return t.Source()
+		}
+	}
+	return ""
 }
