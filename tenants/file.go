@@ -9,8 +9,8 @@ package tenants
 import (
 	"bytes"
 	"errors"
-	"io"
 	"fmt"
+	"io"
 	"regexp"
 	"slices"
 	"sort"

@@ -143,7 +143,7 @@ func TestBadShapes(t *testing.T) {
 		"tenants: {contoso: {}}":       "tenants must be a list",
 		"tenants: []":                  "the tenants list is empty",
 		"[1, 2]":                       "the file must be a mapping",
-		"tenants:\n  - name: a\n  -":    "a tenant must be a mapping",
+		"tenants:\n  - name: a\n  -":   "a tenant must be a mapping",
 		"a: b\n---\nc: d":              "only one YAML document",
 		"tenants:\n  - name: [a, b]\n": "name must be a single value",
 		"groups: [emea]\ntenants: []":  "groups must map each group's name",
