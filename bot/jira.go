@@ -100,6 +100,9 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		}
 		b.Reply(ctx, cb.ResponseURL, ephemeral(msg))
 	case res.Outcome == filing.Filed:
+		if res.Earlier != "" {
+			log = log.With("earlier", res.Earlier)
+		}
 		log.Info("audit: jira issue filed", "issue", res.Key, "outcome", "filed")
 		b.outcome("filed")
 		b.updateMessage(ctx, log, cb)

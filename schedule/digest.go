@@ -90,7 +90,10 @@ type Report struct {
 	// Groups is how many entries collapse repeats, Appended how many alerts
 	// were added to a filed group's issue.
 	Groups, Appended int
-	Skipped          string // why the run did nothing (another run holds the lock)
+	// AfterDone is how many repeats of a group whose issue is done were
+	// posted to be filed anew instead of added to it.
+	AfterDone int
+	Skipped   string // why the run did nothing (another run holds the lock)
 	// DryRun holds the messages a dry run would post, in order.
 	DryRun []*slack.WebhookMessage
 }

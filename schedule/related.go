@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/soc/mcasbot/bot/formatting"
@@ -155,6 +156,14 @@ func (d *Digest) appendRepeats(ctx context.Context, in *formatting.DigestInput, 
 	}
 	for _, u := range units {
 		gi := filed[u.tenant][u.sig]
+		if gi.Done() {
+			// Nobody reads a comment on a done issue: the repeats start a new
+			// entry that links it, and their Create Jira files a new issue.
+			d.markEarlier(in, groups, grouped, u.tenant, u.alerts, gi)
+			rep.AfterDone += len(u.alerts)
+			d.Logger.Info("repeats of a done issue are posted to be filed anew", "tenant", u.tenant, "issue", gi.Key, "status", gi.Status, "alerts", len(u.alerts))
+			continue
+		}
 		actx, cancel := context.WithTimeout(ctx, repeatWait)
 		ids, err := d.Repeats.AppendRepeats(actx, gi, u.alerts)
 		cancel()
@@ -165,5 +174,24 @@ func (d *Digest) appendRepeats(ctx context.Context, in *formatting.DigestInput, 
 			in.States[formatting.AlertKeyOf(u.tenant, id)] = formatting.AlertState{Filed: &formatting.Filed{Key: gi.Key, URL: gi.URL}}
 		}
 		rep.Appended += len(ids)
+	}
+}
+
+// markEarlier links the done issue from the entries that hold as: a new
+// group's entry (keyed by its first alert) or each single alert's.
+func (d *Digest) markEarlier(in *formatting.DigestInput, groups []grouping.Group, grouped map[[2]string]bool, tenant string, as []source.Alert, gi store.GroupIssue) {
+	if in.Earlier == nil {
+		in.Earlier = map[string]formatting.Earlier{}
+	}
+	e := formatting.Earlier{Key: gi.Key, URL: gi.URL, Status: gi.Status, Resolution: gi.Resolution}
+	for _, a := range as {
+		if !grouped[[2]string{tenant, a.ID}] {
+			in.Earlier[formatting.AlertKeyOf(tenant, a.ID)] = e
+		}
+	}
+	for _, g := range groups {
+		if g.Tenant == tenant && slices.ContainsFunc(as, func(a source.Alert) bool { return a.ID == g.Alerts[0].ID }) {
+			in.Earlier[formatting.AlertKeyOf(tenant, g.Alerts[0].ID)] = e
+		}
 	}
 }

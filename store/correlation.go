@@ -120,7 +120,49 @@ func (s *sqlStore) GroupIssues(ctx context.Context, tenant string, signatures []
 			return nil, wrap(err)
 		}
 	}
-	return out, nil
+	return out, s.groupIssueStates(ctx, tenant, out)
+}
+
+// groupIssueStates adds what the Jira sync last saw of each group's issue:
+// the state of an alert filed under it, the newest seen.
+func (s *sqlStore) groupIssueStates(ctx context.Context, tenant string, gs map[string]GroupIssue) error {
+	var keys []string
+	for _, g := range gs {
+		keys = append(keys, g.Key)
+	}
+	keys = unique(keys)
+	if len(keys) == 0 {
+		return nil
+	}
+	args := []any{tenant}
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT issue_key, status, category, resolution FROM jira_states
+		WHERE tenant = ? AND gone = 0 AND issue_key IN (?`+strings.Repeat(", ?", len(keys)-1)+`) ORDER BY seen_ms`), args...)
+	if err != nil {
+		return wrap(err)
+	}
+	defer rows.Close()
+	states := map[string][3]string{}
+	for rows.Next() {
+		var key string
+		var st [3]string
+		if err := rows.Scan(&key, &st[0], &st[1], &st[2]); err != nil {
+			return wrap(err)
+		}
+		states[key] = st // the newest seen wins
+	}
+	if err := rows.Err(); err != nil {
+		return wrap(err)
+	}
+	for sig, g := range gs {
+		if st, ok := states[g.Key]; ok {
+			g.Status, g.Category, g.Resolution = st[0], st[1], st[2]
+			gs[sig] = g
+		}
+	}
+	return nil
 }
 
 func (s *sqlStore) SaveGroupIssue(ctx context.Context, g GroupIssue) error {

@@ -196,6 +196,8 @@ var migrations = []string{
 		last_ms   BIGINT NOT NULL,
 		PRIMARY KEY (tenant, signature)
 	)`,
+	// 7: a group's issue state by its key (repeats after a done issue, #16)
+	`CREATE INDEX IF NOT EXISTS jira_states_by_key ON jira_states (tenant, issue_key)`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

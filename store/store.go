@@ -170,7 +170,15 @@ type GroupIssue struct {
 	Key, URL          string
 	// Last is the newest alert filed under it.
 	Last time.Time
+	// The issue's state in Jira as the sync last saw it (empty until seen;
+	// GroupIssues fills them): Category is new, indeterminate or done.
+	Status, Category, Resolution string
 }
+
+// Done reports whether the sync saw the group's issue in Jira's done
+// category: later repeats start a new issue instead of a comment nobody
+// reads.
+func (g GroupIssue) Done() bool { return g.Category == "done" }
 
 // IssueState is the life of an alert's issue.
 type IssueState string

@@ -83,6 +83,9 @@ type Result struct {
 	// Appended is how many alerts this call added to an existing issue as
 	// a comment (repeats of a filed group).
 	Appended int
+	// Earlier is the done issue a new one follows (repeats that came back
+	// after their group's issue was done).
+	Earlier string
 }
 
 // ErrStoreDown is returned when claims cannot be checked: filing without
@@ -162,9 +165,13 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader sour
 	if alert.Tenant == "" {
 		alert.Tenant = tenant
 	}
+	var earlier *store.GroupIssue
 	if s.RepeatWindow > 0 {
-		// A repeat of a group filed within the window joins its issue.
-		if gi, ok := s.groupIssue(ctx, log, tenant, grouping.Signatures(alert)); ok {
+		// A repeat of a group filed within the window joins its issue,
+		// unless that issue is done: then it gets a new one that names it.
+		if gi, ok := s.groupIssue(ctx, log, tenant, grouping.Signatures(alert)); ok && gi.Done() {
+			earlier = &gi
+		} else if ok {
 			if err := s.comment(ctx, gi.Key, []source.Alert{alert}, by); err != nil {
 				return Result{}, err
 			}
@@ -180,15 +187,21 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader sour
 	reps := s.reputations(ctx, ips)
 	wg.Wait()
 	issue := s.Mapping.Build(alert, ips, reps, d, by, s.now())
+	if earlier != nil {
+		issue.Description = earlierNote(*earlier, 1) + issue.Description
+	}
 	created, err := s.Jira.Create(ctx, issue)
 	if err != nil {
 		return Result{}, describeCreateError(err)
 	}
-	if err := s.record(ctx, tenant, alertID, created.Key, created.URL); err != nil {
+	if earlier != nil {
+		// Later repeats join the new issue.
+		s.recordAll(ctx, log, RepeatGroup{Tenant: tenant, Signature: earlier.Signature}, []source.Alert{alert}, created.Key, created.URL)
+	} else if err := s.record(ctx, tenant, alertID, created.Key, created.URL); err != nil {
 		// The issue exists; the label search will find it on the next click.
 		log.Error("issue created but not recorded in the store", "key", created.Key, "error", err)
 	}
-	return Result{Outcome: Filed, Key: created.Key, URL: created.URL, By: by.ID}, nil
+	return Result{Outcome: Filed, Key: created.Key, URL: created.URL, By: by.ID, Earlier: earlierKey(earlier)}, nil
 }
 
 // ofTenant keeps the issues found by an alert's label that can be this

@@ -123,9 +123,13 @@ func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader
 	// An issue the group has already: one of its alerts filed, or an
 	// earlier group of the same repeats within the window.
 	target := store.GroupIssue{Tenant: g.Tenant, Signature: g.Signature}
+	var earlier *store.GroupIssue
 	if len(filed) > 0 {
 		target.Key, target.URL = filed[0].Key, filed[0].URL
-	} else if gi, ok := s.groupIssue(ctx, log, g.Tenant, []string{g.Signature}); ok {
+	} else if gi, ok := s.groupIssue(ctx, log, g.Tenant, []string{g.Signature}); ok && gi.Done() {
+		// Nobody reads a comment on a done issue: a new one names it.
+		earlier = &gi
+	} else if ok {
 		target = gi
 	}
 	if target.Key == "" {
@@ -164,12 +168,17 @@ func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader
 	reps := s.reputations(ctx, ips)
 	wg.Wait()
 	issue := s.Mapping.BuildGroup(g, first, won, ips, reps, d, by, s.now())
+	if earlier != nil {
+		issue.Description = earlierNote(*earlier, len(won)) + issue.Description
+	}
 	created, err := s.Jira.Create(ctx, issue)
 	if err != nil {
 		return Result{}, describeCreateError(err)
 	}
 	s.recordAll(ctx, log, g, won, created.Key, created.URL)
-	return Result{Outcome: Filed, Key: created.Key, URL: created.URL, By: by.ID}, nil
+	if earlier != nil {
+	}
+	return Result{Outcome: Filed, Key: created.Key, URL: created.URL, By: by.ID, Earlier: earlierKey(earlier)}, nil
 }
 
 // recordAll records the issue for every alert and for the group; the issue
@@ -386,4 +395,32 @@ func (m Mapping) BuildGroup(g RepeatGroup, first source.Alert, as []source.Alert
 	b.WriteString(strings.Replace(is.Description, "h3. Defender for Cloud Apps alert", "h3. The first alert", 1))
 	is.Description = formatting.Cut(b.String(), maxParagraph)
 	return is
+}
+
+// earlierNote opens the description of an issue that follows a done one:
+// the repeats came back after it was done.
+func earlierNote(gi store.GroupIssue, n int) string {
+	status := gi.Status
+	if status == "" {
+		status = "Done"
+	}
+	if gi.Resolution != "" && !strings.EqualFold(gi.Resolution, status) {
+		status += ": " + gi.Resolution
+	}
+	what := "This alert repeats"
+	if n > 1 {
+		what = "These alerts repeat"
+	}
+	ref := jira.Escape(gi.Key)
+	if gi.URL != "" {
+		ref = jira.Link(gi.Key, gi.URL)
+	}
+	return fmt.Sprintf("*Earlier issue:* %s (%s). %s its alerts, which came back after it was done.\n\n", ref, jira.Escape(status), what)
+}
+
+func earlierKey(gi *store.GroupIssue) string {
+	if gi == nil {
+		return ""
+	}
+	return gi.Key
 }

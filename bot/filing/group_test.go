@@ -237,3 +237,43 @@ func TestLostCommentHoldsTheRepeats(t *testing.T) {
 		t.Fatalf("claim not released: %+v", rec)
 	}
 }
+
+// A single repeat of a group whose issue is done gets its own issue that
+// names the done one; the group's later repeats then join the new issue.
+func TestARepeatOfADoneIssueIsFiledAnew(t *testing.T) {
+	e := newEnv(t, 0)
+	e.svc.RepeatWindow = 7 * 24 * time.Hour
+	ctx := context.Background()
+	g := e.repeats(t, "a1", 3, now.Add(-6*time.Hour))
+	if _, err := e.svc.FileGroup(ctx, g, analyst); err != nil {
+		t.Fatal(err)
+	}
+	// The sync saw SEC-1 done.
+	if err := e.svc.Store.SaveJiraState(ctx, "contoso", g.Alerts[0].ID, store.JiraState{Key: "SEC-1", Status: "Closed", Category: "done", Resolution: "Won't Do <!channel>"}); err != nil {
+		t.Fatal(err)
+	}
+	one := e.repeats(t, "a8", 1, now.Add(-time.Hour)).Alerts[0]
+	res, err := e.svc.File(ctx, "contoso", one.ID, analyst)
+	if err != nil || res.Outcome != filing.Filed || res.Key != "SEC-2" || res.Earlier != "SEC-1" {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if n := len(e.jira.Comments("SEC-1")); n != 0 {
+		t.Fatalf("the done issue got %d comments", n)
+	}
+	var desc string
+	_ = json.Unmarshal(e.jira.Issues()[1].Fields["description"], &desc)
+	text, live := jirafake.Render(desc)
+	if !strings.HasPrefix(text, "Earlier issue: SEC-1 (Closed: Won't Do <!channel>). This alert repeats its alerts, which came back after it was done.") {
+		t.Fatalf("description:\n%s", text)
+	}
+	for _, l := range live {
+		if l.Kind == "mention" || l.Kind == "macro" {
+			t.Fatalf("Jira's resolution went live in the note: %+v", l)
+		}
+	}
+	// Later repeats of the group join SEC-2.
+	gis, _ := e.svc.Store.GroupIssues(ctx, "contoso", []string{g.Signature}, time.Time{})
+	if gi := gis[g.Signature]; gi.Key != "SEC-2" || gi.Done() {
+		t.Fatalf("the group's issue is now %+v", gi)
+	}
+}

@@ -59,6 +59,18 @@ type DigestInput struct {
 	// States is what is already known of alerts when they are posted (a
 	// repeat added to its group's issue), by AlertKeyOf.
 	States map[string]AlertState
+	// Earlier is the done issue an entry repeats (by the AlertKeyOf its
+	// first alert): its repeats start a new issue (issue #16).
+	Earlier map[string]Earlier
+}
+
+// Earlier is the issue of an earlier group of the same repeats, done in
+// Jira when the entry was posted.
+type Earlier struct {
+	Key        string `json:"key"`
+	URL        string `json:"url,omitempty"`
+	Status     string `json:"status,omitempty"`
+	Resolution string `json:"resolution,omitempty"`
 }
 
 // DigestGroup is repeats of one policy for one account or IP in a tenant,
@@ -121,6 +133,8 @@ type DigestView struct {
 	// its first alert): issue #11.
 	Groups  []DigestGroup                  `json:"groups,omitempty"`
 	Related map[string][]correlation.Match `json:"related,omitempty"`
+	// Earlier is the done issue an entry repeats, by its key.
+	Earlier map[string]Earlier `json:"earlier,omitempty"`
 }
 
 // AlertState is what is known of an alert beyond MCAS's copy, drawn on its
@@ -282,6 +296,12 @@ func view(in DigestInput, text string, head []slack.Block, es []entry) DigestVie
 			}
 			v.Related[alertKey(e.alerts[0])] = ms
 		}
+		if er, ok := in.Earlier[alertKey(e.alerts[0])]; ok {
+			if v.Earlier == nil {
+				v.Earlier = map[string]Earlier{}
+			}
+			v.Earlier[alertKey(e.alerts[0])] = er
+		}
 	}
 	for _, a := range v.Alerts {
 		for _, ip := range a.IPs() {
@@ -377,6 +397,9 @@ func cards(v DigestView, states map[string]AlertState, closedStyle int) []slack.
 		text := card(v, a)
 		if rel := relatedText(v.Related[key], relatedOnCard, false); rel != "" {
 			text += "\n" + rel
+		}
+		if er, ok := v.Earlier[key]; ok {
+			text += "\n" + earlierText(er)
 		}
 		if st.Closed != nil {
 			text += "\n" + digestClosedText(*st.Closed, closedStyle)
@@ -612,4 +635,21 @@ func withID(b slack.Block, id string) slack.Block {
 		return &c
 	}
 	return b
+}
+
+// earlierText links the done issue an entry repeats: "↩️ Repeats of
+// SEC-12 (Done: Fixed); Create Jira files a new issue".
+func earlierText(e Earlier) string {
+	key := Escape(Cut(Clean(e.Key), 40))
+	if u := SafeURL(e.URL); u != "" {
+		key = "<" + u + "|" + key + ">"
+	}
+	status := CutEscaped(Clean(e.Status), 60)
+	if status == "" {
+		status = "done"
+	}
+	if r := CutEscaped(Clean(e.Resolution), 60); r != "" && !strings.EqualFold(r, status) {
+		status += ": " + r
+	}
+	return fmt.Sprintf(":leftwards_arrow_with_hook: earlier: %s, %s — a new issue follows these repeats", key, status)
 }

@@ -40,6 +40,9 @@ func groupBlocks(v DigestView, g DigestGroup, as []source.Alert, states map[stri
 	if rel := relatedText(v.Related[key], relatedOnCard, false); rel != "" {
 		text += "\n" + rel
 	}
+	if er, ok := v.Earlier[key]; ok {
+		text += "\n" + earlierText(er)
+	}
 	closed := groupCloses(as, states)
 	if line := groupClosedText(closed, len(as), closedStyle); line != "" {
 		text += "\n" + line

@@ -85,6 +85,19 @@ func testGroupIssues(t *testing.T, open Opener) {
 	if got, _ := other.GroupIssues(ctx, "contoso", []string{"sig1"}, now.Add(time.Minute)); len(got) != 0 {
 		t.Fatal("a group issue older than the window was returned")
 	}
+	// The Jira sync's view of the issue comes with it: a done issue takes
+	// no more repeats.
+	if g := got["sig1"]; g.Done() || g.Category != "" {
+		t.Fatalf("an issue the sync never saw has a state: %+v", g)
+	}
+	must(t, s.SaveJiraState(ctx, "contoso", "a1", store.JiraState{Key: "SEC-1", Status: "In Progress", Category: "indeterminate", SeenAt: now}))
+	if got, _ := s.GroupIssues(ctx, "contoso", []string{"sig1"}, time.Time{}); got["sig1"].Done() || got["sig1"].Status != "In Progress" {
+		t.Fatalf("in progress: %+v", got["sig1"])
+	}
+	must(t, s.SaveJiraState(ctx, "contoso", "a1", store.JiraState{Key: "SEC-1", Status: "Done", Category: "done", Resolution: "Fixed", SeenAt: now.Add(time.Minute)}))
+	if got, err := other.GroupIssues(ctx, "contoso", []string{"sig1"}, time.Time{}); err != nil || !got["sig1"].Done() || got["sig1"].Status != "Done" || got["sig1"].Resolution != "Fixed" {
+		t.Fatalf("done: %+v %v", got["sig1"], err)
+	}
 	// A new issue for the same signature replaces the old one.
 	must(t, s.SaveGroupIssue(ctx, store.GroupIssue{Tenant: "contoso", Signature: "sig1", Key: "SEC-9", Last: now.Add(-time.Hour)}))
 	if got, _ := s.GroupIssues(ctx, "contoso", []string{"sig1"}, time.Time{}); got["sig1"].Key != "SEC-9" || !got["sig1"].Last.Equal(now.Add(-time.Hour)) {
