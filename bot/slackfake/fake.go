@@ -64,6 +64,8 @@ type Server struct {
 	updates   int
 	respIDs   map[string]string // envelope id -> response_url id
 	x         extras            // files.go: uploads, users.lookupByEmail
+	scopes    []string          // auth.test's X-OAuth-Scopes
+	noScopes  bool              // leave X-OAuth-Scopes out
 
 	// Modals and interactions (views.go).
 	triggers    map[string]*trigger
@@ -82,7 +84,7 @@ type conn struct {
 // New starts a fake Slack.
 func New() *Server {
 	s := &Server{PingEvery: 200 * time.Millisecond, sent: map[string]time.Time{}, acks: map[string]Ack{}, rateLimit: map[string]time.Time{}, respIDs: map[string]string{},
-		submissions: map[string]string{}, respChannel: map[string]string{}}
+		submissions: map[string]string{}, respChannel: map[string]string{}, scopes: slices.Clone(DefaultScopes)}
 	s.cond = sync.NewCond(&s.mu)
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
 		c.Handle("/ws", s.socket)
@@ -151,6 +153,26 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"ok": true, "url": s.GetWSURL()})
 }
 
+// DefaultScopes are the bot token scopes auth.test reports until
+// SetScopes: those slack-app-manifest.yaml grants.
+var DefaultScopes = []string{"commands", "chat:write", "files:write", "users:read", "users:read.email"}
+
+// SetScopes sets the bot token scopes auth.test reports in its
+// X-OAuth-Scopes header, as Slack does for the installed app.
+func (s *Server) SetScopes(scopes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.scopes = slices.Clone(scopes)
+}
+
+// OmitScopesHeader makes auth.test answer without X-OAuth-Scopes, as
+// behind a proxy that drops it.
+func (s *Server) OmitScopesHeader(omit bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.noScopes = omit
+}
+
 // authTest answers invalid_auth for the token "xoxb-invalid".
 func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 	_ = r.ParseForm()
@@ -158,6 +180,11 @@ func (s *Server) authTest(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
 		return
 	}
+	s.mu.Lock()
+	if !s.noScopes {
+		w.Header().Set("X-OAuth-Scopes", strings.Join(s.scopes, ","))
+	}
+	s.mu.Unlock()
 	writeJSON(w, map[string]any{"ok": true, "url": "https://soc.slack.com/", "team": "SOC", "user": "mcasbot", "team_id": "T0SOC", "user_id": "U0BOT", "bot_id": "B0BOT"})
 }
 

@@ -90,6 +90,7 @@ func checkSlack(ctx context.Context, cfg *Config, a *app, add adder) {
 		add("slack", fail, "bot token: auth.test failed: %v", err)
 	} else {
 		add("slack", pass, "bot token: @%s in %s (%s)", who.User, who.Team, who.TeamID)
+		checkScopes(cfg, who.Header, add)
 	}
 	if _, _, err := api.StartSocketModeContext(ctx); err != nil {
 		add("slack", fail, "app token: apps.connections.open failed: %v (needs an xapp- token with connections:write, and Socket Mode on)", err)
