@@ -38,7 +38,7 @@ func checkTenants(ctx context.Context, a *app, tenants []Tenant, add adder) {
 			add("mcas", pass, "%s: %s (newest %s UTC)", t.Name, can, list.Alerts[0].Time.Format("2006-01-02 15:04"))
 		}
 		if t.Entra == nil {
-			add("mcas", warn, "%s: legacy token: MCAS API tokens are on Microsoft's deprecation path and carry one person's rights; sign this tenant in with an Entra ID application (README: Signing in with Entra ID)", t.Name)
+			add("mcas", warn, "%s: legacy token: MCAS API tokens are on Microsoft's deprecation path and carry one person's rights; sign this tenant in with an Entra ID application (docs/operator-guide.md, Signing in with Entra ID)", t.Name)
 		} else if tok != "" {
 			checkManage(a, t, tok, add)
 		}

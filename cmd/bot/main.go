@@ -44,7 +44,8 @@ Usage:
   bot check                   validate the configuration and reach every upstream
   bot probe <url>             GET a health URL; exit 0 on 2xx (container healthchecks)
 
-Configuration comes from the environment; see README.md.
+Configuration comes from the environment; see docs/configuration.md (every setting)
+and docs/operator-guide.md (setting it up).
 `
 
 // Exit codes.

@@ -21,7 +21,7 @@ func PostgresURL(t testing.TB) string {
 		if os.Getenv("CI") != "" {
 			t.Fatal("TEST_DATABASE_URL is not set in CI: .ci/run must start PostgreSQL")
 		}
-		t.Skip("PostgreSQL tests skipped: set TEST_DATABASE_URL=postgres://user:pass@127.0.0.1:5432/db (see README, Development)")
+		t.Skip("PostgreSQL tests skipped: set TEST_DATABASE_URL=postgres://user:pass@127.0.0.1:5432/db (see docs/development.md, PostgreSQL tests)")
 	}
 	db, err := sql.Open("pgx", base)
 	if err != nil {
