@@ -405,27 +405,32 @@ func (s Stats) SoFar() string {
 	return s.To.Format("2 Jan") + ", so far"
 }
 
-// PrevTitle names what the period is compared with: "the previous 7
-// days", or when today is partial "the same span a week before (23 Nov
-// 00:00 – 29 Nov 14:32 UTC)".
-func (s Stats) PrevTitle() string {
+// Compared names what the period is compared with: "the previous 7
+// days", or when today is partial "the same span a week before".
+func (s Stats) Compared() string {
 	n := s.Length()
 	switch {
 	case !s.Partial() && n == 1:
 		return "the previous day"
 	case !s.Partial():
 		return fmt.Sprintf("the previous %d days", n)
+	case n == 1:
+		return "the same span a day before"
+	case n == 7:
+		return "the same span a week before"
 	}
-	before := fmt.Sprintf("%d days before", n)
-	switch n {
-	case 1:
-		before = "a day before"
-	case 7:
-		before = "a week before"
+	return fmt.Sprintf("the same span %d days before", n)
+}
+
+// PrevTitle is Compared with, when today is partial, the span's times:
+// "the same span a week before (23 Nov 00:00 – 29 Nov 14:32 UTC)".
+func (s Stats) PrevTitle() string {
+	if !s.Partial() {
+		return s.Compared()
 	}
 	layout := "2 Jan 15:04"
 	if s.PrevFrom.Year() != s.To.Year() {
 		layout = "2 Jan 2006 15:04"
 	}
-	return fmt.Sprintf("the same span %s (%s – %s UTC)", before, s.PrevFrom.Format(layout), s.PrevTo.Format(layout))
+	return fmt.Sprintf("%s (%s – %s UTC)", s.Compared(), s.PrevFrom.Format(layout), s.PrevTo.Format(layout))
 }
