@@ -194,8 +194,8 @@ func (w *workflow) report(ctx context.Context, out io.Writer) {
 		fmt.Fprintln(out, "report failed:", err)
 		return
 	}
-	fmt.Fprintf(out, "As `bot report` does by hand: the last %d days up to now, %s. (The scheduled report keeps whole UTC days; if Slack fails it is retried, and sent once across replicas.)\n",
-		res.Stats.Length(), res.Stats.SoFar())
+	fmt.Fprintf(out, "As `bot report` does by hand: the last %d days up to now, today (%s) so far. (The scheduled report keeps whole UTC days; if Slack fails it is retried, and sent once across replicas.)\n",
+		res.Stats.Length(), res.Stats.To.Format("2 Jan"))
 	for _, p := range w.slack.Posts()[before:] {
 		if p.Method == "chat.postMessage" {
 			fmt.Fprintln(out, "\n── #soc-alerts ─────────────────────────────")
