@@ -272,7 +272,7 @@ func (r *PeriodicReport) attempt(ctx context.Context, res *ReportResult, from, t
 		held, err := r.Store.ReportPosted(context.WithoutCancel(ctx), rec.Period, r.Owner, r.Channel, ts)
 		switch {
 		case err != nil:
-			r.Logger.Error("report posted but not recorded: a retry after a failure would post it again", "ts", ts, "error", err)
+			r.Logger.Error("report posted but not recorded: if this replica stops, another could post it again", "ts", ts, "error", err)
 		case !held:
 			r.Logger.Error("report posted after this replica's claim ended", "ts", ts, "period", rec.Period)
 		}
