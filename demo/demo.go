@@ -105,7 +105,7 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   /mcas user bob.smith@contoso.com   after a digest: his alerts, and where else he was seen
   progress                      move the last filed issue on in Jira (In Progress, then Done) and sync;
                                 at Done the sync closes its alerts, a group's with one call (JIRA_DONE_CLOSES_ALERT=true_positive)
-  report                        post the weekly report and its chart (the PNG is saved to a temp file)
+  report                        post the weekly report up to now, today so far, and its chart (the PNG is saved to a temp file)
   auth                          how each tenant signs in (Entra ID or legacy token)
   /mcas alert 6660000000000000000000ff              (in both tenants: the reply says to add tenant=)
   /mcas alert 6660000000000000000000ff tenant=fabrikam

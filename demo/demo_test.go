@@ -123,7 +123,10 @@ func TestDemoShowsJiraProgressAndTheReport(t *testing.T) {
 		"No issue filed yet",
 		"SEC-1 moved to In Progress", "1 changed, 1 message updated", "· In Progress · @U0DAVE · filed by @U0DEMO",
 		"· Done (Fixed) · @U0DAVE",
-		"MCAS weekly report: ", "posted by the digest", "became a Jira issue", "fabrikam: 1 of 7 runs — last: throttled (HTTP 429)",
+		// By hand, up to now: today so far, named from the sandbox's clock.
+		"MCAS weekly report: ", "(" + testStart.Format("2 Jan") + " so far, to " + testStart.Format("15:04") + " UTC)",
+		testStart.Format("2 Jan") + ", so far (to " + testStart.Format("15:04") + " UTC): ", "in the same span a week before",
+		"posted by the digest", "became a Jira issue", "fabrikam: 1 of 7 runs — last: throttled (HTTP 429)",
 		"↳ in thread: 📊 MCAS alerts per day", "Chart saved to ",
 		// JIRA_DONE_CLOSES_ALERT=true_positive in the sandbox: SEC-1's alert is closed at Done, once.
 		`the sync closed the alert in contoso: POST /api/v1/alerts/close_true_positive/ with comment "Jira SEC-1 resolved: Fixed"; no comment back on SEC-1.`,

@@ -23,25 +23,31 @@ func TestDemoScriptOnAnyDate(t *testing.T) {
 		// bob.smith's eight Tor repeats: the newest at the instant, the
 		// others 40 minutes before it and every 50 minutes further back.
 		groupSpan, groupDay, second, secondCard string
-		report                                  string
+		// The report by hand: the seven days up to the instant (plus the
+		// seconds the script took, well within its minute), today so far,
+		// against the same span a week before.
+		report, soFar, prev string
 	}{
 		{
 			at:        time.Date(2027, 3, 1, 0, 30, 0, 0, time.UTC),
 			groupSpan: "first 02-28 18:50, last 03-01 00:30 UTC", groupDay: "contoso · 2027-03-01 · policy:",
 			second: "Details for… 02-28 23:50 ·", secondCard: "Time (UTC):   2027-02-28 23:50",
-			report: "MCAS weekly report: 23 Feb – 1 Mar 2027",
+			report: "MCAS weekly report: 23 Feb – 1 Mar 2027 (1 Mar so far, to 00:30 UTC)", soFar: "1 Mar, so far (to 00:30 UTC): ",
+			prev: "in the same span a week before (16 Feb 00:00 – 22 Feb 00:30 UTC).",
 		},
 		{
 			at:        time.Date(2028, 2, 29, 23, 50, 0, 0, time.UTC),
 			groupSpan: "first 18:10, last 23:50 UTC", groupDay: "contoso · 2028-02-29 · policy:",
 			second: "Details for… 02-29 23:10 ·", secondCard: "Time (UTC):   2028-02-29 23:10",
-			report: "MCAS weekly report: 23–29 Feb 2028",
+			report: "MCAS weekly report: 23–29 Feb 2028 (29 Feb so far, to 23:50 UTC)", soFar: "29 Feb, so far (to 23:50 UTC): ",
+			prev: "in the same span a week before (16 Feb 00:00 – 22 Feb 23:50 UTC).",
 		},
 		{
 			at:        time.Date(2026, 12, 31, 23, 59, 0, 0, time.UTC),
 			groupSpan: "first 18:19, last 23:59 UTC", groupDay: "contoso · 2026-12-31 · policy:",
 			second: "Details for… 12-31 23:19 ·", secondCard: "Time (UTC):   2026-12-31 23:19",
-			report: "MCAS weekly report: 25–31 Dec 2026",
+			report: "MCAS weekly report: 25–31 Dec 2026 (31 Dec so far, to 23:59 UTC)", soFar: "31 Dec, so far (to 23:59 UTC): ",
+			prev: "in the same span a week before (18 Dec 00:00 – 24 Dec 23:59 UTC).",
 		},
 	}
 	for _, c := range cases {
@@ -60,7 +66,7 @@ func TestDemoScriptOnAnyDate(t *testing.T) {
 				"✅ Closed as benign (confirmed with end user) by @U0DEMO in contoso.",
 				"SEC-2 moved to In Progress", "Done (Fixed)",
 				"the sync closed the 8 alerts of the group in contoso, all 8 ids in one POST /api/v1/alerts/close_true_positive/",
-				c.report, "Chart saved to ",
+				c.report, c.soFar, c.prev, "↳ in thread: 📊 MCAS alerts per day, " + strings.TrimPrefix(c.report, "MCAS weekly report: "), "Chart saved to ",
 				"tenants: contoso, fabrikam · severity high",
 			} {
 				if !strings.Contains(s, want) {

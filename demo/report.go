@@ -172,10 +172,11 @@ func (w *workflow) issueLine(ctx context.Context, key string) string {
 	return ""
 }
 
-// report posts the weekly report into the sandbox Slack, as tomorrow's
-// would look (so today's digest and issues count), after recording the
-// week before as earlier digests would have. The chart, uploaded into the
-// report's thread, is saved to a temporary file.
+// report posts the weekly report into the sandbox Slack as `bot report`
+// does by hand: the week up to now, today so far (so today's digest and
+// issues count), after recording the fortnight before as earlier digests
+// would have. The chart, uploaded into the report's thread, is saved to a
+// temporary file.
 func (w *workflow) report(ctx context.Context, out io.Writer) {
 	now := w.clock.Now()
 	if !w.seeded {
@@ -187,13 +188,14 @@ func (w *workflow) report(ctx context.Context, out io.Writer) {
 		fmt.Fprintln(out, "(The sandbox recorded the past two weeks as daily digests would have; fabrikam failed one of them.)")
 	}
 	before := len(w.slack.Posts())
-	r := &schedule.PeriodicReport{Store: w.store, Slack: w.api, Channel: demoChannel, Logger: w.logger,
-		Now: func() time.Time { return now.Add(24 * time.Hour) }}
-	res, outcome, err := r.Run(ctx, false)
+	r := &schedule.PeriodicReport{Store: w.store, Slack: w.api, Channel: demoChannel, Logger: w.logger, Now: w.clock.Now}
+	res, outcome, err := r.RunByHand(ctx, schedule.UntilNow, false)
 	if err != nil {
 		fmt.Fprintln(out, "report failed:", err)
 		return
 	}
+	fmt.Fprintf(out, "As `bot report` does by hand: the last %d days up to now, today (%s) so far. (The scheduled report keeps whole UTC days; if Slack fails it is retried, and sent once across replicas.)\n",
+		res.Stats.Length(), res.Stats.To.Format("2 Jan"))
 	for _, p := range w.slack.Posts()[before:] {
 		if p.Method == "chat.postMessage" {
 			fmt.Fprintln(out, "\n── #soc-alerts ─────────────────────────────")

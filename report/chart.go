@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -96,7 +97,7 @@ func Chart(s Stats) ([]byte, error) {
 	p.Legend.Add("Jira issues filed", line, points)
 	// Headroom for the legend above the tallest bar.
 	p.Y.Max = math.Max(5, math.Ceil(float64(peak)*1.6))
-	p.NominalX(dayLabels(s)...)
+	p.NominalX(chartLabels(s)...)
 	p.X.Min, p.X.Max = -0.6, float64(n)-0.4
 
 	c := vgimg.NewWith(vgimg.UseWH(vg.Length(ChartWidth*72/dpi), vg.Length(ChartHeight*72/dpi)), vgimg.UseDPI(dpi),
@@ -110,21 +111,41 @@ func Chart(s Stats) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// dayLabels names each day: "Mon 16" for a week or two; for longer
-// periods a date on every few days, so labels never overlap.
-func dayLabels(s Stats) []string {
+// DayLabels names each day of the chart: "Mon 16" for a week or two; for
+// longer periods a date on every few days, so labels never overlap.
+// Today in a report by hand is "6 Dec, so far".
+func (s Stats) DayLabels() []string {
 	out := make([]string, len(s.Days))
 	if len(s.Days) <= 14 {
 		for i, d := range s.Days {
 			out[i] = d.Date.Format("Mon 2")
 		}
-		return out
-	}
-	every := (len(s.Days) + 14) / 15
-	for i, d := range s.Days {
-		if i%every == 0 {
-			out[i] = d.Date.Format("2 Jan")
+	} else {
+		every := (len(s.Days) + 14) / 15
+		for i, d := range s.Days {
+			if i%every == 0 {
+				out[i] = d.Date.Format("2 Jan")
+			}
 		}
+		if s.Partial() {
+			// Today's longer label needs room: none on the days next to it.
+			for i := max(0, len(out)-every); i < len(out); i++ {
+				out[i] = ""
+			}
+		}
+	}
+	if s.Partial() {
+		out[len(out)-1] = s.SoFar()
+	}
+	return out
+}
+
+// chartLabels are DayLabels as drawn: beyond a week, today's label on two
+// lines to fit its narrower slot.
+func chartLabels(s Stats) []string {
+	out := s.DayLabels()
+	if s.Partial() && len(out) > 7 {
+		out[len(out)-1] = strings.Replace(out[len(out)-1], ", ", ",\n", 1)
 	}
 	return out
 }

@@ -76,3 +76,25 @@ func BenchmarkChart30Days(b *testing.B) {
 	}
 	b.ReportMetric(float64(size)/1024, "KB")
 }
+
+// A chart by hand: today's bar is drawn (Sunday's medium and low alerts
+// at 08:00, before now), for a week and for a month.
+func TestChartOfAPeriodSoFar(t *testing.T) {
+	now := reporttest.From.AddDate(0, 0, 6).Add(15 * time.Hour) // Sun 22 Nov 15:00
+	for _, period := range []time.Duration{7 * 24 * time.Hour, 30 * 24 * time.Hour} {
+		from, to := report.UpToNow(now, period)
+		pfrom, pto := report.Previous(from, to)
+		s := report.Compute(from, to, reporttest.Recorded(from, to, now), reporttest.Recorded(pfrom, pto, now))
+		if last := s.Days[len(s.Days)-1]; last.Alerts != (report.BySeverity{Medium: 1, Low: 1}) || s.DayLabels()[len(s.Days)-1] != "22 Nov, so far" {
+			t.Fatalf("today %+v, labels %q", last, s.DayLabels())
+		}
+		b, err := report.Chart(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(bytes.NewReader(b))
+		if err != nil || img.Bounds().Dx() != report.ChartWidth || !hasColor(img, 0xf2, 0xc9, 0x4c) {
+			t.Fatalf("chart %v: no low-severity bar", err)
+		}
+	}
+}

@@ -105,6 +105,8 @@ type Day struct {
 	Date   time.Time  `json:"date"`
 	Alerts BySeverity `json:"alerts"`
 	Filed  int        `json:"filed"` // Jira issues filed that day
+	// Until ends today's day in a report by hand: it is counted so far.
+	Until time.Time `json:"until,omitzero"`
 }
 
 // Closes are the alerts closed from Slack (issue #8) in the period, by
@@ -122,8 +124,14 @@ type Closes struct {
 
 // Stats is the whole report.
 type Stats struct {
-	From time.Time `json:"from"` // [From, To), whole UTC days
+	// [From, To): whole UTC days, or in a report by hand up to now, whole
+	// days and today so far.
+	From time.Time `json:"from"`
 	To   time.Time `json:"to"`
+	// [PrevFrom, PrevTo) is what the period is compared with: as long, and
+	// the same number of days before (Previous).
+	PrevFrom time.Time `json:"prev_from"`
+	PrevTo   time.Time `json:"prev_to"`
 	// Alerts posted by the digest in the period and in the one before.
 	Alerts     BySeverity `json:"alerts"`
 	PrevAlerts BySeverity `json:"prev_alerts"`
@@ -147,17 +155,46 @@ const TopN = 5
 
 // Window is the period of length period that ends at the start of the
 // UTC day of now: a report sent Monday 09:00 covers the seven whole days
-// before. period is rounded up to whole days.
+// before. period is rounded up to whole days. Scheduled reports use it.
 func Window(now time.Time, period time.Duration) (from, to time.Time) {
-	days := max(1, int(math.Ceil(period.Hours()/24)))
 	to = now.UTC().Truncate(24 * time.Hour)
-	return to.AddDate(0, 0, -days), to
+	return to.AddDate(0, 0, -days(period)), to
+}
+
+// UpToNow is the period a report asked for by hand covers: as many UTC
+// days as period, the last of them today, counted up to now. On Sunday
+// 6 Dec at 14:32 a week is 30 Nov 00:00 to 6 Dec 14:32. At midnight it is
+// Window's whole days.
+func UpToNow(now time.Time, period time.Duration) (from, to time.Time) {
+	to = now.UTC()
+	today := to.Truncate(24 * time.Hour)
+	if to.Equal(today) {
+		return Window(now, period)
+	}
+	return today.AddDate(0, 0, 1-days(period)), to
+}
+
+// Previous is the period [from, to) is compared with: as long and that
+// many days earlier, so a partial day is compared with the same hours of
+// the same weekday (30 Nov – 6 Dec 14:32 with 23 Nov – 29 Nov 14:32).
+func Previous(from, to time.Time) (time.Time, time.Time) {
+	n := spanDays(from, to)
+	return from.AddDate(0, 0, -n), to.AddDate(0, 0, -n)
+}
+
+func days(period time.Duration) int { return max(1, int(math.Ceil(period.Hours()/24))) }
+
+// spanDays counts the UTC days [from, to) touches.
+func spanDays(from, to time.Time) int {
+	return int(math.Ceil(float64(to.Sub(from)) / float64(24*time.Hour)))
 }
 
 // Compute builds the report of [from, to) from what the store recorded in
-// it (cur) and in the period before (prev).
+// it (cur) and in the period it is compared with (prev, read over
+// Previous(from, to)).
 func Compute(from, to time.Time, cur, prev store.Activity) Stats {
 	s := Stats{From: from.UTC(), To: to.UTC()}
+	s.PrevFrom, s.PrevTo = Previous(s.From, s.To)
 	tenants := map[string]*Tenant{}
 	tenant := func(name string) *Tenant {
 		if t, ok := tenants[name]; ok {
@@ -169,6 +206,9 @@ func Compute(from, to time.Time, cur, prev store.Activity) Stats {
 	}
 	for d := s.From; d.Before(s.To); d = d.AddDate(0, 0, 1) {
 		s.Days = append(s.Days, Day{Date: d})
+	}
+	if s.Partial() {
+		s.Days[len(s.Days)-1].Until = s.To
 	}
 	day := func(t time.Time) *Day {
 		i := int(t.UTC().Sub(s.From) / (24 * time.Hour))
@@ -316,19 +356,81 @@ func sortedKeys[V any](m map[string]V) []string {
 	return out
 }
 
-// Length is the period's length in days.
-func (s Stats) Length() int { return int(s.To.Sub(s.From) / (24 * time.Hour)) }
+// Length is the period's length in days, today counted in a report by hand.
+func (s Stats) Length() int { return spanDays(s.From, s.To) }
 
-// Title names the period, e.g. "16–22 Nov 2026".
-func (s Stats) Title() string {
-	last := s.To.AddDate(0, 0, -1)
-	switch {
-	case s.From.Equal(last):
-		return s.From.Format("2 Jan 2006")
-	case s.From.Year() != last.Year():
-		return s.From.Format("2 Jan 2006") + " – " + last.Format("2 Jan 2006")
-	case s.From.Month() != last.Month():
-		return s.From.Format("2 Jan") + " – " + last.Format("2 Jan 2006")
+// Partial reports whether the period ends today, so far (a report by hand).
+func (s Stats) Partial() bool { return !s.To.Equal(s.To.Truncate(24 * time.Hour)) }
+
+// lastDay is the period's last UTC day.
+func (s Stats) lastDay() time.Time {
+	if s.Partial() {
+		return s.To.Truncate(24 * time.Hour)
 	}
-	return fmt.Sprintf("%d–%s", s.From.Day(), last.Format("2 Jan 2006"))
+	return s.To.AddDate(0, 0, -1)
+}
+
+// Title names the period, e.g. "16–22 Nov 2026", or by hand
+// "30 Nov – 6 Dec 2026 (6 Dec so far, to 14:32 UTC)".
+func (s Stats) Title() string {
+	title := span(s.From, s.lastDay())
+	if !s.Partial() {
+		return title
+	}
+	if s.Length() == 1 {
+		return title + " (so far, to " + s.To.Format("15:04") + " UTC)"
+	}
+	return title + " (" + s.To.Format("2 Jan") + " so far, to " + s.To.Format("15:04") + " UTC)"
+}
+
+// span names the days first to last.
+func span(first, last time.Time) string {
+	switch {
+	case first.Equal(last):
+		return first.Format("2 Jan 2006")
+	case first.Year() != last.Year():
+		return first.Format("2 Jan 2006") + " – " + last.Format("2 Jan 2006")
+	case first.Month() != last.Month():
+		return first.Format("2 Jan") + " – " + last.Format("2 Jan 2006")
+	}
+	return fmt.Sprintf("%d–%s", first.Day(), last.Format("2 Jan 2006"))
+}
+
+// SoFar labels today in a report by hand, "6 Dec, so far"; "" when the
+// period is whole days.
+func (s Stats) SoFar() string {
+	if !s.Partial() {
+		return ""
+	}
+	return s.To.Format("2 Jan") + ", so far"
+}
+
+// Compared names what the period is compared with: "the previous 7
+// days", or when today is partial "the same span a week before".
+func (s Stats) Compared() string {
+	n := s.Length()
+	switch {
+	case !s.Partial() && n == 1:
+		return "the previous day"
+	case !s.Partial():
+		return fmt.Sprintf("the previous %d days", n)
+	case n == 1:
+		return "the same span a day before"
+	case n == 7:
+		return "the same span a week before"
+	}
+	return fmt.Sprintf("the same span %d days before", n)
+}
+
+// PrevTitle is Compared with, when today is partial, the span's times:
+// "the same span a week before (23 Nov 00:00 – 29 Nov 14:32 UTC)".
+func (s Stats) PrevTitle() string {
+	if !s.Partial() {
+		return s.Compared()
+	}
+	layout := "2 Jan 15:04"
+	if s.PrevFrom.Year() != s.To.Year() {
+		layout = "2 Jan 2006 15:04"
+	}
+	return fmt.Sprintf("%s (%s – %s UTC)", s.Compared(), s.PrevFrom.Format(layout), s.PrevTo.Format(layout))
 }

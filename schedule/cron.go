@@ -118,8 +118,14 @@ func Slot(sched cron.Schedule, now time.Time) time.Time {
 	if cd, ok := sched.(cron.ConstantDelaySchedule); ok {
 		return now.Truncate(cd.Delay)
 	}
-	// Walk forward from two days back to the last firing not after now.
-	t := sched.Next(now.Add(-49 * time.Hour))
+	// Walk forward from two days back to the last firing not after now;
+	// a weekly or monthly schedule looks further back.
+	back := 49 * time.Hour
+	t := sched.Next(now.Add(-back))
+	for t.After(now) && back < 800*24*time.Hour {
+		back *= 4
+		t = sched.Next(now.Add(-back))
+	}
 	slot := t
 	for !t.After(now) {
 		slot = t

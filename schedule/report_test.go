@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"log/slog"
 	"slices"
@@ -20,7 +21,8 @@ import (
 
 const reportChannel = "C0REPORT"
 
-// reportWorld has a week of digests behind it: one run today.
+// reportWorld has one digest run behind it, just now; the report is asked
+// for by hand a minute later.
 func reportWorld(t *testing.T) (*world, *schedule.PeriodicReport) {
 	t.Helper()
 	w := newWorld(t, 40)
@@ -29,22 +31,30 @@ func reportWorld(t *testing.T) (*world, *schedule.PeriodicReport) {
 		t.Fatalf("%+v %v", rep, err)
 	}
 	r := &schedule.PeriodicReport{Store: st, Slack: slack.New("xoxb-test", slack.OptionAPIURL(w.slack.APIURL())), Channel: reportChannel,
-		Now: func() time.Time { return w.now.AddDate(0, 0, 1) }}
+		Now: func() time.Time { return w.now.Add(time.Minute) }}
 	return w, r
 }
 
 func TestReportPostsAndAttachesItsChart(t *testing.T) {
 	t.Parallel()
 	w, r := reportWorld(t)
-	res, outcome, err := r.Run(context.Background(), false)
+	res, outcome, err := r.RunByHand(context.Background(), schedule.UntilNow, false)
+	// By hand, up to now: the digest of a minute ago counts, today so far.
 	if err != nil || outcome != "ok" || res.ChartProblem != "" || res.Stats.Alerts.Total() == 0 {
 		t.Fatalf("%q %+v %v", outcome, res.Stats, err)
+	}
+	now := w.now.Add(time.Minute)
+	title := fmt.Sprintf("(%s so far, to %s UTC)", now.Format("2 Jan"), now.Format("15:04"))
+	posted := res.Stats.Days[int(w.now.Sub(res.Stats.From)/(24*time.Hour))] // today, or yesterday a minute before midnight
+	if !strings.HasSuffix(res.Stats.Title(), title) || posted.Alerts.Total() != res.Stats.Alerts.Total() || res.Scheduled != nil {
+		t.Fatalf("title %q, day of the digest %+v", res.Stats.Title(), posted)
 	}
 	var msgs []string
 	for _, p := range w.slack.Posts() {
 		if p.Channel == reportChannel {
 			msgs = append(msgs, p.Method)
-			if !strings.Contains(string(p.Blocks), "alerts* posted by the digest") || p.TS != res.TS {
+			if !strings.Contains(string(p.Blocks), "alerts* posted by the digest") || !strings.Contains(string(p.Blocks), title) ||
+				!strings.Contains(string(p.Blocks), now.Format("2 Jan")+", so far") || p.TS != res.TS {
 				t.Fatalf("report %s", p.Blocks)
 			}
 		}
@@ -74,7 +84,7 @@ func TestReportStandsWhenTheChartCannotBeAttached(t *testing.T) {
 			t.Parallel()
 			w, r := reportWorld(t)
 			w.slack.FailUpload(tc.step, tc.err)
-			res, outcome, err := r.Run(context.Background(), false)
+			res, outcome, err := r.RunByHand(context.Background(), schedule.UntilNow, false)
 			if err != nil || outcome != "chart_failed" || !strings.Contains(res.ChartProblem, tc.want) {
 				t.Fatalf("%q %q %v", outcome, res.ChartProblem, err)
 			}
@@ -99,7 +109,7 @@ func TestReportDryRunPostsNothing(t *testing.T) {
 	w, r := reportWorld(t)
 	before := len(w.slack.Posts())
 	r.Slack = nil
-	res, _, err := r.Run(context.Background(), true)
+	res, _, err := r.RunByHand(context.Background(), schedule.UntilMidnight, true)
 	if err != nil || res.Message == nil || len(res.Chart) == 0 || res.TS != "" {
 		t.Fatalf("%+v %v", res, err)
 	}
@@ -108,6 +118,12 @@ func TestReportDryRunPostsNothing(t *testing.T) {
 	}
 	if _, err := json.Marshal(res.Message); err != nil {
 		t.Fatal(err)
+	}
+	// --until=midnight: the last whole days, which hold none of today's
+	// digest (unless it ran a minute before midnight).
+	inWindow := w.now.Before(res.Stats.To)
+	if res.Stats.Partial() || !res.Stats.To.Equal(w.now.Add(time.Minute).Truncate(24*time.Hour)) || (res.Stats.Alerts.Total() > 0) != inWindow {
+		t.Fatalf("until midnight: %v – %v, %d alerts", res.Stats.From, res.Stats.To, res.Stats.Alerts.Total())
 	}
 }
 
@@ -119,8 +135,8 @@ func TestReportOncePerSlotAcrossReplicas(t *testing.T) {
 	var jobs []*schedule.SlotJob
 	for _, owner := range []string{"replica-a", "replica-b"} {
 		j, err := schedule.NewSlotJob(&schedule.SlotJob{Name: "report", Store: r.Store, Owner: owner, Logger: slog.New(slog.DiscardHandler),
-			Run: func(ctx context.Context) (string, error) {
-				_, o, err := r.Run(ctx, false)
+			Run: func(ctx context.Context, slot time.Time) (string, error) {
+				_, o, err := r.RunScheduled(ctx, slot)
 				return o, err
 			},
 			OnRun: func(o string) { mu.Lock(); outcomes = append(outcomes, o); mu.Unlock() }}, "0 9 * * MON", "UTC")
@@ -155,5 +171,42 @@ func TestParsePeriod(t *testing.T) {
 		if _, err := schedule.ParsePeriod(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// At start the job hands the last slot to Resume (the report's retries a
+// stopped replica left), and Stop waits for it.
+func TestSlotJobResumesTheLastSlotAtStart(t *testing.T) {
+	t.Parallel()
+	done := make(chan time.Time, 1)
+	j, err := schedule.NewSlotJob(&schedule.SlotJob{Name: "report", Run: func(context.Context, time.Time) (string, error) { return "ok", nil },
+		Resume: func(_ context.Context, slot time.Time) { done <- slot }}, "0 9 * * MON", "UTC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := time.Now()
+	j.Start(context.Background())
+	j.Stop()
+	select {
+	case slot := <-done:
+		if slot.Weekday() != time.Monday || slot.Hour() != 9 || slot.Minute() != 0 || slot.After(before.Add(time.Minute)) || before.Sub(slot) > 7*24*time.Hour {
+			t.Fatalf("resumed slot %v at %v", slot, before)
+		}
+	default:
+		t.Fatal("Stop returned before Resume ran")
+	}
+}
+
+// The slot of a weekly or monthly schedule between firings is the last
+// firing, not the next (what Resume hands the report at start).
+func TestSlotBetweenWeeklyFirings(t *testing.T) {
+	weekly, loc, _ := schedule.ParseSchedule("0 9 * * MON", "Europe/Paris")
+	friday := time.Date(2026, 11, 27, 15, 0, 0, 0, loc)
+	if got, want := schedule.Slot(weekly, friday), time.Date(2026, 11, 23, 9, 0, 0, 0, loc); !got.Equal(want) {
+		t.Fatalf("weekly slot %v, want %v", got, want)
+	}
+	monthly, _, _ := schedule.ParseSchedule("0 9 1 * *", "UTC")
+	if got, want := schedule.Slot(monthly, time.Date(2028, 2, 29, 23, 0, 0, 0, time.UTC)), time.Date(2028, 2, 1, 9, 0, 0, 0, time.UTC); !got.Equal(want) {
+		t.Fatalf("monthly slot %v, want %v", got, want)
 	}
 }

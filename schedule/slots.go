@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -18,16 +19,21 @@ type SlotJob struct {
 	Store store.Store
 	Owner string
 	Lease time.Duration // how long a run is considered alive (default 30m)
-	// Run does the job; an error leaves the slot to be taken over once the
-	// lease ends.
-	Run    func(ctx context.Context) (outcome string, err error)
+	// Run does the job of the slot that fired at slot; an error leaves the
+	// slot to be taken over once the lease ends.
+	Run func(ctx context.Context, slot time.Time) (outcome string, err error)
+	// Resume, when set, runs in the background at Start with the last slot
+	// before now, to finish what a stopped replica left (the report's
+	// retries); Stop waits for it.
+	Resume func(ctx context.Context, slot time.Time)
 	Logger *slog.Logger
 	// OnRun, when set, is told of every firing's outcome.
 	OnRun func(outcome string)
 
-	sched cron.Schedule
-	loc   *time.Location
-	cron  *cron.Cron
+	sched   cron.Schedule
+	loc     *time.Location
+	cron    *cron.Cron
+	resumed sync.WaitGroup
 }
 
 // NewSlotJob schedules j on spec in time zone tz (not started yet).
@@ -55,17 +61,25 @@ func (j *SlotJob) Start(ctx context.Context) {
 	j.cron.Schedule(j.sched, cron.FuncJob(func() { j.RunSlot(ctx, time.Now()) }))
 	j.cron.Start()
 	j.Logger.Info(j.Name+" scheduled", "next", j.cron.Entries()[0].Next.Format(time.RFC3339))
+	if j.Resume != nil {
+		last := Slot(j.sched, time.Now().In(j.loc))
+		j.resumed.Go(func() { j.Resume(ctx, last) })
+	}
 }
 
 // Stop stops scheduling and waits for a running job.
-func (j *SlotJob) Stop() { <-j.cron.Stop().Done() }
+func (j *SlotJob) Stop() {
+	<-j.cron.Stop().Done()
+	j.resumed.Wait()
+}
 
 // RunSlot runs the slot that fired at now, unless another replica has.
 func (j *SlotJob) RunSlot(ctx context.Context, now time.Time) {
 	if ctx.Err() != nil {
 		return
 	}
-	run := j.Name + "@" + Slot(j.sched, now.In(j.loc)).UTC().Format(time.RFC3339)
+	slot := Slot(j.sched, now.In(j.loc))
+	run := j.Name + "@" + slot.UTC().Format(time.RFC3339)
 	log := j.Logger.With("run", run)
 	ok, err := j.Store.TryRun(ctx, run, j.Owner, j.Lease)
 	switch {
@@ -78,7 +92,7 @@ func (j *SlotJob) RunSlot(ctx context.Context, now time.Time) {
 		j.outcome("skipped")
 		return
 	}
-	outcome, err := j.Run(ctx)
+	outcome, err := j.Run(ctx, slot)
 	if err != nil {
 		log.Error(j.Name+" failed", "error", err)
 		j.outcome("failed")

@@ -198,6 +198,19 @@ var migrations = []string{
 	)`,
 	// 7: a group's issue state by its key (repeats after a done issue, #16)
 	`CREATE INDEX IF NOT EXISTS jira_states_by_key ON jira_states (tenant, issue_key)`,
+	// 8: each period's scheduled report, sent once across replicas (issue #16).
+	`CREATE TABLE IF NOT EXISTS report_sends (
+		period     TEXT PRIMARY KEY,
+		state      TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+		owner      TEXT NOT NULL,
+		attempts   INTEGER NOT NULL,
+		lease_ms   BIGINT NOT NULL,
+		channel    TEXT NOT NULL DEFAULT '',
+		ts         TEXT NOT NULL DEFAULT '',
+		error      TEXT NOT NULL DEFAULT '',
+		sent_ms    BIGINT NOT NULL DEFAULT 0,
+		updated_ms BIGINT NOT NULL
+	)`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

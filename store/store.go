@@ -88,6 +88,25 @@ type Store interface {
 	// FinishRun marks a run done.
 	FinishRun(ctx context.Context, run, owner string) error
 
+	// Scheduled reports (issue #16): each period's report is sent once
+	// across replicas, its attempts claimed one at a time.
+
+	// ClaimReport takes the next attempt at period's report for owner
+	// until lease passes: true when the period is new, released by the
+	// last attempt, or left by a replica whose lease ended; false when it
+	// was sent or given up, or another attempt holds it. The record says
+	// what earlier attempts did (the message posted, the attempt number).
+	ClaimReport(ctx context.Context, period, owner string, lease time.Duration) (ReportSend, bool, error)
+	// ReportPosted records the message owner's attempt posted, so a later
+	// attempt uploads only the chart; false when owner no longer holds it.
+	ReportPosted(ctx context.Context, period, owner, channel, ts string) (bool, error)
+	// FinishReport ends owner's attempt: ReportSent or ReportFailed for
+	// good, ReportSending to release it for the next attempt (why says
+	// what failed); false when owner no longer holds it.
+	FinishReport(ctx context.Context, period, owner string, state ReportState, why string) (bool, error)
+	// ReportSend reads a period's record.
+	ReportSend(ctx context.Context, period string) (ReportSend, bool, error)
+
 	// Lock takes a named lease for owner until ttl passes or Unlock; the
 	// same owner may renew it. False when someone else holds it.
 	Lock(ctx context.Context, name, owner string, ttl time.Duration) (bool, error)

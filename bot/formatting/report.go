@@ -59,15 +59,29 @@ func Report(in ReportInput) *slack.WebhookMessage {
 
 func reportSummary(s report.Stats) string {
 	n, prev := s.Alerts.Total(), s.PrevAlerts.Total()
-	days := s.Length()
 	var lines []string
-	if n == 0 {
-		lines = append(lines, fmt.Sprintf("No alerts were posted by the digest (the previous %d days: %d).", days, prev))
-	} else {
-		lines = append(lines, fmt.Sprintf("*%d %s* posted by the digest, %s against the previous %d days (%d).",
-			n, plural(n, "alert", "alerts"), delta(n, prev), days, prev))
+	switch {
+	case n == 0 && !s.Partial():
+		lines = append(lines, fmt.Sprintf("No alerts were posted by the digest (%s: %d).", s.PrevTitle(), prev))
+	case n == 0:
+		// Today is partial: compared with the same hours before, said so.
+		lines = append(lines, fmt.Sprintf("No alerts were posted by the digest; %d in %s.", prev, s.PrevTitle()))
+	case !s.Partial():
+		lines = append(lines, fmt.Sprintf("*%d %s* posted by the digest, %s against %s (%d).",
+			n, plural(n, "alert", "alerts"), delta(n, prev), s.PrevTitle(), prev))
+	default:
+		lines = append(lines, fmt.Sprintf("*%d %s* posted by the digest, %s against %d in %s.",
+			n, plural(n, "alert", "alerts"), delta(n, prev), prev, s.PrevTitle()))
+	}
+	if n > 0 {
 		lines = append(lines, fmt.Sprintf("*%d* became %s (%d%%) · %d %s filed in the period.",
 			s.Ticketed, plural(s.Ticketed, "a Jira issue", "Jira issues"), (s.Ticketed*100+n/2)/n, s.Filed, plural(s.Filed, "issue", "issues")))
+	}
+	if s.Partial() {
+		today := s.Days[len(s.Days)-1]
+		a := today.Alerts.Total()
+		lines = append(lines, fmt.Sprintf("*%s* (to %s UTC): %d %s · %d %s filed.", s.SoFar(), s.To.Format("15:04"),
+			a, plural(a, "alert", "alerts"), today.Filed, plural(today.Filed, "issue", "issues")))
 	}
 	if t := s.ToTicket; t.N > 0 {
 		lines = append(lines, fmt.Sprintf("From the digest to a ticket: median *%s*, 90th percentile *%s* (%d %s).",
@@ -77,7 +91,11 @@ func reportSummary(s report.Stats) string {
 }
 
 func reportTenants(s report.Stats) string {
-	lines := []string{"*Alerts per tenant and severity* (change against the previous period)"}
+	against := "the previous period"
+	if s.Partial() {
+		against = s.Compared()
+	}
+	lines := []string{"*Alerts per tenant and severity* (change against " + against + ")"}
 	line := func(name string, now, prev report.BySeverity) string {
 		var parts []string
 		for _, sev := range reportSeverities {

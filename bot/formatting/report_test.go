@@ -45,6 +45,54 @@ func TestGoldenReport(t *testing.T) {
 	}
 }
 
+// soFar is the fixture's report asked for by hand at now: seven days up
+// to now, compared with the same span a week before.
+func soFar(now time.Time) report.Stats {
+	from, to := report.UpToNow(now, 7*24*time.Hour)
+	pfrom, pto := report.Previous(from, to)
+	return report.Compute(from, to, reporttest.Recorded(from, to, now), reporttest.Recorded(pfrom, pto, now))
+}
+
+// The partial-day case of report/partial_test.go (Saturday 07:00, worked
+// out there by hand) as the message shows it.
+func TestGoldenReportSoFar(t *testing.T) {
+	msg := formatting.Report(formatting.ReportInput{Stats: soFar(reporttest.From.AddDate(0, 0, 5).Add(7 * time.Hour))})
+	if err := formatting.Check(msg); err != nil {
+		t.Fatal(err)
+	}
+	js, _ := json.MarshalIndent(msg, "", "  ")
+	golden(t, "report-so-far.golden.json", append(js, '\n'))
+	assertNoLiveMarkup(t, js)
+	text := string(js)
+	for _, want := range []string{
+		"MCAS weekly report: 15–21 Nov 2026 (21 Nov so far, to 07:00 UTC)",
+		// 7 alerts against 5 (last Saturday's p3 came at 08:00, after 07:00).
+		"*7 alerts* posted by the digest, ▲2 against 5 in the same span a week before (8 Nov 00:00 – 14 Nov 07:00 UTC).",
+		// 5 of 7 ticketed: (5·100+3)/7 = 71.
+		"*5* became Jira issues (71%) · 6 issues filed in the period.",
+		"*21 Nov, so far* (to 07:00 UTC): 0 alerts · 0 issues filed.",
+		"*Alerts per tenant and severity* (change against the same span a week before)",
+		"*contoso*: 4 (▲2) — 🔴 high 2 (▲1) · 🟠 medium 1 (=) · 🟡 low 1 (▲1)",
+		"*fabrikam*: 3 (=) — 🔴 high 1 (▼1) · 🟠 medium 2 (▲2) · 🟡 low 0 (▼1)",
+		"• *fabrikam*: 2 of 5 runs — last: timed out",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if strings.Contains(text, "northwind") || strings.Contains(text, "previous 7 days") {
+		t.Errorf("northwind (nothing before Sunday, failure on Saturday 08:00) or whole-week wording shown:\n%s", text)
+	}
+	// Sunday 15:00: today's 08:00 digest counts, as the digest posted it.
+	js, _ = json.Marshal(formatting.Report(formatting.ReportInput{Stats: soFar(reporttest.From.AddDate(0, 0, 6).Add(15 * time.Hour))}))
+	for _, want := range []string{"MCAS weekly report: 16–22 Nov 2026 (22 Nov so far, to 15:00 UTC)", "*22 Nov, so far* (to 15:00 UTC): 2 alerts · 0 issues filed.",
+		"*10 alerts* posted by the digest, ▲4 against 6 in the same span a week before (9 Nov 00:00 – 15 Nov 15:00 UTC)."} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("Sunday's report lacks %q: %s", want, js)
+		}
+	}
+}
+
 func TestReportSaysWhenTheChartIsMissing(t *testing.T) {
 	msg := formatting.Report(formatting.ReportInput{Stats: fixtureStats(), ChartProblem: "files.completeUploadExternal: not_in_channel <@U1>"})
 	js, _ := json.Marshal(msg)

@@ -3,7 +3,7 @@
 //	bot [run]                  the Socket Mode bot
 //	bot exec [--json] '<text>' one /mcas command, without Slack
 //	bot digest [--dry-run]     one digest now
-//	bot report [--dry-run]     the periodic report now
+//	bot report [--dry-run]     the periodic report now, today so far
 //	bot demo                   a local console over a built-in sandbox
 package main
 
@@ -38,8 +38,9 @@ Usage:
   bot [run]                   run the Slack bot (Socket Mode)
   bot exec [--json] '<text>'  run one /mcas command without Slack and print the reply
   bot digest [--dry-run]      post one digest now (--dry-run: print it as JSON, post and record nothing)
-  bot report [--dry-run] [--period=30d] [--out=report.png]
-                              post the report and its chart now (--dry-run: print it as JSON, write the PNG)
+  bot report [--dry-run] [--period=30d] [--until=now|midnight] [--out=report.png]
+                              post the report and its chart now, up to now with today so far (--until=midnight:
+                              the last whole days, as scheduled; --dry-run: print it as JSON, write the PNG)
   bot demo [--json]           try every command against a built-in sandbox (no credentials)
   bot check                   validate the configuration and reach every upstream
   bot probe <url>             GET a health URL; exit 0 on 2xx (container healthchecks)

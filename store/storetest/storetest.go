@@ -58,6 +58,9 @@ func Run(t *testing.T, open Opener) {
 		// issue #11
 		"Facts":       testFacts,
 		"GroupIssues": testGroupIssues,
+		// issue #16
+		"ReportSends":           testReportSends,
+		"ReportClaimConcurrent": testReportClaimConcurrent,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
