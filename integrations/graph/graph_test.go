@@ -117,6 +117,26 @@ func TestConcurrentLookupsOfOneUserShareOneCall(t *testing.T) {
 	}
 }
 
+func TestConcurrentLookupsOfOneAliasShareTheirCalls(t *testing.T) {
+	w := newWorld(t)
+	w.graph.SetUser("dave@contoso.com", "Staff")
+	w.graph.SetMail("dave@contoso.com", "dave@contoso.com", "d.w@contoso.com")
+	w.graph.SetLatency(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if g, err := w.client.Groups(context.Background(), "d.w@contoso.com"); err != nil || len(g) != 1 {
+				t.Error(g, err)
+			}
+		})
+	}
+	wg.Wait()
+	// One 404, one search, one memberships call.
+	if n := len(w.graph.Requests()); n != 3 {
+		t.Fatalf("%d calls", n)
+	}
+}
+
 func TestGraphErrorsSayWhy(t *testing.T) {
 	cases := []struct {
 		name  string
