@@ -111,7 +111,7 @@ func newGroupEnv(t *testing.T, rules string) *groupEnv {
 	e := &groupEnv{env: newEnv(t, 0)}
 	authority := entrafake.New()
 	t.Cleanup(authority.Close)
-	authority.AddApp(entrafake.App{ClientID: graphApp, Secret: appSecret, Tenants: []string{contosoDir}, Roles: []string{"Investigation.Read", "GroupMember.Read.All"}})
+	authority.AddApp(entrafake.App{ClientID: graphApp, Secret: appSecret, Tenants: []string{contosoDir}, Roles: []string{"Investigation.Read", "GroupMember.Read.All", "User.Read.All"}})
 	e.graph = graphfake.New(contosoDir, authority)
 	t.Cleanup(e.graph.Close)
 	cred, err := entra.New(entra.Settings{Tenant: "contoso", TenantID: contosoDir, ClientID: graphApp, Method: entra.ClientSecret, Secret: appSecret,

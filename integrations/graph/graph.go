@@ -2,7 +2,9 @@
 // which groups a user is in (directly or through nested groups), for the
 // priority rules that test group membership. It signs in with the tenant's
 // Entra ID credential (application permission GroupMember.Read.All) and
-// caches each user's groups.
+// caches each user's groups. An alert may name its user by a mail address
+// that is not the UPN: that user is then found by mail and other mail
+// addresses, which needs User.Read.All too.
 package graph
 
 import (
@@ -16,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/patrickmn/go-cache"
 	"golang.org/x/sync/singleflight"
@@ -50,7 +54,11 @@ type Config struct {
 	URL      string        // default DefaultURL
 	Timeout  time.Duration // per request (default 10s)
 	Attempts int           // for 429 and 5xx (default 3)
-	CacheTTL time.Duration // how long a user's groups are kept (default 1h)
+	CacheTTL time.Duration // how long a user's groups, and who has an address, are kept (default 1h)
+	// NotFoundTTL is how long an address that no user (or more than one)
+	// has is remembered (default 5m): long enough that a bad address
+	// costs no calls per alert, short enough for a fixed directory.
+	NotFoundTTL time.Duration
 }
 
 // Client reads one tenant's directory.
@@ -59,8 +67,11 @@ type Client struct {
 	scope  string
 	tokens TokenSource
 	caller *httpx.Caller
-	cache  *cache.Cache
+	cache  *cache.Cache // user (UPN or id) → groups
+	mails  *cache.Cache // address that is no UPN → user id, or the error finding it
 	group  singleflight.Group
+
+	notFoundTTL time.Duration
 }
 
 // maxPages stops a paging loop that would not end.
@@ -93,7 +104,11 @@ func New(cfg Config, tenant string, tokens TokenSource, hc *http.Client, logger 
 	if cfg.CacheTTL <= 0 {
 		cfg.CacheTTL = time.Hour
 	}
-	c := &Client{base: u, scope: ScopeFor(cfg.URL), tokens: tokens, cache: cache.New(cfg.CacheTTL, 10*time.Minute)}
+	if cfg.NotFoundTTL <= 0 {
+		cfg.NotFoundTTL = 5 * time.Minute
+	}
+	c := &Client{base: u, scope: ScopeFor(cfg.URL), tokens: tokens, cache: cache.New(cfg.CacheTTL, 10*time.Minute),
+		mails: cache.New(cfg.CacheTTL, 10*time.Minute), notFoundTTL: cfg.NotFoundTTL}
 	c.caller = &httpx.Caller{
 		Service:  "graph " + tenant,
 		Client:   hc,
@@ -108,23 +123,28 @@ func New(cfg Config, tenant string, tokens TokenSource, hc *http.Client, logger 
 // Caller exposes the HTTP caller so wiring can attach metrics hooks.
 func (c *Client) Caller() *httpx.Caller { return c.caller }
 
-// Groups returns the display names of the groups user (a UPN or object
-// id) belongs to, directly or through nested groups, sorted.
+// Groups returns the display names of the groups user (a UPN, object id
+// or mail address) belongs to, directly or through nested groups, sorted.
+// A mail address that is no UPN is looked up by mail and other mail
+// addresses.
 func (c *Client) Groups(ctx context.Context, user string) ([]string, error) {
-	key := strings.ToLower(strings.TrimSpace(user))
-	if key == "" || strings.ContainsAny(key, "/\\?#") {
-		return nil, &httpx.Error{Service: c.caller.Service, Op: "list groups", Kind: httpx.KindBadRequest, Detail: fmt.Sprintf("%q is not a user principal name", user)}
+	key := strings.TrimSpace(user)
+	// Checked before ToLower, which turns invalid UTF-8 into U+FFFD.
+	if !plausible(key) {
+		return nil, &httpx.Error{Service: c.caller.Service, Op: "list groups", Kind: httpx.KindBadRequest,
+			Detail: fmt.Sprintf("%q is not a user principal name or mail address", user)}
+	}
+	key = strings.ToLower(key)
+	if v, ok := c.mails.Get(key); ok {
+		if err, ok := v.(error); ok {
+			return nil, err
+		}
+		key = v.(string)
 	}
 	if v, ok := c.cache.Get(key); ok {
 		return v.([]string), nil
 	}
-	ch := c.group.DoChan(key, func() (any, error) {
-		groups, err := c.fetch(ctx, key)
-		if err == nil {
-			c.cache.SetDefault(key, groups)
-		}
-		return groups, err
-	})
+	ch := c.group.DoChan(key, func() (any, error) { return c.lookup(ctx, key) })
 	select {
 	case res := <-ch:
 		if res.Err != nil {
@@ -134,6 +154,38 @@ func (c *Client) Groups(ctx context.Context, user string) ([]string, error) {
 	case <-ctx.Done():
 		return nil, &httpx.Error{Service: c.caller.Service, Op: "list groups", Kind: httpx.KindTimeout, Err: ctx.Err()}
 	}
+}
+
+// plausible reports whether user can be sent to Graph: it goes into a URL
+// path (so no separators) and, as a mail address, into a filter.
+func plausible(user string) bool {
+	if user == "" || user == "." || user == ".." || len(user) > 1024 || !utf8.ValidString(user) || strings.ContainsAny(user, "/\\?#") {
+		return false
+	}
+	return !strings.ContainsFunc(user, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) })
+}
+
+// lookup reads user's groups and caches them. A mail address Graph does
+// not know as a UPN (404) is then looked up by mail, and the groups read
+// by the user id found.
+func (c *Client) lookup(ctx context.Context, user string) ([]string, error) {
+	groups, err := c.fetch(ctx, user)
+	if httpx.KindOf(err) == httpx.KindNotFound && mailLike(user) {
+		var id string
+		if id, err = c.findByMail(ctx, user); err != nil {
+			return nil, err
+		}
+		user = id
+		if v, ok := c.cache.Get(id); ok {
+			return v.([]string), nil
+		}
+		groups, err = c.fetch(ctx, id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.cache.SetDefault(user, groups)
+	return groups, nil
 }
 
 func (c *Client) fetch(ctx context.Context, user string) ([]string, error) {
@@ -147,9 +199,9 @@ func (c *Client) fetch(ctx context.Context, user string) ([]string, error) {
 			return nil, &httpx.Error{Service: c.caller.Service, Op: op, Kind: httpx.KindBadResponse, Detail: fmt.Sprintf("more than %d pages of groups", maxPages)}
 		}
 		target := next.String()
-		resp, err := c.caller.Do(ctx, op, c.request(target))
+		resp, err := c.caller.Do(ctx, op, c.request(target, false))
 		if err != nil {
-			return nil, explain(err)
+			return nil, explain(err, "grant the application GroupMember.Read.All, with admin consent")
 		}
 		var body struct {
 			Value []struct {
@@ -179,7 +231,9 @@ func (c *Client) fetch(ctx context.Context, user string) ([]string, error) {
 	return slices.Compact(out), nil
 }
 
-func (c *Client) request(target string) func(ctx context.Context) (*http.Request, error) {
+// request builds a GET of target; advanced adds the header of Graph's
+// advanced queries.
+func (c *Client) request(target string, advanced bool) func(ctx context.Context) (*http.Request, error) {
 	return func(ctx context.Context) (*http.Request, error) {
 		tok, err := c.tokens.Token(ctx, c.scope)
 		if err != nil {
@@ -191,16 +245,19 @@ func (c *Client) request(target string) func(ctx context.Context) (*http.Request
 		}
 		req.Header.Set("Authorization", "Bearer "+tok)
 		req.Header.Set("Accept", "application/json")
+		if advanced {
+			req.Header.Set("ConsistencyLevel", "eventual")
+		}
 		return req, nil
 	}
 }
 
 // explain adds what to do to Graph's answers that need an administrator.
-func explain(err error) error {
+func explain(err error, todo string) error {
 	var e *httpx.Error
 	if errors.As(err, &e) && e.Status == http.StatusForbidden {
 		c := *e
-		c.Detail += " (grant the application GroupMember.Read.All, with admin consent)"
+		c.Detail += " (" + todo + ")"
 		return &c
 	}
 	return err

@@ -1,8 +1,12 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,14 +30,15 @@ type world struct {
 	authority *entrafake.Server
 	graph     *graphfake.Server
 	client    *graph.Client
+	logs      *bytes.Buffer // what the clients logged
 }
 
 func newWorld(t *testing.T, roles ...string) *world {
 	t.Helper()
 	if roles == nil {
-		roles = []string{"GroupMember.Read.All"}
+		roles = []string{"GroupMember.Read.All", "User.Read.All"}
 	}
-	w := &world{authority: entrafake.New()}
+	w := &world{authority: entrafake.New(), logs: &bytes.Buffer{}}
 	t.Cleanup(w.authority.Close)
 	w.authority.AddApp(entrafake.App{ClientID: app, Secret: secret, Tenants: []string{dir, other}, Roles: roles})
 	w.graph = graphfake.New(dir, w.authority)
@@ -43,12 +48,19 @@ func newWorld(t *testing.T, roles ...string) *world {
 }
 
 func (w *world) clientFor(t *testing.T, tenantID string) *graph.Client {
+	return w.clientWith(t, tenantID, graph.Config{})
+}
+
+// clientWith is a client of tenantID's Graph with cfg's TTLs, logging into
+// w.logs.
+func (w *world) clientWith(t *testing.T, tenantID string, cfg graph.Config) *graph.Client {
 	cred, err := entra.New(entra.Settings{Tenant: "contoso", TenantID: tenantID, ClientID: app, Method: entra.ClientSecret, Secret: secret,
 		AuthorityHost: w.authority.Authority()}, w.authority.Client())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := graph.New(graph.Config{URL: w.graph.URL, Attempts: 2}, "contoso", cred, w.graph.Client(), nil)
+	cfg.URL, cfg.Attempts = w.graph.URL, 2
+	c, err := graph.New(cfg, "contoso", cred, w.graph.Client(), slog.New(slog.NewTextHandler(w.logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,6 +117,26 @@ func TestConcurrentLookupsOfOneUserShareOneCall(t *testing.T) {
 	}
 }
 
+func TestConcurrentLookupsOfOneAliasShareTheirCalls(t *testing.T) {
+	w := newWorld(t)
+	w.graph.SetUser("dave@contoso.com", "Staff")
+	w.graph.SetMail("dave@contoso.com", "dave@contoso.com", "d.w@contoso.com")
+	w.graph.SetLatency(20 * time.Millisecond)
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Go(func() {
+			if g, err := w.client.Groups(context.Background(), "d.w@contoso.com"); err != nil || len(g) != 1 {
+				t.Error(g, err)
+			}
+		})
+	}
+	wg.Wait()
+	// One 404, one search, one memberships call.
+	if n := len(w.graph.Requests()); n != 3 {
+		t.Fatalf("%d calls", n)
+	}
+}
+
 func TestGraphErrorsSayWhy(t *testing.T) {
 	cases := []struct {
 		name  string
@@ -113,9 +145,22 @@ func TestGraphErrorsSayWhy(t *testing.T) {
 		want  string
 	}{
 		{"unknown user", func(t *testing.T) (*world, *graph.Client) { w := newWorld(t); return w, w.client },
-			httpx.KindNotFound, "not found (HTTP 404): Request_ResourceNotFound: Resource 'ghost@contoso.com' does not exist"},
+			httpx.KindNotFound, "not found (HTTP 404): Request_ResourceNotFound: no user has the address ghost@contoso.com: looked up by user principal name and by mail"},
+		{"an address two users have", func(t *testing.T) (*world, *graph.Client) {
+			w := newWorld(t)
+			w.graph.SetMail("ann@contoso.com", "ann@contoso.com", "ghost@contoso.com")
+			w.graph.SetMail("bea@contoso.com", "ghost@contoso.com")
+			return w, w.client
+		}, httpx.KindNotFound, "not found: 2 users have the address ghost@contoso.com (ann@contoso.com, bea@contoso.com): ambiguous, so none is picked"},
 		{"no permission", func(t *testing.T) (*world, *graph.Client) { w := newWorld(t, "Investigation.Read"); return w, w.client },
 			httpx.KindForbidden, "permission denied (HTTP 403): Authorization_RequestDenied: Insufficient privileges to complete the operation. (grant the application GroupMember.Read.All"},
+		{"no permission to search users", func(t *testing.T) (*world, *graph.Client) {
+			w := newWorld(t, "GroupMember.Read.All")
+			return w, w.client
+		},
+			httpx.KindForbidden, "permission denied (HTTP 403): Authorization_RequestDenied: Insufficient privileges to complete the operation. " +
+				"(ghost@contoso.com is not a user principal name in this directory, and finding users by mail address needs User.Read.All " +
+				"(GroupMember.Read.All alone cannot search users): grant it to the application, with admin consent)"},
 		{"another tenant's token", func(t *testing.T) (*world, *graph.Client) { w := newWorld(t); return w, w.clientFor(t, other) },
 			httpx.KindAuth, "the token was issued for another tenant"},
 		{"throttled", func(t *testing.T) (*world, *graph.Client) {
@@ -123,16 +168,36 @@ func TestGraphErrorsSayWhy(t *testing.T) {
 			w.graph.Fail(graphfake.Fault{Status: 429, RetryAfter: "120"})
 			return w, w.client
 		}, httpx.KindThrottled, "throttled (HTTP 429): TooManyRequests: Too many requests."},
+		{"search unavailable", func(t *testing.T) (*world, *graph.Client) {
+			w := newWorld(t)
+			// The memberships call answers as usual (404), then the search fails twice.
+			w.graph.Fail(graphfake.Fault{Path: "/v1.0/users/"}, graphfake.Fault{Status: 503}, graphfake.Fault{Status: 503})
+			return w, w.client
+		}, httpx.KindUnavailable, "unavailable (HTTP 503): serviceNotAvailable"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, c := tc.setup(t)
+			w, c := tc.setup(t)
 			_, err := c.Groups(context.Background(), "ghost@contoso.com")
 			if httpx.KindOf(err) != tc.kind || !strings.Contains(httpx.Describe(err), tc.want) {
 				t.Fatalf("%q %q, want %q", httpx.KindOf(err), httpx.Describe(err), tc.want)
 			}
-			if strings.Contains(fmt.Sprintf("%v %+v", err, err), secret) {
-				t.Fatal("secret leaked")
+			// Neither the secret nor any bearer token Graph saw is in the
+			// error or the logs.
+			said := fmt.Sprintf("%v %+v %#v", err, err, err) + w.logs.String()
+			secrets := []string{secret}
+			for _, r := range w.graph.Requests() {
+				if tok := strings.TrimPrefix(r.Auth, "Bearer "); len(tok) > 20 {
+					secrets = append(secrets, tok)
+				}
+			}
+			if len(secrets) < 2 {
+				t.Fatal("Graph saw no bearer token")
+			}
+			for _, s := range secrets {
+				if strings.Contains(said, s) {
+					t.Fatalf("secret %.12s… leaked: %s", s, said)
+				}
 			}
 		})
 	}
@@ -163,7 +228,8 @@ func TestNextLinkMustStayOnGraph(t *testing.T) {
 
 func TestOddUsersAreNotSent(t *testing.T) {
 	w := newWorld(t)
-	for _, u := range []string{"", "../../groups", "a/b@contoso.com", "x@contoso.com?$top=1"} {
+	for _, u := range []string{"", "../../groups", "a/b@contoso.com", "x@contoso.com?$top=1", "..", "x@contoso.com\x00", "x\n@contoso.com",
+		"x y@contoso.com", "\xff@contoso.com", "x@contoso.com\u2028' or 1 eq 1"} {
 		if _, err := w.client.Groups(context.Background(), u); httpx.KindOf(err) != httpx.KindBadRequest {
 			t.Errorf("%q: %v", u, err)
 		}
@@ -196,5 +262,114 @@ func TestDirectoryNamesLegacyTenants(t *testing.T) {
 	}
 	if _, err := d.Groups(context.Background(), "fabrikam", "x@fabrikam.com"); err == nil || !strings.Contains(err.Error(), "fabrikam signs in with a legacy MCAS token") {
 		t.Fatal(err)
+	}
+}
+
+// searched is the address a user search looked for, after checking the
+// search is the one filter the client sends, with the advanced query
+// parameters.
+func searched(t *testing.T, r graphfake.Request) string {
+	t.Helper()
+	q, err := url.ParseQuery(r.Query)
+	if err != nil || r.Path != "/v1.0/users" || r.ConsistencyLevel != "eventual" || q.Get("$count") != "true" || q.Get("$select") != "id,userPrincipalName" {
+		t.Fatalf("search %+v", r)
+	}
+	mails, others, err := graphfake.ParseMailFilter(q.Get("$filter"))
+	if err != nil || len(mails) != 1 || !slices.Equal(mails, others) {
+		t.Fatalf("filter %q: %v", q.Get("$filter"), err)
+	}
+	return mails[0]
+}
+
+func TestGroupsOfAMailAddressThatIsNoUPN(t *testing.T) {
+	for _, tc := range []struct{ name, addr string }{
+		{"primary mail", "Carol.Jones@contoso.com"},
+		{"alias in otherMails", "cj@contoso.com"},
+		{"alias with a quote", "O'Brien@contoso.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t)
+			w.graph.SetUser("carol.j@contoso.com", "Staff", "All Company")
+			w.graph.SetMail("carol.j@contoso.com", "carol.jones@contoso.com", "cj@contoso.com", "o'brien@contoso.com")
+			w.graph.SetUser("temp@contoso.com", "Contractors")
+			w.graph.SetMail("temp@contoso.com", "temp.worker@contoso.com", "carol@contoso.com")
+			d := graph.Directory{Clients: map[string]*graph.Client{"contoso": w.client}}
+			g, err := d.Groups(context.Background(), "contoso", tc.addr)
+			if err != nil || strings.Join(g, ",") != "All Company,Staff" {
+				t.Fatalf("%v %v", g, err)
+			}
+			// Not a UPN (404), then found by mail, then memberships by id.
+			reqs := w.graph.Requests()
+			if len(reqs) != 3 || reqs[0].User != strings.ToLower(tc.addr) || reqs[2].User != graphfake.UserID("carol.j@contoso.com") {
+				t.Fatalf("requests %+v", reqs)
+			}
+			if got := searched(t, reqs[1]); got != strings.ToLower(tc.addr) {
+				t.Fatalf("searched for %q", got)
+			}
+			// The address and the groups are remembered, however spelled.
+			for range 3 {
+				if g, err := d.Groups(context.Background(), "contoso", strings.ToUpper(tc.addr)); err != nil || len(g) != 2 {
+					t.Fatal(g, err)
+				}
+			}
+			if n := len(w.graph.Requests()); n != 3 {
+				t.Fatalf("%d requests after the lookup was cached", n)
+			}
+		})
+	}
+}
+
+func TestAliasesOfOneUserShareTheirGroups(t *testing.T) {
+	w := newWorld(t)
+	w.graph.SetUser("carol.j@contoso.com", "Staff")
+	w.graph.SetMail("carol.j@contoso.com", "carol.jones@contoso.com", "cj@contoso.com")
+	for _, addr := range []string{"carol.jones@contoso.com", "cj@contoso.com"} {
+		if g, err := w.client.Groups(context.Background(), addr); err != nil || len(g) != 1 {
+			t.Fatal(addr, g, err)
+		}
+	}
+	// The second alias costs its 404 and its search, not the memberships.
+	if n := len(w.graph.Requests()); n != 5 {
+		t.Fatalf("%d requests", n)
+	}
+}
+
+func TestAnAddressNoUserHasIsRememberedForAWhile(t *testing.T) {
+	w := newWorld(t)
+	c := w.clientWith(t, dir, graph.Config{NotFoundTTL: 50 * time.Millisecond})
+	_, err := c.Groups(context.Background(), "carol@contoso.com")
+	if httpx.KindOf(err) != httpx.KindNotFound || !strings.Contains(err.Error(), "no user has the address carol@contoso.com: looked up by user principal name and by mail") {
+		t.Fatal(err)
+	}
+	if n := len(w.graph.Requests()); n != 2 {
+		t.Fatalf("%d requests", n)
+	}
+	// Alerts for the same bad address cost no Graph calls…
+	for range 3 {
+		if _, err2 := c.Groups(context.Background(), "carol@contoso.com"); err2 == nil || err2.Error() != err.Error() {
+			t.Fatal(err2)
+		}
+	}
+	if n := len(w.graph.Requests()); n != 2 {
+		t.Fatalf("%d requests for a remembered address", n)
+	}
+	// …until NotFoundTTL has passed: an alias added since is then found.
+	w.graph.SetUser("carol.j@contoso.com", "Staff")
+	w.graph.SetMail("carol.j@contoso.com", "carol.jones@contoso.com", "carol@contoso.com")
+	time.Sleep(100 * time.Millisecond)
+	if g, err := c.Groups(context.Background(), "carol@contoso.com"); err != nil || len(g) != 1 {
+		t.Fatal(g, err)
+	}
+}
+
+func TestOnlyMailAddressesAreSearched(t *testing.T) {
+	w := newWorld(t)
+	for _, u := range []string{"0b5c1e7a-3f1d-4c59-9a57-5a1f000000ff", "carol"} {
+		if _, err := w.client.Groups(context.Background(), u); httpx.KindOf(err) != httpx.KindNotFound || !strings.Contains(err.Error(), "Resource '"+u+"' does not exist") {
+			t.Fatal(u, err)
+		}
+	}
+	if n := len(w.graph.Requests()); n != 2 {
+		t.Fatalf("%d requests", n)
 	}
 }

@@ -1,10 +1,13 @@
-// Package graphfake is an in-process Microsoft Graph serving the one call
-// mcasbot makes, a user's transitive group memberships, in the real wire
-// format: OData paging with @odata.nextLink, bearer tokens checked against
-// entrafake (its own tenant, Graph's audience, GroupMember.Read.All), and
-// Graph's errors (401 InvalidAuthenticationToken, 403
-// Authorization_RequestDenied, 404 Request_ResourceNotFound, 429 with
-// Retry-After), plus injectable faults.
+// Package graphfake is an in-process Microsoft Graph serving the two calls
+// mcasbot makes, in the real wire format: a user's transitive group
+// memberships (by UPN or id, OData paging with @odata.nextLink), and the
+// search for the users with a mail address (GET /users?$filter=mail eq '…'
+// or otherMails/any(x:x eq '…')). Bearer tokens are checked against
+// entrafake (its own tenant, Graph's audience, GroupMember.Read.All for
+// memberships, User.Read.All for the search), and Graph's errors are
+// reproduced (400 BadRequest and Request_UnsupportedQuery, 401
+// InvalidAuthenticationToken, 403 Authorization_RequestDenied, 404
+// Request_ResourceNotFound, 429 with Retry-After), plus injectable faults.
 package graphfake
 
 import (
@@ -30,9 +33,23 @@ type Fault = fault.Fault
 
 // Request is what the fake received.
 type Request struct {
-	Path, Query string
-	User        string
-	Auth        string
+	Path, Query      string
+	User             string // the {user} of a memberships request
+	Auth             string
+	ConsistencyLevel string // the header, sent for advanced queries
+}
+
+// The application permissions each call accepts (least privileged first).
+var (
+	memberRoles = []string{"GroupMember.Read.All", "Group.Read.All", "Directory.Read.All"}
+	searchRoles = []string{"User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+)
+
+type user struct {
+	id, upn    string
+	mail       string
+	otherMails []string
+	groups     []string
 }
 
 // Server is one tenant's Graph.
@@ -44,7 +61,7 @@ type Server struct {
 	mu        sync.Mutex
 	tenantID  string
 	authority *entrafake.Server
-	groups    map[string][]string // user (lower case) → group display names
+	users     map[string]*user // by UPN, lower case
 	requests  []Request
 	pageSize  int
 }
@@ -52,9 +69,10 @@ type Server struct {
 // New starts a fake Graph for directory tenantID whose tokens authority
 // issues.
 func New(tenantID string, authority *entrafake.Server) *Server {
-	s := &Server{tenantID: strings.ToLower(tenantID), authority: authority, groups: map[string][]string{}}
+	s := &Server{tenantID: strings.ToLower(tenantID), authority: authority, users: map[string]*user{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1.0/users/{user}/transitiveMemberOf/microsoft.graph.group", s.memberOf)
+	mux.HandleFunc("GET /v1.0/users", s.search)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+r.URL.Path+"'.")
 	})
@@ -62,11 +80,50 @@ func New(tenantID string, authority *entrafake.Server) *Server {
 	return s
 }
 
-// SetUser makes user exist, a member (directly or not) of groups.
-func (s *Server) SetUser(user string, groups ...string) {
+// SetUser makes the user with this UPN exist, a member (directly or not)
+// of groups.
+func (s *Server) SetUser(upn string, groups ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.groups[strings.ToLower(user)] = slices.Clone(groups)
+	s.user(upn).groups = slices.Clone(groups)
+}
+
+// SetMail gives the user with this UPN (made to exist if need be) a
+// primary mail address and other mail addresses (aliases).
+func (s *Server) SetMail(upn, mail string, otherMails ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u := s.user(upn)
+	u.mail, u.otherMails = mail, slices.Clone(otherMails)
+}
+
+// UserID is the object id of the user with this UPN.
+func UserID(upn string) string {
+	h := fnv(strings.ToLower(upn))
+	return fmt.Sprintf("%08x-1111-4000-8000-%012x", h, h)
+}
+
+func (s *Server) user(upn string) *user {
+	u, ok := s.users[strings.ToLower(upn)]
+	if !ok {
+		u = &user{id: UserID(upn), upn: upn}
+		s.users[strings.ToLower(upn)] = u
+	}
+	return u
+}
+
+// find is the user with this UPN or object id; call with s.mu held.
+func (s *Server) find(key string) *user {
+	key = strings.ToLower(key)
+	if u, ok := s.users[key]; ok {
+		return u
+	}
+	for _, u := range s.users {
+		if u.id == key {
+			return u
+		}
+	}
+	return nil
 }
 
 // SetPageSize caps every page below what $top asks (Graph may), so
@@ -90,15 +147,20 @@ func (s *Server) Requests() []Request {
 	return slices.Clone(s.requests)
 }
 
+func (s *Server) record(r *http.Request, user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.requests = append(s.requests, Request{Path: r.URL.Path, Query: r.URL.RawQuery, User: user, Auth: r.Header.Get("Authorization"),
+		ConsistencyLevel: r.Header.Get("ConsistencyLevel")})
+}
+
 func (s *Server) memberOf(w http.ResponseWriter, r *http.Request) {
 	user := r.PathValue("user")
-	s.mu.Lock()
-	s.requests = append(s.requests, Request{Path: r.URL.Path, Query: r.URL.RawQuery, User: user, Auth: r.Header.Get("Authorization")})
-	s.mu.Unlock()
+	s.record(r, user)
 	if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), defaultBody) {
 		return
 	}
-	if status, code, msg := s.authorize(r); status != 0 {
+	if status, code, msg := s.authorize(r, memberRoles); status != 0 {
 		writeError(w, status, code, msg)
 		return
 	}
@@ -117,12 +179,16 @@ func (s *Server) memberOf(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.mu.Lock()
-	groups, ok := s.groups[strings.ToLower(user)]
+	var groups []string
+	u := s.find(user)
+	if u != nil {
+		groups = slices.Clone(u.groups)
+	}
 	if s.pageSize > 0 {
 		top = min(top, s.pageSize)
 	}
 	s.mu.Unlock()
-	if !ok {
+	if u == nil {
 		writeError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", user))
 		return
 	}
@@ -146,15 +212,21 @@ func (s *Server) memberOf(w http.ResponseWriter, r *http.Request) {
 }
 
 func groupID(name string) string {
-	h := uint32(2166136261)
-	for _, c := range []byte(name) {
-		h = (h ^ uint32(c)) * 16777619
-	}
+	h := fnv(name)
 	return fmt.Sprintf("%08x-0000-4000-8000-%012x", h, h)
 }
 
-// authorize checks the bearer token as Graph does.
-func (s *Server) authorize(r *http.Request) (int, string, string) {
+func fnv(s string) uint32 {
+	h := uint32(2166136261)
+	for _, c := range []byte(s) {
+		h = (h ^ uint32(c)) * 16777619
+	}
+	return h
+}
+
+// authorize checks the bearer token as Graph does, and that it carries one
+// of roles.
+func (s *Server) authorize(r *http.Request, roles []string) (int, string, string) {
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
 		return http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token is empty."
@@ -170,9 +242,7 @@ func (s *Server) authorize(r *http.Request) (int, string, string) {
 		return http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure. Invalid audience."
 	case c.TenantID != s.tenantID:
 		return http.StatusUnauthorized, "InvalidAuthenticationToken", "Access token validation failure: the token was issued for another tenant."
-	case !slices.ContainsFunc(c.Roles, func(r string) bool {
-		return r == "GroupMember.Read.All" || r == "Group.Read.All" || r == "Directory.Read.All"
-	}):
+	case !slices.ContainsFunc(c.Roles, func(r string) bool { return slices.Contains(roles, r) }):
 		return http.StatusForbidden, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
 	}
 	return 0, "", ""
