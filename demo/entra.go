@@ -35,7 +35,7 @@ type demoEntra struct {
 func newDemoEntra() *demoEntra {
 	d := &demoEntra{authority: entrafake.New(), creds: map[string]*entra.Credential{}, groups: graph.Directory{Clients: map[string]*graph.Client{}}}
 	d.authority.AddApp(entrafake.App{ClientID: demoApp, Secret: demoAppSecret, Tenants: []string{demoDirectory},
-		Roles: []string{"Investigation.Read", "Investigation.manage", "GroupMember.Read.All"}})
+		Roles: []string{"Investigation.Read", "Investigation.manage", "GroupMember.Read.All", "User.Read.All"}})
 	d.graph = graphfake.New(demoDirectory, d.authority)
 	for _, u := range []string{"alice", "carol.j"} {
 		d.graph.SetUser(u+"@fabrikam.com", "All Company", "Staff")

@@ -106,6 +106,11 @@ func checkGraph(ctx context.Context, a *app, tenants []Tenant, add adder) {
 			return r == "GroupMember.Read.All" || r == "Group.Read.All" || r == "Directory.Read.All"
 		}):
 			add("graph", pass, "%s: Microsoft Graph token issued with GroupMember.Read.All: group rules can read memberships", t.Name)
+			if !slices.ContainsFunc(roles, func(r string) bool {
+				return r == "User.Read.All" || r == "User.ReadWrite.All" || r == "Directory.Read.All" || r == "Directory.ReadWrite.All"
+			}) {
+				add("graph", warn, "%s: the application lacks User.Read.All: an alert whose user is an e-mail address that is not the UPN cannot be looked up, and its issue says group membership was unavailable; grant it with admin consent", t.Name)
+			}
 		default:
 			add("graph", fail, "%s: the application lacks GroupMember.Read.All in this tenant: grant it with admin consent, or group rules never match", t.Name)
 		}
