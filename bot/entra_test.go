@@ -73,7 +73,7 @@ func startEntra(t *testing.T, secrets map[string]string, extra func(w *entraWorl
 			srv := h.tenants[i]
 			srv.SetToken("") // Entra ID only: a legacy token would be refused
 			srv.TrustEntra(dir, w.authority)
-			ec, err := mcas.New(mcas.Config{Name: c.Name(), URL: srv.URL, Auth: mcas.Bearer(cred), Timeout: time.Second, RequestsPerMinute: -1, Attempts: 1}, srv.Client(), h.logger)
+			ec, err := mcas.New(mcas.Config{Name: c.Name(), URL: srv.URL, Auth: mcas.Bearer(cred), Timeout: 15 * time.Second, RequestsPerMinute: -1, Attempts: 1}, srv.Client(), h.logger)
 			if err != nil {
 				t.Fatal(err)
 			}
