@@ -61,8 +61,16 @@ type Store interface {
 	FailClose(ctx context.Context, tenant, alertID, reason string) error
 	// AlertClose reads an alert's close record.
 	AlertClose(ctx context.Context, tenant, alertID string) (CloseRecord, bool, error)
-	// Closes lists the closes completed in [since, until), oldest first.
+	// Closes lists the closes completed in [since, until), oldest first,
+	// earlier closes of reopened alerts included.
 	Closes(ctx context.Context, since, until time.Time) ([]CloseRecord, error)
+	// ReopenClose records that a closed alert is open again in its tenant
+	// (reopened in the portal): if the alert's record is still rec (closed,
+	// rec.Generation), it becomes CloseReopened, claimable by the next close,
+	// and the close is kept in the history. Exactly one caller gets true.
+	ReopenClose(ctx context.Context, rec CloseRecord) (bool, error)
+	// CloseHistory lists an alert's earlier closes, oldest first.
+	CloseHistory(ctx context.Context, tenant, alertID string) ([]CloseRecord, error)
 	// Correlation and grouped repeats (issue #11): what every alert the
 	// digest saw carries, and which Jira issue each group of repeats got.
 
@@ -205,9 +213,10 @@ type Claim struct {
 type CloseState string
 
 const (
-	ClosePending CloseState = "pending" // claimed, MCAS being called
-	CloseDone    CloseState = "closed"
-	CloseFailed  CloseState = "failed"
+	ClosePending  CloseState = "pending" // claimed, MCAS being called
+	CloseDone     CloseState = "closed"
+	CloseFailed   CloseState = "failed"
+	CloseReopened CloseState = "reopened" // closed, then open again in the tenant; the record shows the earlier close
 )
 
 // CloseRecord is an alert's close as the store knows it.
@@ -227,6 +236,10 @@ type CloseRecord struct {
 	ClaimedAt time.Time
 	ClosedAt  time.Time
 	Error     string
+	// Generation counts the alert's closes before this record, each kept in
+	// its history; ReopenedAt is when the bot found the last one reopened.
+	Generation int
+	ReopenedAt time.Time
 }
 
 // CloseClaim is the answer to ClaimClose.
