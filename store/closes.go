@@ -30,11 +30,13 @@ func (s *sqlStore) ClaimClose(ctx context.Context, c CloseRecord) (CloseClaim, e
 		return CloseClaim{Won: true}, nil
 	}
 	// A failed claim, a reopened alert (its close is in the history), or a
-	// claim left pending by a caller that died, can be taken.
+	// claim left pending by a caller that died, can be taken; by the bot's
+	// rules only if the alert was never reopened.
 	r, err = s.exec(ctx, `UPDATE closes SET state = 'pending', closed_by = ?, closed_by_name = ?, classification = ?, reason = ?, comment = ?,
 			elsewhere = 0, handled_by = '', claimed_ms = ?, closed_ms = 0, error = ''
-		WHERE tenant = ? AND alert_id = ? AND (state = 'failed' OR state = 'reopened' OR (state = 'pending' AND claimed_ms < ?))`,
-		c.By, cutRunes(c.ByName, 200), c.Classification, c.Reason, cutRunes(c.Comment, 4000), ms(now), c.Tenant, c.AlertID, ms(now.Add(-StaleClaim)))
+		WHERE tenant = ? AND alert_id = ? AND (state = 'failed' OR state = 'reopened' OR (state = 'pending' AND claimed_ms < ?))
+			AND (generation = 0 OR ? = 0)`,
+		c.By, cutRunes(c.ByName, 200), c.Classification, c.Reason, cutRunes(c.Comment, 4000), ms(now), c.Tenant, c.AlertID, ms(now.Add(-StaleClaim)), boolInt(c.ByBot()))
 	if err != nil {
 		return CloseClaim{}, err
 	}

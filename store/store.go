@@ -52,7 +52,8 @@ type Store interface {
 	// ClaimClose takes the right to close an alert in MCAS, recording who
 	// closes it and how (c's Tenant, AlertID, By, ByName, Classification,
 	// Reason, Comment). Exactly one caller wins; the others learn the
-	// holder's record (pending or closed).
+	// holder's record (pending or closed). A rule of the bot (c.ByBot) never
+	// takes an alert reopened since an earlier close: that is left to people.
 	ClaimClose(ctx context.Context, c CloseRecord) (CloseClaim, error)
 	// CompleteClose records that a claimed alert is closed: by the claim,
 	// or (Elsewhere) already in MCAS, with MCAS's classification and user.

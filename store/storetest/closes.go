@@ -167,6 +167,11 @@ func testCloses(t *testing.T, open Opener) {
 		if len(got) != 1 || got[0].By != "U1" || !got[0].ClosedAt.Equal(week) || got[0].Reason != "triggered_by_test" || !got[0].PostedAt.Equal(week.Add(-time.Hour)) {
 			t.Fatalf("report of the first week %+v", got)
 		}
+		// The bot's rules (the Jira sync) leave a reopened alert to people.
+		if c, err := s.ClaimClose(ctx, store.CloseRecord{Tenant: "contoso", AlertID: "a1", By: store.JiraSyncCloser, ByName: "Jira sync"}); err != nil || c.Won ||
+			c.Record.State != store.CloseReopened {
+			t.Fatalf("the Jira sync claimed a reopened alert: %+v %v", c, err)
+		}
 		// The next close claims it anew.
 		second := store.CloseRecord{Tenant: "contoso", AlertID: "a1", By: "U2", ByName: "dave", Classification: "true_positive"}
 		c, err := s.ClaimClose(ctx, second)
@@ -175,6 +180,14 @@ func testCloses(t *testing.T, open Opener) {
 		}
 		if c, _ := s.ClaimClose(ctx, store.CloseRecord{Tenant: "contoso", AlertID: "a1", By: "U3"}); c.Won || c.Record.By != "U2" {
 			t.Fatalf("a second claim after reopen %+v", c)
+		}
+		// Failed, it is free again for people, and still not for the bot.
+		must(t, s.FailClose(ctx, "contoso", "a1", "mcas: HTTP 503"))
+		if c, _ := s.ClaimClose(ctx, store.CloseRecord{Tenant: "contoso", AlertID: "a1", By: store.JiraSyncCloser}); c.Won {
+			t.Fatal("the Jira sync took over a failed close of a reopened alert")
+		}
+		if c, _ := s.ClaimClose(ctx, second); !c.Won {
+			t.Fatal("claim after a failed claim of a reopened alert")
 		}
 		second.ClosedAt = time.Now().UTC().Truncate(time.Millisecond)
 		must(t, s.CompleteClose(ctx, second))
