@@ -23,7 +23,9 @@ func ReopenedText(c Closed) string {
 // reopenedWords says how an alert was closed before it was reopened;
 // mrkdwn escapes and mentions when slack is set, plain text otherwise.
 func reopenedWords(c Closed, slack bool) string {
-	c.Comment = ""
+	if !c.Bot {
+		c.Comment = "" // an analyst's comment is on the earlier close; a rule's note says why
+	}
 	w := closedWords(c, slack)
 	first, rest, _ := strings.Cut(w, " ")
 	w = first + " before " + rest
