@@ -4,13 +4,17 @@ import (
 	"context"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
+	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/store/storetest"
 )
 
 // Issue #16 end to end: an alert closed from Slack, then reopened in the
@@ -202,5 +206,81 @@ func TestTheJiraSyncLeavesAReopenedAlertToAnalysts(t *testing.T) {
 	w.waitUpdate(t, parent, "Closed as true positive by \\u003c@"+lead)
 	if n := len(tenant.Closes()); n != 2 {
 		t.Fatalf("%d close calls", n)
+	}
+}
+
+// Two replicas on one PostgreSQL: two analysts open Close… on a reopened
+// alert at the same moment, each on another replica, and both submit.
+// One reopen is recorded, one audit line, one close call.
+func TestTwoReplicasReopenOnce(t *testing.T) {
+	dbURL := storetest.PostgresURL(t)
+	js := newJira()
+	defer js.Close()
+	a := startWorkflow(t, dbURL, js, nil)
+	// Both replicas ask the same MCAS, as they would.
+	b := startWorkflow(t, dbURL, js, a.slack, func(w *workflow, h *harness) {
+		h.tenants, h.clients, h.runner.Tenants = a.tenants, a.clients, a.runner.Tenants
+		jc, _ := jira.New(jira.Config{URL: js.URL, User: "soc@example.com", APIToken: "jira-SECRET-666"}, js.Client(), h.logger)
+		enableTriage(h, w.store, jc, &messages.Redrawer{Store: w.store, Slack: h.bot.API(), Logger: h.logger})
+	})
+	if err := a.slack.WaitConnections(2, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	parent, _ := a.postDigest(t)
+	e := entries(t, parent)[1]
+	a.closeEntry(t, lead, parent, e, source.Benign, "benign/triggered_by_test", "Closed as benign (triggered by test)")
+	mcas := a.tenant(e.tenant)
+	mcas.Reopen(e.alertID)
+	mcas.SetLatency(100 * time.Millisecond) // the rechecks race, not the reads
+	var wg sync.WaitGroup
+	for _, user := range []string{lead, dave} {
+		wg.Go(func() {
+			id, err := a.slack.Select(user, parent, e.menu, e.value(formatting.OpClose)) // the copy that offered Close…
+			if err == nil {
+				_, err = a.slack.WaitAck(id, 5*time.Second)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	views := map[string]string{}
+	for user, n := range map[string]int{lead: 2, dave: 1} { // lead's first form closed it the first time
+		calls, err := a.slack.WaitViews(n, 5*time.Second, func(c slackfake.ViewCall) bool { return c.Method == "views.open" && c.User == user && c.Error == "" })
+		if err != nil {
+			t.Fatalf("%s's form: %v", user, err)
+		}
+		views[user] = calls[n-1].ViewID
+	}
+	a.waitUpdate(t, parent, "reopened in Defender since")
+	if n := strings.Count(a.logs.String()+b.logs.String(), `"msg":"audit: alert reopened in Defender"`); n != 1 {
+		t.Fatalf("%d reopen audit lines across two replicas", n)
+	}
+	for _, user := range []string{lead, dave} {
+		a.choose(t, user, views[user], source.TruePositive)
+	}
+	for _, user := range []string{lead, dave} {
+		wg.Go(func() {
+			id, err := a.slack.Submit(user, views[user], closeForm("", ""))
+			if err == nil {
+				_, err = a.slack.WaitAck(id, 5*time.Second)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := a.slack.WaitPosts(2, 20*time.Second, func(p slackfake.Post) bool {
+		return p.Method == "response_url" && (strings.Contains(p.Text, "Closed as true positive by") || strings.Contains(p.Text, "Already closed as true positive"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if calls := mcas.Closes(); len(calls) != 2 { // the first close, and one close of the reopened alert
+		t.Fatalf("%d close calls from two replicas", len(calls))
+	}
+	if hist, _ := a.store.CloseHistory(context.Background(), e.tenant, e.alertID); len(hist) != 1 {
+		t.Fatalf("history %+v", hist)
 	}
 }

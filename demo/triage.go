@@ -27,7 +27,8 @@ func (w *workflow) enableTriage(b *bot.Bot, sb *sandbox, jc *jira.Client, redraw
 	for _, t := range sb.runner.Tenants {
 		tenants[t.Name()] = t
 	}
-	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger, Now: w.clock.Now}
+	// The sandbox's `reopen` follows a close by seconds: take it at once.
+	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger, Now: w.clock.Now, ReopenAfter: time.Nanosecond}
 	b.EnableTriage(bot.Triage{Closer: w.closer,
 		Store: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}, Messages: redraw})
 }

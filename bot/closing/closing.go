@@ -46,6 +46,9 @@ type Service struct {
 	// Wait bounds how long a close that lost the claim waits for the
 	// winner's outcome (default 20s), so its analyst is told the result.
 	Wait time.Duration
+	// ReopenAfter is how old a close must be before its alert read as open
+	// counts as reopened (default 1m): a read just after a close may lag it.
+	ReopenAfter time.Duration
 }
 
 // Analyst is who closes, as Slack knows them.

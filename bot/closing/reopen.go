@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/source"
@@ -67,6 +68,9 @@ func (s *Service) recheck(ctx context.Context, log *slog.Logger, t source.Tenant
 			rec.AlertID, rec.Tenant, httpx.Describe(err))
 	case !a.Open():
 		return Check{Closed: &rec, Alert: &a}, nil
+	case s.now().Sub(rec.ClosedAt) < s.reopenAfter():
+		log.Info("the alert reads as open just after its close: taken for a read that lags the close, not a reopen", "closed_at", rec.ClosedAt)
+		return Check{Closed: &rec, Alert: &a}, nil
 	}
 	won, err := s.Store.ReopenClose(ctx, rec)
 	if err != nil {
@@ -79,4 +83,11 @@ func (s *Service) recheck(ctx context.Context, log *slog.Logger, t source.Tenant
 			"earlier_elsewhere", rec.Elsewhere, "earlier_handled_by", rec.HandledBy, "closes_before", rec.Generation+1, "outcome", "reopened")
 	}
 	return Check{Reopened: &rec, Recorded: won, Alert: &a}, nil
+}
+
+func (s *Service) reopenAfter() time.Duration {
+	if s.ReopenAfter > 0 {
+		return s.ReopenAfter
+	}
+	return time.Minute
 }

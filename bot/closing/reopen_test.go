@@ -28,7 +28,14 @@ func (w *world) closeThenReopen(t *testing.T) store.CloseRecord {
 	if !w.mcas.Reopen(w.alert.ID) {
 		t.Fatal("reopen")
 	}
+	w.later()
 	return res.Record
+}
+
+// later moves the service's clock past ReopenAfter: the alert is read
+// well after its close.
+func (w *world) later() {
+	w.svc.Now = func() time.Time { return time.Now().UTC().Add(90 * time.Second) }
 }
 
 func (w *world) logTo(buf *bytes.Buffer) {
@@ -178,6 +185,7 @@ func TestJiraDoneLeavesAReopenedAlertToAnalysts(t *testing.T) {
 		t.Fatalf("sync close %v %v", changed, err)
 	}
 	w.mcas.Reopen(w.alert.ID)
+	w.later()
 	if chk, err := w.svc.Recheck(ctx, "contoso", w.alert.ID); err != nil || !chk.Recorded || chk.Reopened.By != store.JiraSyncCloser {
 		t.Fatalf("recheck %+v %v", chk, err)
 	}
@@ -198,6 +206,7 @@ func TestJiraDoneLeavesAReopenedAlertToAnalysts(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.mcas.Reopen(w.alert.ID)
+	w.svc.Now = func() time.Time { return time.Now().UTC().Add(4 * time.Minute) }
 	if _, err := w.svc.Recheck(ctx, "contoso", w.alert.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -222,4 +231,30 @@ func auditLine(t *testing.T, logs, msg string) string {
 	}
 	t.Fatalf("no %q line in:\n%s", msg, logs)
 	return ""
+}
+
+// A read just after a close may not show it yet: within ReopenAfter of the
+// close, an open read is not taken for a reopen.
+func TestAnOpenReadRightAfterACloseIsNoReopen(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	if _, err := w.svc.Close(ctx, w.req(source.Benign, "triggered_by_test", "")); err != nil {
+		t.Fatal(err)
+	}
+	w.mcas.Reopen(w.alert.ID) // as a lagging read would show it
+	res, err := w.svc.Close(ctx, w.req(source.TruePositive, "", ""))
+	if err != nil || res.Outcome != closing.AlreadyClosed || res.Reopened != nil || len(w.mcas.Closes()) != 1 {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if chk, err := w.svc.Recheck(ctx, "contoso", w.alert.ID); err != nil || chk.Closed == nil || chk.Recorded {
+		t.Fatalf("recheck %+v %v", chk, err)
+	}
+	if hist, _ := w.store.CloseHistory(ctx, "contoso", w.alert.ID); len(hist) != 0 {
+		t.Fatalf("history %+v", hist)
+	}
+	// A minute on, it is a reopen.
+	w.later()
+	if res, err := w.svc.Close(ctx, w.req(source.TruePositive, "", "")); err != nil || res.Outcome != closing.Closed || res.Reopened == nil {
+		t.Fatalf("later %+v %v", res, err)
+	}
 }
