@@ -174,7 +174,9 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 	_, err := b.api.OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, ""))
 	if chk.Recorded {
 		// The digest entry shows the alert open again.
-		b.redrawAlert(context.Background(), log, formatting.CloseTarget{Tenant: t.Tenant, AlertID: t.AlertID})
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		b.redrawAlert(rctx, log, formatting.CloseTarget{Tenant: t.Tenant, AlertID: t.AlertID})
+		cancel()
 	}
 	if err != nil {
 		log.Error("could not open the Close… form", "error", err)
