@@ -22,10 +22,12 @@ import (
 )
 
 // Closer closes alerts (*closing.Service): one, or a group of repeats
-// with one MCAS call.
+// with one MCAS call per 100 alerts; Recheck asks the tenant whether an
+// alert the store has closed was reopened.
 type Closer interface {
 	Close(ctx context.Context, req closing.Request) (closing.Result, error)
 	CloseGroup(ctx context.Context, req closing.GroupRequest) (closing.GroupResult, error)
+	Recheck(ctx context.Context, tenant, alertID string) (closing.Check, error)
 }
 
 // TriageStore is what Close… reads before opening its form (store.Store).
@@ -157,23 +159,50 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 		b.openGroupClose(ctx, log, cb, t)
 		return
 	}
-	if b.triage.Store != nil {
-		// Closed already: say so rather than open a form for nothing.
-		if rec, ok, err := b.triage.Store.AlertClose(ctx, v.Tenant, v.AlertID); err == nil && ok && rec.State == store.CloseDone {
-			log.Info("audit: alert already closed", "closed_by", rec.By, "classification", rec.Classification, "outcome", "already_closed")
-			b.Reply(ctx, cb.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(rec))))
-			return
-		}
-		if t.Title == "" && t.TS != "" {
-			t.Title = b.titleFromView(ctx, t)
-		}
+	// Closed already: say so rather than open a form for nothing, unless
+	// the tenant shows it open again.
+	chk, closed := b.recheck(ctx, log, t)
+	if closed {
+		rec := *chk.Closed
+		log.Info("audit: alert already closed", "closed_by", rec.By, "classification", rec.Classification, "outcome", "already_closed")
+		b.Reply(ctx, cb.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(rec))))
+		return
 	}
-	if _, err := b.api.OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, "")); err != nil {
+	if b.triage.Store != nil && t.Title == "" && t.TS != "" {
+		t.Title = b.titleFromView(ctx, t)
+	}
+	_, err := b.api.OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, ""))
+	if chk.Recorded {
+		// The digest entry shows the alert open again.
+		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		b.redrawAlert(rctx, log, formatting.CloseTarget{Tenant: t.Tenant, AlertID: t.AlertID})
+		cancel()
+	}
+	if err != nil {
 		log.Error("could not open the Close… form", "error", err)
 		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
 		return
 	}
-	log.Info("close form opened")
+	log.Info("close form opened", "reopened", chk.Reopened != nil)
+}
+
+// recheckWithin bounds the tenant's answer to whether an alert the store
+// has closed was reopened, leaving the rest of openWithin to views.open.
+const recheckWithin = 1500 * time.Millisecond
+
+// recheck asks whether an alert the store has closed is still closed in
+// its tenant (issue #16): closed reports it is, so Close… says so. A
+// tenant that does not answer in time lets the form open: the submission
+// checks again.
+func (b *Bot) recheck(ctx context.Context, log *slog.Logger, t formatting.CloseTarget) (closing.Check, bool) {
+	rctx, cancel := context.WithTimeout(ctx, recheckWithin)
+	defer cancel()
+	chk, err := b.triage.Closer.Recheck(httpx.WithLogger(rctx, log), t.Tenant, t.AlertID)
+	if err != nil {
+		log.Warn("could not check whether the alert was reopened; the form opens and the close checks again", "error", err)
+		return chk, false
+	}
+	return chk, chk.Closed != nil
 }
 
 // titleFromView finds an alert's title in its digest message's stored view.
@@ -276,18 +305,25 @@ func (b *Bot) closeAlert(ctx context.Context, log *slog.Logger, user slack.User,
 		}
 		b.Reply(ctx, t.ResponseURL, ephemeral(msg))
 	case res.Outcome == closing.Closed:
-		log.Info("audit: alert closed", "comment_len", len(f.Comment), "jira_issue", issueKey(res), "jira_commented", res.Commented)
+		log.Info("audit: alert closed", "comment_len", len(f.Comment), "jira_issue", issueKey(res), "jira_commented", res.Commented,
+			"closes_before", res.Record.Generation)
 		b.runner.ForgetAlerts(t.Tenant)
 		b.redrawAlert(ctx, log, t)
 		b.Reply(ctx, t.ResponseURL, ephemeral(closedConfirmation(res)))
+		return
 	case res.Outcome == closing.AlreadyClosed:
 		log.Info("audit: alert already closed", "closed_by", res.Record.By, "elsewhere", res.Record.Elsewhere, "handled_by", res.Record.HandledBy)
 		b.redrawAlert(ctx, log, t)
 		b.Reply(ctx, t.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(res.Record))))
+		return
 	case res.Outcome == closing.InProgress:
 		log.Info("audit: alert close in progress", "closing_by", res.Record.By)
 		b.Reply(ctx, t.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is closing this alert as %s right now; the message will show it in a moment.",
 			slackID(res.Record.By), source.Classification(res.Record.Classification).Label())))
+	}
+	if res.Reopened != nil {
+		// Not closed now, but open again: the messages show it open.
+		b.redrawAlert(ctx, log, t)
 	}
 }
 
@@ -314,6 +350,9 @@ func closedConfirmation(res closing.Result) string {
 	c := formatting.ClosedFromStore(res.Record)
 	c.Comment = ""
 	text := formatting.ClosedText(*c) + " in " + formatting.CutEscaped(res.Record.Tenant, 40) + "."
+	if res.Reopened != nil {
+		text += "\n" + formatting.ReopenedText(*formatting.ClosedFromStore(*res.Reopened)) + " Both closes are kept."
+	}
 	switch {
 	case res.Issue != nil && res.Commented:
 		text += "\nAdded a comment to " + issueLink(res.Issue.Key, res.Issue.URL) + "."

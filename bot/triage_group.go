@@ -139,8 +139,9 @@ func (b *Bot) openGroupClose(ctx context.Context, log *slog.Logger, cb slack.Int
 	log.Info("close form opened", "alerts", len(as), "open", t.Open)
 }
 
-// closeGroup runs a submitted close of a group: every open alert of it in
-// one MCAS call; then the message is redrawn and the analyst told.
+// closeGroup runs a submitted close of a group: every open alert of it,
+// with one MCAS call per 100; then the message is redrawn and the analyst
+// told.
 func (b *Bot) closeGroup(ctx context.Context, log *slog.Logger, user slack.User, f formatting.CloseForm) {
 	t := f.Target
 	log = log.With("classification", string(f.Classification), "reason", f.Reason)
@@ -172,7 +173,8 @@ func (b *Bot) closeGroup(ctx context.Context, log *slog.Logger, user slack.User,
 }
 
 // auditGroupClose writes the audit lines of a group close: one per alert,
-// as for single closes, each naming the group.
+// as for single closes, each naming the group and how many close requests
+// it took; then one line for the group.
 func auditGroupClose(log *slog.Logger, ids []string, f formatting.CloseForm, res closing.GroupResult, err error) {
 	var keys []string
 	for _, is := range res.Issues {
@@ -180,16 +182,18 @@ func auditGroupClose(log *slog.Logger, ids []string, f formatting.CloseForm, res
 	}
 	for _, rec := range res.Closed {
 		log.Info("audit: alert closed", "alert", rec.AlertID, "comment_len", len(f.Comment), "jira_issue", strings.Join(keys, ","),
-			"jira_commented", len(res.Commented) > 0, "outcome", string(closing.Closed))
+			"jira_commented", len(res.Commented) > 0, "requests", res.Requests, "outcome", string(closing.Closed))
 	}
 	for _, rec := range res.Already {
 		log.Info("audit: alert already closed", "alert", rec.AlertID, "closed_by", rec.By, "elsewhere", rec.Elsewhere, "handled_by", rec.HandledBy,
 			"outcome", string(closing.AlreadyClosed))
 	}
 	for _, fl := range res.Failed {
-		log.Error("audit: alert close failed", "alert", fl.AlertID, "error", fl.Err, "outcome", string(closing.Failed))
+		log.Error("audit: alert close failed", "alert", fl.AlertID, "error", fl.Err, "requests", res.Requests, "outcome", string(closing.Failed))
 	}
 	if len(res.Closed)+len(res.Already)+len(res.Failed) > 0 {
+		log.Info("audit: alert group closed", "alerts", len(ids), "closed", len(res.Closed), "already_closed", len(res.Already),
+			"failed", len(res.Failed), "requests", res.Requests, "outcome", string(res.Outcome))
 		return
 	}
 	// Nothing was decided per alert: the same line for each of them.
@@ -228,22 +232,18 @@ func groupCloseReply(res closing.GroupResult, err error, n int, tenant string) s
 		if len(res.Closed) == n {
 			which = fmt.Sprintf("all %d alerts of the group", n)
 		}
-		lines = append(lines, fmt.Sprintf("%s: %s in %s, with one call to MCAS.", formatting.ClosedText(*c), which, formatting.CutEscaped(tenant, 40)))
+		calls := "one call"
+		if res.Requests > 1 {
+			calls = fmt.Sprintf("%d calls", res.Requests)
+		}
+		lines = append(lines, fmt.Sprintf("%s: %s in %s, with %s to MCAS.", formatting.ClosedText(*c), which, formatting.CutEscaped(tenant, 40), calls))
 		if len(res.Already) > 0 {
 			lines = append(lines, fmt.Sprintf(":information_source: Left out: %d already %s.", len(res.Already), formatting.ClosedSummary(closes(res.Already))))
 		}
 	}
 	if len(res.Failed) > 0 {
-		var why []string
-		for i, fl := range res.Failed {
-			if i == 5 {
-				why = append(why, fmt.Sprintf("and %d more", len(res.Failed)-5))
-				break
-			}
-			why = append(why, "`"+formatting.Escape(fl.AlertID)+"`: "+formatting.CutEscaped(fl.Err.Error(), 300))
-		}
 		lines = append(lines, fmt.Sprintf(":warning: Could not close %d of them: %s. Close… stays for them; press it again once the cause is fixed.",
-			len(res.Failed), strings.Join(why, "; ")))
+			len(res.Failed), failuresText(res.Failed)))
 	}
 	urls := map[string]string{}
 	for _, is := range res.Issues {
@@ -269,4 +269,41 @@ func closes(recs []store.CloseRecord) []formatting.Closed {
 		out[i] = *formatting.ClosedFromStore(r)
 	}
 	return out
+}
+
+// failuresText says which alerts a group close could not close, by
+// reason: "100 as MCAS refused … (`a`, `b`, `c` and 97 more); 50 not
+// sent, …".
+func failuresText(fs []closing.AlertFailure) string {
+	var order []string
+	byWhy := map[string][]string{}
+	for _, fl := range fs {
+		why := fl.Err.Error()
+		if _, seen := byWhy[why]; !seen {
+			order = append(order, why)
+		}
+		byWhy[why] = append(byWhy[why], fl.AlertID)
+	}
+	var parts []string
+	for i, why := range order {
+		if i == 3 {
+			rest := 0
+			for _, w := range order[3:] {
+				rest += len(byWhy[w])
+			}
+			parts = append(parts, fmt.Sprintf("%d for other reasons", rest))
+			break
+		}
+		ids := byWhy[why]
+		var shown []string
+		for j, id := range ids {
+			if j == 3 {
+				shown = append(shown, fmt.Sprintf("and %d more", len(ids)-3))
+				break
+			}
+			shown = append(shown, "`"+formatting.Escape(id)+"`")
+		}
+		parts = append(parts, fmt.Sprintf("%d: %s (%s)", len(ids), formatting.CutEscaped(why, 300), strings.Join(shown, ", ")))
+	}
+	return strings.Join(parts, "; ")
 }

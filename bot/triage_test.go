@@ -30,7 +30,8 @@ func enableTriage(h *harness, st store.Store, jc *jira.Client, redraw *messages.
 	}
 	h.runner.Records = st
 	h.bot.EnableTriage(bot.Triage{
-		Closer:      &closing.Service{Store: st, Tenants: tenants, Jira: jc, Logger: h.logger, Wait: 5 * time.Second},
+		// Alerts here are reopened at once after their close.
+		Closer:      &closing.Service{Store: st, Tenants: tenants, Jira: jc, Logger: h.logger, Wait: 5 * time.Second, ReopenAfter: time.Nanosecond},
 		Store:       st,
 		ActionUsers: []string{lead, dave},
 		Channels:    []string{digestChannel},

@@ -102,6 +102,8 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   close 1 [benign|false_positive|true_positive] [reason] [comment]
                                 press Close… on it and fill in the form (asks, when run in a terminal):
                                 the group's alerts are closed with one call; details 2, close 2 for one alert
+  reopen 2                      after close 2: reopen its alert in the sandbox's portal; close 2 then finds it
+                                open in MCAS, shows the entry open again and closes it anew (both closes kept)
   /mcas user bob.smith@contoso.com   after a digest: his alerts, and where else he was seen
   progress                      move the last filed issue on in Jira (In Progress, then Done) and sync;
                                 at Done the sync closes its alerts, a group's with one call (JIRA_DONE_CLOSES_ALERT=true_positive)
@@ -166,7 +168,7 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 			sb.slow(stdout, strings.TrimSpace(arg))
 			continue
 		}
-		if word == "digest" || word == "jira" || word == "progress" || word == "report" || word == "details" || word == "close" {
+		if word == "digest" || word == "jira" || word == "progress" || word == "report" || word == "details" || word == "close" || word == "reopen" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
@@ -184,6 +186,8 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 				wf.report(ctx, stdout)
 			case "details":
 				wf.details(stdout, arg)
+			case "reopen":
+				wf.reopen(stdout, arg)
 			case "close":
 				ask := func(string, string) (string, bool) { return "", false }
 				if interactive {

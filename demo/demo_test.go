@@ -195,3 +195,44 @@ func TestDemoShowsTheCardAndClosing(t *testing.T) {
 		t.Log(s)
 	}
 }
+
+// Issue #16: an alert closed from Slack and reopened in the portal is
+// shown open by Close…, and closed anew; the first close is kept.
+func TestDemoShowsAReopenedAlertClosedAnew(t *testing.T) {
+	var out, errb bytes.Buffer
+	in := strings.NewReader("digest\nreopen 2\nclose 2 benign other seen\nreopen 1\nreopen 2\nclose 2 true_positive\nclose 2\nreport\n")
+	if code := run(context.Background(), testStart, nil, in, &out, &errb); code != console.ExitOK {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	s := out.String()
+	for _, want := range []string{
+		"Alert 2 is open in contoso: close it first (close 2).",
+		"Entry 1 is a group of repeats: reopen one alert",
+		"Reopened alert 2 (6660000000000000000000ff) in contoso's portal, the sandbox's MCAS; the digest still shows the bot's close.",
+		"The bot asked MCAS first: the alert is open again, so the digest message now shows it open:",
+		"[⋯ Details · Close…]",
+		"✅ Closed as true positive by @U0DEMO in contoso.",
+		"ℹ️ Already closed as true positive by @U0DEMO",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	// The note dates the first close by the sandbox's clock.
+	m := regexp.MustCompile(`↩️ Closed before as benign \(other\) by @U0DEMO on (\d{4}-\d\d-\d\d \d\d:\d\d) UTC; reopened in Defender since\.`).FindStringSubmatch(s)
+	if m == nil {
+		t.Error("no note of the earlier close on the reopened entry")
+	} else if at, err := time.Parse("2006-01-02 15:04", m[1]); err != nil || at.Before(testStart.Truncate(time.Minute)) || at.After(testStart.Add(2*time.Minute)) {
+		t.Errorf("the earlier close is dated %s, not the sandbox's %s", m[1], testStart)
+	}
+	// Both closes count in the week's report.
+	if !strings.Contains(s, "Closed from Slack: 2 (benign 1 · true positive 1)") {
+		t.Error("the report does not count both closes")
+	}
+	_, path, _ := strings.Cut(s, "Chart saved to ")
+	path, _, _ = strings.Cut(path, "\n")
+	_ = os.Remove(strings.TrimSpace(path))
+	if t.Failed() {
+		t.Log(s)
+	}
+}

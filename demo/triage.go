@@ -17,6 +17,7 @@ import (
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/source"
+	"github.com/soc/mcasbot/store"
 )
 
 // enableTriage turns on Details and Close… in the sandbox bot.
@@ -26,7 +27,8 @@ func (w *workflow) enableTriage(b *bot.Bot, sb *sandbox, jc *jira.Client, redraw
 	for _, t := range sb.runner.Tenants {
 		tenants[t.Name()] = t
 	}
-	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger, Now: w.clock.Now}
+	// The sandbox's `reopen` follows a close by seconds: take it at once.
+	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger, Now: w.clock.Now, ReopenAfter: time.Nanosecond}
 	b.EnableTriage(bot.Triage{Closer: w.closer,
 		Store: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}, Messages: redraw})
 }
@@ -195,6 +197,16 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 		fmt.Fprintln(out, "no answer from the bot")
 		return
 	}
+	key := strings.TrimPrefix(btn.action, formatting.ActionCreateJira+":")
+	if rec, ok, _ := w.store.AlertClose(context.Background(), btn.tenant, btn.id); ok && rec.State == store.CloseReopened {
+		// Close… found the alert open again in MCAS: the entry is redrawn open.
+		if _, err := w.slack.WaitPosts(1, 5*time.Second, func(p slackfake.Post) bool {
+			return p.Method == "chat.update" && p.TS == btn.post.TS && strings.Contains(string(p.Blocks), "reopened in Defender since")
+		}); err == nil {
+			fmt.Fprintln(out, "The bot asked MCAS first: the alert is open again, so the digest message now shows it open:")
+			w.printEntry(out, w.slack.Current(btn.post), key)
+		}
+	}
 	form := struct {
 		Blocks []map[string]any `json:"blocks"`
 	}{}
@@ -272,7 +284,6 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 		return
 	}
 	fmt.Fprintln(out, "mcasbot (only you can see this): "+strings.ReplaceAll(w.text(reps[0].Text), "\n", "\n  "))
-	key := strings.TrimPrefix(btn.action, formatting.ActionCreateJira+":")
 	if _, err := w.slack.WaitPosts(1, 5*time.Second, func(p slackfake.Post) bool {
 		return p.Method == "chat.update" && p.TS == btn.post.TS && strings.Contains(string(p.Blocks), key) &&
 			(strings.Contains(strings.ToLower(string(p.Blocks)), "closed as") || strings.Contains(string(p.Blocks), "in Defender"))
@@ -328,4 +339,26 @@ func (w *workflow) printEntry(out io.Writer, p slackfake.Post, key string) {
 			fmt.Fprintf(out, "  [⋯ %s]\n", strings.Join(opts, " · "))
 		}
 	}
+}
+
+// reopen reopens an entry's alert in its sandbox tenant, as an analyst can
+// in the portal. The bot learns it when Close… is pressed on the alert.
+func (w *workflow) reopen(out io.Writer, arg string) {
+	btn, ok := w.entry(out, strings.TrimSpace(arg), "reopen")
+	if !ok {
+		return
+	}
+	if btn.group {
+		fmt.Fprintf(out, "Entry %s is a group of repeats: reopen one alert (an entry of one alert, such as 2).\n", strings.TrimSpace(arg))
+		return
+	}
+	f := w.fakes[btn.tenant]
+	if a, found := f.Alert(btn.id); !found || a.ResolutionStatusValue == 0 {
+		fmt.Fprintf(out, "Alert %s is open in %s: close it first (close %s).\n", strings.TrimSpace(arg), btn.tenant, strings.TrimSpace(arg))
+		return
+	}
+	f.Reopen(btn.id)
+	n := strings.TrimSpace(arg)
+	fmt.Fprintf(out, "Reopened alert %s (%s) in %s's portal, the sandbox's MCAS; the digest still shows the bot's close. "+
+		"Press Close… on it (close %s): the bot asks MCAS, finds it open, shows it open again and opens the form.\n", n, btn.id, btn.tenant, n)
 }

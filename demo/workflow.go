@@ -224,7 +224,7 @@ var (
 	mrkdwnUser = regexp.MustCompile(`<@([UW][A-Z0-9]+)>`)
 	mrkdwn     = strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&", "*", "", ":link:", "🔗", ":thread:", "🧵",
 		":white_check_mark:", "✅", ":information_source:", "ℹ️", ":warning:", "⚠️", ":x:", "❌", ":no_entry:", "⛔",
-		":large_green_circle:", "🟢", ":hourglass_flowing_sand:", "⏳")
+		":large_green_circle:", "🟢", ":hourglass_flowing_sand:", "⏳", ":leftwards_arrow_with_hook:", "↩️")
 )
 
 // text shows Slack markup as a terminal reader would want it: links as

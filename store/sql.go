@@ -211,6 +211,50 @@ var migrations = []string{
 		sent_ms    BIGINT NOT NULL DEFAULT 0,
 		updated_ms BIGINT NOT NULL
 	)`,
+	// 9: alerts reopened in Defender after a close (issue #16): closes gets
+	// the state 'reopened' (SQLite cannot change a CHECK, so the table is
+	// rebuilt, rows kept) and a generation; each earlier close is kept in
+	// close_history for the report.
+	`CREATE TABLE closes_v7 (
+		tenant         TEXT NOT NULL,
+		alert_id       TEXT NOT NULL,
+		state          TEXT NOT NULL CHECK (state IN ('pending', 'closed', 'failed', 'reopened')),
+		closed_by      TEXT NOT NULL DEFAULT '',
+		closed_by_name TEXT NOT NULL DEFAULT '',
+		classification TEXT NOT NULL DEFAULT '',
+		reason         TEXT NOT NULL DEFAULT '',
+		comment        TEXT NOT NULL DEFAULT '',
+		elsewhere      INTEGER NOT NULL DEFAULT 0,
+		handled_by     TEXT NOT NULL DEFAULT '',
+		claimed_ms     BIGINT NOT NULL DEFAULT 0,
+		closed_ms      BIGINT NOT NULL DEFAULT 0,
+		error          TEXT NOT NULL DEFAULT '',
+		generation     INTEGER NOT NULL DEFAULT 0,
+		reopened_ms    BIGINT NOT NULL DEFAULT 0,
+		PRIMARY KEY (tenant, alert_id)
+	);
+	INSERT INTO closes_v7 (tenant, alert_id, state, closed_by, closed_by_name, classification, reason, comment, elsewhere, handled_by, claimed_ms, closed_ms, error)
+		SELECT tenant, alert_id, state, closed_by, closed_by_name, classification, reason, comment, elsewhere, handled_by, claimed_ms, closed_ms, error FROM closes;
+	DROP TABLE closes;
+	ALTER TABLE closes_v7 RENAME TO closes;
+	CREATE INDEX IF NOT EXISTS closes_closed_ms ON closes (state, closed_ms);
+	CREATE TABLE IF NOT EXISTS close_history (
+		tenant         TEXT NOT NULL,
+		alert_id       TEXT NOT NULL,
+		generation     INTEGER NOT NULL,
+		closed_by      TEXT NOT NULL DEFAULT '',
+		closed_by_name TEXT NOT NULL DEFAULT '',
+		classification TEXT NOT NULL DEFAULT '',
+		reason         TEXT NOT NULL DEFAULT '',
+		comment        TEXT NOT NULL DEFAULT '',
+		elsewhere      INTEGER NOT NULL DEFAULT 0,
+		handled_by     TEXT NOT NULL DEFAULT '',
+		claimed_ms     BIGINT NOT NULL DEFAULT 0,
+		closed_ms      BIGINT NOT NULL DEFAULT 0,
+		reopened_ms    BIGINT NOT NULL DEFAULT 0,
+		PRIMARY KEY (tenant, alert_id, generation)
+	);
+	CREATE INDEX IF NOT EXISTS close_history_closed_ms ON close_history (closed_ms)`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

@@ -52,7 +52,8 @@ type Store interface {
 	// ClaimClose takes the right to close an alert in MCAS, recording who
 	// closes it and how (c's Tenant, AlertID, By, ByName, Classification,
 	// Reason, Comment). Exactly one caller wins; the others learn the
-	// holder's record (pending or closed).
+	// holder's record (pending or closed). A rule of the bot (c.ByBot) never
+	// takes an alert reopened since an earlier close: that is left to people.
 	ClaimClose(ctx context.Context, c CloseRecord) (CloseClaim, error)
 	// CompleteClose records that a claimed alert is closed: by the claim,
 	// or (Elsewhere) already in MCAS, with MCAS's classification and user.
@@ -61,8 +62,16 @@ type Store interface {
 	FailClose(ctx context.Context, tenant, alertID, reason string) error
 	// AlertClose reads an alert's close record.
 	AlertClose(ctx context.Context, tenant, alertID string) (CloseRecord, bool, error)
-	// Closes lists the closes completed in [since, until), oldest first.
+	// Closes lists the closes completed in [since, until), oldest first,
+	// earlier closes of reopened alerts included.
 	Closes(ctx context.Context, since, until time.Time) ([]CloseRecord, error)
+	// ReopenClose records that a closed alert is open again in its tenant
+	// (reopened in the portal): if the alert's record is still rec (closed,
+	// rec.Generation), it becomes CloseReopened, claimable by the next close,
+	// and the close is kept in the history. Exactly one caller gets true.
+	ReopenClose(ctx context.Context, rec CloseRecord) (bool, error)
+	// CloseHistory lists an alert's earlier closes, oldest first.
+	CloseHistory(ctx context.Context, tenant, alertID string) ([]CloseRecord, error)
 	// Correlation and grouped repeats (issue #11): what every alert the
 	// digest saw carries, and which Jira issue each group of repeats got.
 
@@ -232,9 +241,10 @@ type Claim struct {
 type CloseState string
 
 const (
-	ClosePending CloseState = "pending" // claimed, MCAS being called
-	CloseDone    CloseState = "closed"
-	CloseFailed  CloseState = "failed"
+	ClosePending  CloseState = "pending" // claimed, MCAS being called
+	CloseDone     CloseState = "closed"
+	CloseFailed   CloseState = "failed"
+	CloseReopened CloseState = "reopened" // closed, then open again in the tenant; the record shows the earlier close
 )
 
 // CloseRecord is an alert's close as the store knows it.
@@ -254,6 +264,10 @@ type CloseRecord struct {
 	ClaimedAt time.Time
 	ClosedAt  time.Time
 	Error     string
+	// Generation counts the alert's closes before this record, each kept in
+	// its history; ReopenedAt is when the bot found the last one reopened.
+	Generation int
+	ReopenedAt time.Time
 }
 
 // CloseClaim is the answer to ClaimClose.

@@ -1,7 +1,9 @@
 // Package closing closes an MCAS alert from Slack exactly once: it claims
 // the alert in the store, calls the close endpoint of its classification,
 // re-reads the alert when MCAS says it is not open, comments on the
-// alert's Jira issue, and records who closed it, how and when.
+// alert's Jira issue, and records who closed it, how and when. An alert
+// the store has closed but its tenant shows open again (reopened in the
+// portal) is reopened in the store first, once, and closed anew.
 package closing
 
 import (
@@ -25,6 +27,7 @@ type Store interface {
 	CompleteClose(ctx context.Context, c store.CloseRecord) error
 	FailClose(ctx context.Context, tenant, alertID, reason string) error
 	AlertClose(ctx context.Context, tenant, alertID string) (store.CloseRecord, bool, error)
+	ReopenClose(ctx context.Context, rec store.CloseRecord) (bool, error)
 	Issue(ctx context.Context, tenant, alertID string) (store.IssueRecord, bool, error)
 }
 
@@ -43,6 +46,9 @@ type Service struct {
 	// Wait bounds how long a close that lost the claim waits for the
 	// winner's outcome (default 20s), so its analyst is told the result.
 	Wait time.Duration
+	// ReopenAfter is how old a close must be before its alert read as open
+	// counts as reopened (default 1m): a read just after a close may lag it.
+	ReopenAfter time.Duration
 }
 
 // Analyst is who closes, as Slack knows them.
@@ -66,6 +72,9 @@ const (
 	InProgress    Outcome = "in_progress"    // another analyst is closing it right now
 	Refused       Outcome = "refused"        // bad request, unknown tenant, or the store is down
 	Failed        Outcome = "failed"         // MCAS said no or did not answer; nothing changed
+	// LeftToAnalysts: a rule of the bot (the Jira sync) does not close an
+	// alert reopened in the portal since an earlier close.
+	LeftToAnalysts Outcome = "left_to_analysts"
 )
 
 // Result of Close.
@@ -81,6 +90,10 @@ type Result struct {
 	Issue      *store.IssueRecord
 	Commented  bool
 	CommentErr error
+	// Reopened is the earlier close of an alert this call found open again
+	// in its tenant and reopened in the store: its message shows it open,
+	// whatever became of the close.
+	Reopened *store.CloseRecord
 }
 
 // ErrStoreDown is returned when the claim cannot be taken: closing
@@ -107,30 +120,50 @@ func (s *Service) Close(ctx context.Context, req Request) (Result, error) {
 	}
 	mine := store.CloseRecord{Tenant: req.Tenant, AlertID: req.AlertID, By: req.By.ID, ByName: req.By.Name,
 		Classification: string(req.Classification), Reason: req.Reason, Comment: req.Comment}
+	var reopened *store.CloseRecord
 	for attempt := 0; ; attempt++ {
 		claimedAt := s.now()
 		claim, err := s.Store.ClaimClose(ctx, mine)
 		if err != nil {
 			log.Error("close claim failed: store unreachable", "error", err)
-			return Result{Outcome: Refused}, ErrStoreDown
+			return Result{Outcome: Refused, Reopened: reopened}, ErrStoreDown
 		}
 		if claim.Won {
 			mine.ClaimedAt = claimedAt
-			return s.closeClaimed(ctx, log, t, mine)
+			res, err := s.closeClaimed(ctx, log, t, mine)
+			res.Reopened = reopened
+			return res, err
 		}
 		if claim.Record.State == store.CloseDone {
-			return Result{Outcome: AlreadyClosed, Record: claim.Record}, nil
+			if reopened != nil || mine.ByBot() {
+				return Result{Outcome: AlreadyClosed, Record: claim.Record, Reopened: reopened}, nil
+			}
+			// The store says closed; the tenant has the last word.
+			chk, err := s.recheck(ctx, log, t, claim.Record)
+			switch {
+			case errors.Is(err, ErrStoreDown):
+				return Result{Outcome: Refused}, err
+			case err != nil:
+				return Result{Outcome: Failed, Record: claim.Record}, err
+			case chk.Reopened == nil:
+				return Result{Outcome: AlreadyClosed, Record: claim.Record, Alert: chk.Alert}, nil
+			}
+			reopened = chk.Reopened
+			continue // reopened: claim it anew
+		}
+		if mine.ByBot() && claim.Record.Generation > 0 && claim.Record.State != store.ClosePending {
+			return Result{Outcome: LeftToAnalysts, Record: claim.Record}, nil
 		}
 		// Someone else (maybe on another replica) is closing it: wait for
 		// their outcome so this analyst is told the same.
 		rec, ok := s.waitClosed(ctx, req.Tenant, req.AlertID)
 		switch {
 		case ok && rec.State == store.CloseDone:
-			return Result{Outcome: AlreadyClosed, Record: rec}, nil
+			return Result{Outcome: AlreadyClosed, Record: rec, Reopened: reopened}, nil
 		case ok && rec.State == store.CloseFailed && attempt == 0:
 			continue // their close failed: try ours
 		}
-		return Result{Outcome: InProgress, Record: claim.Record}, nil
+		return Result{Outcome: InProgress, Record: claim.Record, Reopened: reopened}, nil
 	}
 }
 

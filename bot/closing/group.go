@@ -17,8 +17,13 @@ import (
 )
 
 // Grouped repeats (issue #11): a group's Close… closes every alert of the
-// group that is still open with one MCAS call. Exactly once holds per
-// alert, as for Close: each alert is claimed in the store before the call.
+// group that is still open with one MCAS call, or one per MaxIDsPerCall
+// alerts for a larger group (issue #16). Exactly once holds per alert, as
+// for Close: each alert is claimed in the store before the calls.
+
+// MaxIDsPerCall is how many alerts one close request names at most: MCAS
+// documents no limit, and a page of alerts is 100.
+const MaxIDsPerCall = formatting.CloseBatch
 
 // GroupRequest is one analyst's close of a group of alerts of one tenant.
 type GroupRequest struct {
@@ -38,16 +43,23 @@ type GroupRequest struct {
 type GroupResult struct {
 	// Outcome: Closed when this call closed at least one alert;
 	// AlreadyClosed when none was left to close; InProgress when another
-	// close holds some of them (Holder); Refused or Failed with the error.
+	// close holds some of them (Holder); Refused or Failed with the error;
+	// LeftToAnalysts when a rule's close found only reopened alerts (Left).
 	Outcome Outcome
-	// Closed are the alerts this call closed, all in one MCAS call.
-	Closed []store.CloseRecord
+	// Closed are the alerts this call closed, in Requests close requests
+	// of at most MaxIDsPerCall alerts each.
+	Closed   []store.CloseRecord
+	Requests int
 	// Already are the alerts closed before: from Slack (left out of the
 	// call), or found closed in MCAS (alertsNotFound, re-read).
 	Already []store.CloseRecord
 	// Failed are alerts this call could not close (MCAS refused the call,
-	// or they are gone, or still open); their claims are released.
+	// or they are gone, or still open, or their request was not sent after
+	// an earlier one failed); their claims are released.
 	Failed []AlertFailure
+	// Left are alerts a rule of the bot (the Jira sync) does not close:
+	// reopened in the portal since an earlier close.
+	Left []store.CloseRecord
 	// Holder is the claim of the close in progress (InProgress).
 	Holder store.CloseRecord
 	// Issues are the Jira issues of the closed alerts, each commented once
@@ -64,9 +76,11 @@ type AlertFailure struct {
 	Err     error
 }
 
-// CloseGroup closes every open alert of a group with one MCAS call, at
-// most once per alert however many analysts, clicks and replicas try.
-// Alerts closed already are left out and reported.
+// CloseGroup closes every open alert of a group with one MCAS call per
+// MaxIDsPerCall alerts, at most once per alert however many analysts,
+// clicks and replicas try. Alerts closed already are left out and
+// reported. Should a request fail, the alerts of the requests before it
+// stay closed and those of it and after it are released, each with why.
 func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", req.Tenant, "alerts", len(req.AlertIDs))
 	t, ok := s.Tenants[req.Tenant]
@@ -95,20 +109,28 @@ func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult
 	// claims, a few times; a close that keeps losing is told who holds it.
 	for round := 0; ; round++ {
 		claimedAt := s.now()
-		won, already, holder, err := s.claimGroup(ctx, log, mine, ids)
+		won, already, left, holder, err := s.claimGroup(ctx, log, mine, ids)
 		if err != nil {
 			return GroupResult{Outcome: Refused}, err
 		}
 		if holder == nil {
-			if len(won) == 0 {
-				return GroupResult{Outcome: AlreadyClosed, Already: already}, nil
+			for _, rec := range left {
+				log.Debug("a reopened alert is left to analysts", "alert", rec.AlertID, "closed_by", rec.By, "reopened_at", rec.ReopenedAt)
+			}
+			switch {
+			case len(won) == 0 && len(left) > 0 && len(already) == 0:
+				return GroupResult{Outcome: LeftToAnalysts, Left: left}, nil
+			case len(won) == 0:
+				return GroupResult{Outcome: AlreadyClosed, Already: already, Left: left}, nil
 			}
 			mine.ClaimedAt = claimedAt
 			comment := req.mcasComment
 			if comment == "" {
 				comment = MCASComment(mine.ByName, mine.By, mine.Comment)
 			}
-			return s.closeGroupClaimed(ctx, log, t, mine, comment, won, already)
+			res, err := s.closeGroupClaimed(ctx, log, t, mine, comment, won, already)
+			res.Left = left
+			return res, err
 		}
 		// Someone else is closing one of them: wait for their outcome, so
 		// this analyst is told the same, then claim again.
@@ -122,9 +144,9 @@ func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult
 const maxGroupRounds = 3
 
 // claimGroup claims each alert in order. It returns the alerts won, those
-// closed already, or (having released what it won) the claim of another
-// close that holds one of them.
-func (s *Service) claimGroup(ctx context.Context, log *slog.Logger, mine store.CloseRecord, ids []string) (won []string, already []store.CloseRecord, holder *store.CloseRecord, err error) {
+// closed already, those a rule leaves to analysts (reopened), or (having
+// released what it won) the claim of another close that holds one of them.
+func (s *Service) claimGroup(ctx context.Context, log *slog.Logger, mine store.CloseRecord, ids []string) (won []string, already, left []store.CloseRecord, holder *store.CloseRecord, err error) {
 	release := func(reason string) {
 		for _, id := range won {
 			s.release(ctx, log, mine.Tenant, id, reason)
@@ -138,17 +160,19 @@ func (s *Service) claimGroup(ctx context.Context, log *slog.Logger, mine store.C
 		case cerr != nil:
 			release("the state store failed during the claim")
 			log.Error("close claim failed: store unreachable", "alert", id, "error", cerr)
-			return nil, nil, nil, ErrStoreDown
+			return nil, nil, nil, nil, ErrStoreDown
 		case claim.Won:
 			won = append(won, id)
 		case claim.Record.State == store.CloseDone:
 			already = append(already, claim.Record)
+		case mine.ByBot() && claim.Record.Generation > 0 && claim.Record.State != store.ClosePending:
+			left = append(left, claim.Record)
 		default:
 			release("another close holds part of this group")
-			return nil, nil, &claim.Record, nil
+			return nil, nil, nil, &claim.Record, nil
 		}
 	}
-	return won, already, nil, nil
+	return won, already, left, nil, nil
 }
 
 func (s *Service) release(ctx context.Context, log *slog.Logger, tenant, id, reason string) {
@@ -159,35 +183,73 @@ func (s *Service) release(ctx context.Context, log *slog.Logger, tenant, id, rea
 	}
 }
 
-// closeGroupClaimed makes the one MCAS call for the alerts won, and finds
-// out, never guesses, what became of each alert MCAS did not confirm.
+// closeGroupClaimed closes the alerts won, MaxIDsPerCall at a time, and
+// finds out, never guesses, what became of each alert MCAS did not
+// confirm. After a request that failed, the rest are not sent: their
+// claims are released and they are reported as not closed.
 func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t source.Tenant, mine store.CloseRecord, comment string, won []string, already []store.CloseRecord) (GroupResult, error) {
 	out := GroupResult{Already: already}
+	calls := (len(won) + MaxIDsPerCall - 1) / MaxIDsPerCall
+	var stop error
+	for i := 0; i < len(won); i += MaxIDsPerCall {
+		chunk := won[i:min(i+MaxIDsPerCall, len(won))]
+		if stop != nil {
+			for _, id := range chunk {
+				s.release(ctx, log, mine.Tenant, id, stop.Error())
+				out.Failed = append(out.Failed, AlertFailure{AlertID: id, Err: stop})
+			}
+			continue
+		}
+		out.Requests++
+		if failed := s.closeChunk(ctx, log, t, mine, comment, chunk, &out); failed {
+			stop = fmt.Errorf("not sent, as request %d of %d failed", out.Requests, calls)
+		}
+	}
+	switch {
+	case len(out.Closed) > 0:
+		out.Outcome = Closed
+		if !mine.ByBot() {
+			// A close made by a rule (Jira's own done) is not told back to Jira.
+			s.commentGroup(ctx, log, &out)
+		}
+	case len(out.Failed) > 0:
+		out.Outcome = Failed
+		return out, groupFailure(out.Failed)
+	default:
+		out.Outcome = AlreadyClosed
+	}
+	return out, nil
+}
+
+// closeChunk makes one close request for ids and records what became of
+// each in out. It reports whether the request itself failed and left
+// alerts of it not closed, so the requests after it are not sent.
+func (s *Service) closeChunk(ctx context.Context, log *slog.Logger, t source.Tenant, mine store.CloseRecord, comment string, ids []string, out *GroupResult) bool {
 	kind := source.Classification(mine.Classification)
-	res, err := t.Close(ctx, source.CloseRequest{IDs: won, Classification: kind, Reason: mine.Reason, Comment: comment})
+	res, err := t.Close(ctx, source.CloseRequest{IDs: ids, Classification: kind, Reason: mine.Reason, Comment: comment})
 	if err != nil && !ambiguous(err) {
 		cause := describeCloseError(err)
-		for _, id := range won {
+		for _, id := range ids {
 			s.release(ctx, log, mine.Tenant, id, cause.Error())
 			out.Failed = append(out.Failed, AlertFailure{AlertID: id, Err: cause})
 		}
-		out.Outcome = Failed
-		return out, cause
+		return true
 	}
 	notFound := map[string]bool{}
 	for _, id := range res.NotFound {
 		notFound[id] = true
 	}
 	missing := 0
-	for _, id := range won {
+	for _, id := range ids {
 		if notFound[id] {
 			missing++
 		}
 	}
 	// MCAS confirmed the rest only if its count agrees.
-	confirmed := err == nil && res.Closed == len(won)-missing
+	confirmed := err == nil && res.Closed == len(ids)-missing
+	failed := len(out.Failed)
 	var closed []string
-	for _, id := range won {
+	for _, id := range ids {
 		if confirmed && !notFound[id] {
 			closed = append(closed, id)
 			continue
@@ -219,20 +281,8 @@ func (s *Service) closeGroupClaimed(ctx context.Context, log *slog.Logger, t sou
 		}
 		out.Closed = append(out.Closed, rec)
 	}
-	switch {
-	case len(out.Closed) > 0:
-		out.Outcome = Closed
-		if !mine.ByBot() {
-			// A close made by a rule (Jira's own done) is not told back to Jira.
-			s.commentGroup(ctx, log, &out)
-		}
-	case len(out.Failed) > 0:
-		out.Outcome = Failed
-		return out, groupFailure(out.Failed)
-	default:
-		out.Outcome = AlreadyClosed
-	}
-	return out, nil
+	// A lost answer whose alerts all read as closed is no reason to stop.
+	return err != nil && len(out.Failed) > failed
 }
 
 // reread reads an alert MCAS did not confirm closing (already closed,

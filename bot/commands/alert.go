@@ -174,7 +174,7 @@ func (r *Runner) enrich(ctx context.Context, res *AlertResult) {
 			if is, ok, err := r.Records.Issue(ctx, a.Tenant, a.ID); err == nil && ok && is.State == store.IssueCreated {
 				res.Issue = &is
 			}
-			if c, ok, err := r.Records.AlertClose(ctx, a.Tenant, a.ID); err == nil && ok && c.State == store.CloseDone {
+			if c, ok, err := r.Records.AlertClose(ctx, a.Tenant, a.ID); err == nil && ok && (c.State == store.CloseDone || c.State == store.CloseReopened) {
 				res.Close = &c
 			}
 		})

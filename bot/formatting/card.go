@@ -183,6 +183,9 @@ type CardInput struct {
 	RepNotes   map[string]string
 	Issue      *Filed  // its Jira issue, when filed
 	Closed     *Closed // its close from Slack; else MCAS's resolution shows
+	// Reopened is an earlier close of an alert open again in Defender: the
+	// card shows it open, with Close…, and notes the close (issue #16).
+	Reopened *Closed
 	// NoJira hides Create Jira (Jira is off); NoClose hides Close….
 	NoJira, NoClose bool
 }
@@ -194,7 +197,13 @@ func CardFromResult(r commands.AlertResult) CardInput {
 		in.Issue = &Filed{Key: r.Issue.Key, URL: r.Issue.URL, By: r.Issue.By}
 	}
 	if r.Close != nil {
-		in.Closed = ClosedFromStore(*r.Close)
+		// The bot's record yields to the alert's live state: a close the
+		// alert no longer has is only a note.
+		if r.Close.State == store.CloseReopened || in.Alert.Open() {
+			in.Reopened = ClosedFromStore(*r.Close)
+		} else {
+			in.Closed = ClosedFromStore(*r.Close)
+		}
 	}
 	return in
 }
@@ -211,9 +220,13 @@ func Card(in CardInput) *slack.WebhookMessage {
 	if closed == nil {
 		closed = ClosedFromAlert(a)
 	}
+	status := statusText(a, closed, true)
+	if closed == nil && in.Reopened != nil {
+		status += "\n" + ReopenedText(*in.Reopened)
+	}
 	blocks := []slack.Block{
 		header("card-title", SeverityLabel(a.Severity)+" · "+title),
-		section("card-status", statusText(a, closed, true)),
+		section("card-status", status),
 		slack.NewSectionBlock(nil, cardFields(in), nil, slack.SectionBlockOptionBlockID("card-facts")),
 	}
 	if d := StripHTML(a.Description); d != "" {
@@ -601,6 +614,9 @@ func plainCard(b *strings.Builder, in CardInput) {
 	}
 	fmt.Fprintf(b, "%s · %s\n", SeverityLabel(a.Severity), title)
 	fmt.Fprintf(b, "Status:      %s\n", statusText(a, closed, false))
+	if closed == nil && in.Reopened != nil {
+		fmt.Fprintf(b, "             %s\n", reopenedWords(*in.Reopened, false))
+	}
 	fmt.Fprintf(b, "Tenant:      %s\n", Clean(a.Tenant))
 	fmt.Fprintf(b, "Time (UTC):  %s\n", utc(a.Time))
 	if p := a.Policy(); p != "" {

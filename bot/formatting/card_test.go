@@ -61,6 +61,12 @@ func alertCases() map[string]commands.AlertResult {
 	closedFromSlack := alertResult()
 	closedFromSlack.Close = &store.CloseRecord{State: store.CloseDone, By: "U0CAROL", ByName: "carol", Classification: "benign",
 		Reason: "confirmed_with_end_user", Comment: "Called Bob: he is on holiday & uses <Tor>.\nAll fine.", ClosedAt: now}
+	closedFromSlack.Found[0].Resolution, closedFromSlack.Found[0].ResolveTime = source.ResolutionBenign, now
+	// Closed from Slack, then reopened in the portal (issue #16): the
+	// alert reads open, whatever the bot recorded.
+	reopened := alertResult()
+	reopened.Close = &store.CloseRecord{State: store.CloseDone, By: "U0CAROL", ByName: "carol", Classification: "benign",
+		Reason: "confirmed_with_end_user", Comment: "Called Bob.", ClosedAt: now.Add(-time.Hour)}
 	several := alertResult()
 	other := fullAlert()
 	other.Tenant, other.Title = "fabrikam", "Leaked credentials"
@@ -68,6 +74,7 @@ func alertCases() map[string]commands.AlertResult {
 	return map[string]commands.AlertResult{
 		"card":               alertResult(),
 		"card_closed":        closedFromSlack,
+		"card_reopened":      reopened,
 		"card_hostile":       hostileClosed(),
 		"alert_several":      several,
 		"alert_none":         {ID: "deadbeef", Tenants: []string{"contoso", "fabrikam"}, Failures: []commands.Failure{{Tenant: "fabrikam", Err: upstreamErr("throttled", 429, "")}}},

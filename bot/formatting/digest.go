@@ -147,6 +147,9 @@ type AlertState struct {
 	// Closed is the alert's close (issue #8), from Slack or found closed
 	// in MCAS: Close… gives way to how and by whom.
 	Closed *Closed
+	// Reopened is the earlier close of an alert reopened in Defender since
+	// (issue #16): the alert is drawn open, with a note of it.
+	Reopened *Closed
 }
 
 // RenderDigest draws a digest message from its view and the current state
@@ -403,6 +406,8 @@ func cards(v DigestView, states map[string]AlertState, closedStyle int) []slack.
 		}
 		if st.Closed != nil {
 			text += "\n" + digestClosedText(*st.Closed, closedStyle)
+		} else if st.Reopened != nil {
+			text += "\n" + ReopenedText(*st.Reopened)
 		}
 		sec := section("alert:"+key, text)
 		if m := alertMenu(a, st.Closed == nil); m != nil {

@@ -137,9 +137,9 @@ func groupModalText(t CloseTarget, title string) string {
 	s := fmt.Sprintf("*Close %d %s: %s*\n%s · ", t.Group, plural(t.Group, "alert", "alerts"), title, CutEscaped(Clean(t.Tenant), 40))
 	if t.Open > 0 && t.Open < t.Group {
 		closed := t.Group - t.Open
-		return s + fmt.Sprintf("the %d still open are closed with one call; the %d already closed %s left out.", t.Open, closed, plural(closed, "is", "are"))
+		return s + fmt.Sprintf("the %d still open are closed with %s; the %d already closed %s left out.", t.Open, closeCalls(t.Open), closed, plural(closed, "is", "are"))
 	}
-	return s + fmt.Sprintf("every alert of the group is closed with one call (first: `%s`).", Escape(t.AlertID))
+	return s + fmt.Sprintf("every alert of the group is closed with %s (first: `%s`).", closeCalls(t.Group), Escape(t.AlertID))
 }
 
 // groupModalButtons are a group form's title and submit button (at most

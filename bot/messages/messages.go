@@ -151,8 +151,11 @@ func States(ctx context.Context, st store.Store, alerts []source.Alert) (map[str
 		if err != nil {
 			return nil, err
 		}
-		if ok && c.State == store.CloseDone {
+		switch {
+		case ok && c.State == store.CloseDone:
 			s.Closed = formatting.ClosedFromStore(c)
+		case ok && c.State == store.CloseReopened:
+			s.Reopened = formatting.ClosedFromStore(c)
 		}
 		out[formatting.AlertKeyOf(a.Tenant, a.ID)] = s
 	}

@@ -70,6 +70,20 @@ func (s *Server) Resolve(id string, resolution int, by string, at time.Time) boo
 	return false
 }
 
+// Reopen opens a closed alert again, as an analyst can in the portal.
+func (s *Server) Reopen(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range s.alerts {
+		if s.alerts[i].ID == id {
+			s.alerts[i].ResolutionStatusValue = 0
+			s.alerts[i].HandledByUser, s.alerts[i].ResolveTime = "", ""
+			return true
+		}
+	}
+	return false
+}
+
 func isoTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 func (s *Server) closeAlerts(kind string) http.HandlerFunc {
