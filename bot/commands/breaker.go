@@ -30,7 +30,7 @@ type NotAnswering struct {
 }
 
 func (e *NotAnswering) Error() string {
-	return fmt.Sprintf("mcas %s: not answering (timed out %s ago)", e.Tenant, e.Ago.Round(time.Second))
+	return fmt.Sprintf("%s: not answering (timed out %s ago)", e.Tenant, e.Ago.Round(time.Second))
 }
 
 // TenantState is a tenant's mark on this replica.
