@@ -38,6 +38,12 @@ type Config struct {
 	// ReplyDeadline is when a lookup shows what it has, naming the tenants
 	// still missing, and updates the message once they answer (default 8s).
 	ReplyDeadline time.Duration
+	// Waiting bounds the lookups that wait for their tenants outside the
+	// worker pool (default 64). A lookup takes a worker only to start; while
+	// it waits for answers (up to COMMAND_TIMEOUT for a hung tenant) it holds
+	// one of these instead, so slow tenants cannot starve the pool. When all
+	// are taken, a lookup waits on its worker, as before.
+	Waiting int
 }
 
 // Bot serves /mcas over Socket Mode.
@@ -51,6 +57,8 @@ type Bot struct {
 	auth   authorizer
 
 	jobs          chan func(context.Context)
+	waiting       chan struct{} // a slot per lookup waiting off the pool
+	waiters       sync.WaitGroup
 	connected     atomic.Bool
 	everConnected atomic.Bool
 	inflight      sync.WaitGroup
@@ -87,6 +95,9 @@ func New(cfg Config, api *slack.Client, runner *commands.Runner, hc *http.Client
 	if cfg.ReplyDeadline <= 0 {
 		cfg.ReplyDeadline = 8 * time.Second
 	}
+	if cfg.Waiting <= 0 {
+		cfg.Waiting = 64
+	}
 	if hc == nil {
 		hc = &http.Client{Timeout: 15 * time.Second}
 	}
@@ -100,7 +111,7 @@ func New(cfg Config, api *slack.Client, runner *commands.Runner, hc *http.Client
 	return &Bot{
 		cfg: cfg, api: api, sm: socketmode.New(api, opts...), runner: runner, hc: hc, log: logger,
 		auth: newAuthorizer(cfg.AllowedChannels, cfg.AllowedUsers),
-		jobs: make(chan func(context.Context), cfg.Queue),
+		jobs: make(chan func(context.Context), cfg.Queue), waiting: make(chan struct{}, cfg.Waiting),
 	}
 }
 
@@ -138,7 +149,11 @@ func (b *Bot) Run(ctx context.Context) error {
 	close(b.jobs)
 
 	done := make(chan struct{})
-	go func() { workers.Wait(); close(done) }()
+	go func() {
+		workers.Wait()
+		b.waiters.Wait() // no worker is left to start one
+		close(done)
+	}()
 	select {
 	case <-done:
 	case <-time.After(b.cfg.ShutdownGrace):
@@ -299,26 +314,46 @@ func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 	start := time.Now()
 	b.submit(log, cmd.ResponseURL, func(ctx context.Context) {
 		ctx = httpx.WithLogger(ctx, log)
-		// At most two interim replies and the answer (with its fallback):
-		// within response_url's 5 posts.
-		res := b.runner.Start(ctx, parsed).Await(start.Add(b.cfg.ReplyDeadline), func(part commands.Result, why commands.Interim) {
-			log.Info("interim reply", "reason", why, "pending", pendingNames(part))
-			b.reply(ctx, log, cmd.ResponseURL, b.cardMessage(part))
-			if b.OnInterim != nil {
-				b.OnInterim(name, why)
+		ans := b.runner.Start(ctx, parsed)
+		b.wait(log, func() {
+			// At most two interim replies and the answer (with its
+			// fallback): within response_url's 5 posts.
+			res := ans.Await(start.Add(b.cfg.ReplyDeadline), func(part commands.Result, why commands.Interim) {
+				log.Info("interim reply", "reason", why, "pending", pendingNames(part))
+				b.reply(ctx, log, cmd.ResponseURL, b.cardMessage(part))
+				if b.OnInterim != nil {
+					b.OnInterim(name, why)
+				}
+			})
+			outcome := "ok"
+			if commands.Failed(res) {
+				outcome = "upstream_error"
+				for _, f := range failures(res) {
+					log.Warn("tenant failed", "tenant", f.Tenant, "error", f.Err)
+				}
 			}
+			b.reply(ctx, log, cmd.ResponseURL, b.cardMessage(res))
+			log.Info("command answered", "outcome", outcome, "took", time.Since(start).Round(time.Millisecond))
+			b.count(name, outcome, time.Since(start))
 		})
-		outcome := "ok"
-		if commands.Failed(res) {
-			outcome = "upstream_error"
-			for _, f := range failures(res) {
-				log.Warn("tenant failed", "tenant", f.Tenant, "error", f.Err)
-			}
-		}
-		b.reply(ctx, log, cmd.ResponseURL, b.cardMessage(res))
-		log.Info("command answered", "outcome", outcome, "took", time.Since(start).Round(time.Millisecond))
-		b.count(name, outcome, time.Since(start))
 	})
+}
+
+// wait runs a started lookup's waiting (its replies included) outside the
+// worker pool, so that a hung tenant holds no worker (issue #16). With
+// every waiting slot taken it runs on the caller's worker: the pool, then
+// the queue, fill, and new commands are told mcasbot is busy.
+func (b *Bot) wait(log *slog.Logger, f func()) {
+	select {
+	case b.waiting <- struct{}{}:
+		b.waiters.Go(func() {
+			defer func() { <-b.waiting }()
+			f()
+		})
+	default:
+		log.Warn("every waiting slot is taken; the lookup waits on its worker", "waiting", cap(b.waiting))
+		f()
+	}
 }
 
 func (b *Bot) count(name, outcome string, d time.Duration) {

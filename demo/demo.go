@@ -35,7 +35,7 @@ type sandbox struct {
 }
 
 func newSandbox(clk *clock, logger *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{runner: &commands.Runner{Timeout: 10 * time.Second, CacheTTL: time.Minute, Now: clk.Now}, entra: newDemoEntra(), clock: clk}
+	sb := &sandbox{runner: &commands.Runner{Timeout: demoTimeout, CacheTTL: time.Minute, Cooldown: demoCooldown, Now: clk.Now}, entra: newDemoEntra(), clock: clk}
 	now := clk.Now()
 	for i, name := range []string{"contoso", "fabrikam"} {
 		token := "demo-token-" + name
@@ -95,6 +95,11 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   /mcas alerts 10 high          (again: the answer is reused, "as of" the first)
   slow fabrikam                 fabrikam takes 3 s to answer its next lookup; then try
   /mcas alerts 5 medium         the reply at the deadline (1 s) shows contoso, then the rest
+  hang fabrikam                 fabrikam stops answering; then try
+  /mcas alerts 5 low            it waits for fabrikam up to 5 s (COMMAND_TIMEOUT), then fabrikam is not answering:
+  /mcas user alice@contoso.com  for 3 s (TENANT_COOLDOWN) lookups skip it at once: "fabrikam is not answering
+  /mcas alerts tenant=fabrikam  (timed out … ago)", and asked alone, when it is asked again
+  back fabrikam                 fabrikam answers again: after the cooldown the next lookup checks it and finds it back
   digest                        post the morning digest (medium and high alerts): bob.smith's Tor
                                 alerts come as one entry, and what contoso and fabrikam share is marked
   jira 1                        press its first Create Jira button; press it again to see the dedupe
@@ -166,6 +171,14 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 		}
 		if word == "slow" {
 			sb.slow(stdout, strings.TrimSpace(arg))
+			continue
+		}
+		if word == "hang" {
+			sb.hang(stdout, strings.TrimSpace(arg))
+			continue
+		}
+		if word == "back" {
+			sb.back(stdout, strings.TrimSpace(arg))
 			continue
 		}
 		if word == "digest" || word == "jira" || word == "progress" || word == "report" || word == "details" || word == "close" || word == "reopen" {

@@ -42,6 +42,8 @@ type Metrics struct {
 	JiraSyncChanges prometheus.Counter
 	JiraSyncCloses  *prometheus.CounterVec // outcome (JIRA_DONE_CLOSES_ALERT)
 	ReportRuns      *prometheus.CounterVec // outcome
+	// A hung tenant (issue #16).
+	TenantSkipped *prometheus.CounterVec // tenant
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -74,7 +76,19 @@ func NewMetrics() *Metrics {
 	m.JiraSyncChanges = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_jira_sync_changes_total", Help: "Filed issues whose Jira status, assignee or resolution changed (or that were deleted)."})).(prometheus.Counter)
 	m.JiraSyncCloses = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_closes_total", Help: "Alerts of done Jira issues closed by the Jira sync (JIRA_DONE_CLOSES_ALERT), by outcome (closed, already_closed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.ReportRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_report_runs_total", Help: "Scheduled report attempts by outcome (ok, chart_failed, failed: gave up after the last attempt, skipped, store_error, interrupted: shut down between retries)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.TenantSkipped = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_tenant_skipped_total", Help: "Tenant questions answered at once without the tenant, because a call to it timed out lately (TENANT_COOLDOWN)."}, []string{"tenant"})).(*prometheus.CounterVec)
 	return m
+}
+
+// WatchTenants exports each tenant's state on this replica, read at scrape
+// time: 0 answering, 1 being checked (one question asks it), 2 not
+// answering (questions skip it until TENANT_COOLDOWN is over).
+func (m *Metrics) WatchTenants(tenants []string, state func(tenant string) int) {
+	for _, t := range tenants {
+		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcasbot_tenant_state",
+			Help:        "A tenant's state on this replica: 0 answering, 1 being checked by one question, 2 not answering (skipped).",
+			ConstLabels: prometheus.Labels{"tenant": t}}, func() float64 { return float64(state(t)) }))
+	}
 }
 
 // Watch exports live state read at scrape time: the Socket Mode

@@ -86,3 +86,41 @@ func TestCallerAndBudgetWaitsAreCounted(t *testing.T) {
 		}
 	}
 }
+
+func TestTenantStatesAndSkipsAreExported(t *testing.T) {
+	m := ops.NewMetrics()
+	var contoso atomic.Int32
+	contoso.Store(2)
+	m.WatchTenants([]string{"contoso", "fabrikam"}, func(t string) int {
+		if t == "contoso" {
+			return int(contoso.Load())
+		}
+		return 0
+	})
+	m.TenantSkipped.WithLabelValues("contoso").Add(3)
+	srv := httptest.NewServer(ops.Handler(m))
+	defer srv.Close()
+	scrape := func() string {
+		resp, err := http.Get(srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	s := scrape()
+	for _, want := range []string{
+		`mcasbot_tenant_state{tenant="contoso"} 2`,
+		`mcasbot_tenant_state{tenant="fabrikam"} 0`,
+		`mcasbot_tenant_skipped_total{tenant="contoso"} 3`,
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	contoso.Store(1) // read at scrape time
+	if s := scrape(); !strings.Contains(s, `mcasbot_tenant_state{tenant="contoso"} 1`) {
+		t.Errorf("the state is not read at scrape time:\n%s", s)
+	}
+}

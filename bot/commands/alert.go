@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/soc/mcasbot/integrations/abuseipdb"
@@ -113,7 +114,19 @@ func (a *Answer) askAlert(r *Runner, ctx context.Context, wg *sync.WaitGroup, re
 		for i, t := range tenants {
 			each.Go(func() {
 				var found []source.Alert
-				al, err := t.Alert(ctx, req.ID)
+				var al source.Alert
+				err := r.skip(t.Name())
+				if err == nil {
+					var queued atomic.Bool
+					actx, cancel := context.WithTimeout(ctx, r.timeout())
+					defer cancel()
+					actx = httpx.WithWaitNotice(actx, func(time.Duration) { queued.Store(true) })
+					err = r.guarded(actx, t.Name(), func() (bool, error) {
+						var err error
+						al, err = t.Alert(actx, req.ID)
+						return queued.Load(), err
+					})
+				}
 				if httpx.KindOf(err) == httpx.KindNotFound {
 					err = nil
 				} else if err == nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/store"
 )
@@ -133,10 +134,17 @@ func TestAlertAnswersByTheDeadline(t *testing.T) {
 	w := newWorld(t, "contoso", "fabrikam")
 	a := mcasfake.Generate("contoso", 1, now, time.Hour, 79)[0]
 	w.fakes[0].AddAlerts(a)
-	w.fakes[1].SetLatency(300 * time.Millisecond)
+	// Far apart, so that contoso has answered by the deadline on a loaded
+	// machine too; fabrikam's client waits for its slow answer.
+	w.fakes[1].SetLatency(2 * time.Second)
+	slow, err := mcas.New(mcas.Config{Name: "fabrikam", URL: w.fakes[1].URL, Token: "token-fabrikam", Timeout: 10 * time.Second, RequestsPerMinute: -1, Attempts: 1}, w.fakes[1].Client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.runner.Tenants[1] = slow
 	req, _ := w.runner.Parse("alert " + a.ID)
 	var interim []commands.Result
-	res := w.runner.Start(context.Background(), req).Await(time.Now().Add(50*time.Millisecond), func(r commands.Result, _ commands.Interim) {
+	res := w.runner.Start(context.Background(), req).Await(time.Now().Add(700*time.Millisecond), func(r commands.Result, _ commands.Interim) {
 		interim = append(interim, r)
 	})
 	if len(interim) != 1 {
@@ -147,7 +155,7 @@ func TestAlertAnswersByTheDeadline(t *testing.T) {
 		t.Fatalf("interim %+v", part)
 	}
 	final := res.(commands.AlertResult)
-	if len(final.Pending) != 0 || len(final.Found) != 1 || final.Reputation == nil && final.RepNotes == nil {
+	if len(final.Pending) != 0 || len(final.Failures) != 0 || len(final.Found) != 1 || final.Reputation == nil && final.RepNotes == nil {
 		t.Fatalf("final %+v", final)
 	}
 }

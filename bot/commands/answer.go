@@ -70,13 +70,20 @@ type budgeted interface {
 	Budget() (int, time.Duration)
 }
 
+// verdictGrace is how much longer than Timeout a command waits for its
+// tenant calls' own verdicts.
+const verdictGrace = time.Second
+
 // Start runs req and returns at once; the answer fills in as tenants reply.
 func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 	a := &Answer{start: time.Now(), notice: r.QueueNotice, done: make(chan struct{}), changed: make(chan struct{}), repDone: true}
 	if a.notice <= 0 {
 		a.notice = 2 * time.Second
 	}
-	ctx, cancel := context.WithTimeout(ctx, r.timeout())
+	// Each tenant call is bounded by Timeout on its own; the command's bound
+	// is a little longer, so that a call's own verdict (and what its
+	// tenant's breaker makes of it) comes before the command gives up.
+	ctx, cancel := context.WithTimeout(ctx, r.timeout()+verdictGrace)
 	var wg sync.WaitGroup
 	switch req := req.(type) {
 	case AlertsRequest:
@@ -92,6 +99,8 @@ func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 		a.limit = req.Limit
 		a.repDone = false
 		wg.Go(func() {
+			ctx, cancel := context.WithTimeout(ctx, r.timeout())
+			defer cancel()
 			rep, note := r.reputation(ctx, req.Addr)
 			a.update(func() { a.rep, a.repNote, a.repDone = rep, note, true })
 		})
@@ -137,7 +146,7 @@ func (a *Answer) askAlerts(r *Runner, ctx context.Context, wg *sync.WaitGroup, t
 // query is the shared form of one tenant's question. The limit asked
 // upstream is at least the default: the same one call, reusable by more.
 func (r *Runner) query(t source.Tenant, key string, limit int) tenantQuery {
-	return tenantQuery{key: t.Name() + "|" + key, limit: limit, fetch: max(limit, DefaultLim)}
+	return tenantQuery{tenant: t.Name(), key: t.Name() + "|" + key, limit: limit, fetch: max(limit, DefaultLim)}
 }
 
 // failure names what went wrong; a command that ran out of time while the

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync"
@@ -41,8 +42,24 @@ type Runner struct {
 	// Related, when set, adds what other tenants' alerts share (issue #11).
 	Related Relater
 
+	// Cooldown is how long a tenant whose call timed out is skipped by
+	// questions (TENANT_COOLDOWN); 0 asks it every time (issue #16).
+	Cooldown time.Duration
+	// OnSkipped, optional, is told of every tenant question answered at
+	// once without the tenant because it is not answering.
+	OnSkipped func(tenant string)
+	// Logger says when a tenant stops answering and when it is back.
+	Logger *slog.Logger
+	// MaxCalls bounds the calls in flight to one tenant (default 8; the
+	// bot's WORKERS).
+	MaxCalls int
+
 	shareOnce sync.Once
 	share     *sharing
+	breakMu   sync.Mutex
+	breakers  map[string]*tenantBreaker
+	slotMu    sync.Mutex
+	slots     map[string]chan struct{}
 }
 
 // Parser returns a parser that knows the runner's tenants.

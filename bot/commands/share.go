@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/patrickmn/go-cache"
@@ -36,9 +37,10 @@ func (p page[T]) cut(limit int) page[T] {
 
 // tenantQuery is one question to one tenant.
 type tenantQuery struct {
-	key   string // tenant, command and normalized filters, without the limit
-	limit int    // what the command shows
-	fetch int    // what is asked upstream (at least the default, for reuse)
+	tenant string
+	key    string // tenant, command and normalized filters, without the limit
+	limit  int    // what the command shows
+	fetch  int    // what is asked upstream (at least the default, for reuse)
 }
 
 // cached is a reusable answer.
@@ -144,6 +146,13 @@ func ask[T any](r *Runner, ctx context.Context, q tenantQuery, fetch func(contex
 				return p.cut(q.limit), c.at, nil
 			}
 		}
+	}
+	// A reused answer is served while the tenant is not answering (above);
+	// a new call is not made, and a hung one is not joined.
+	if err := r.skip(q.tenant); err != nil {
+		return page[T]{}, time.Time{}, err
+	}
+	if s.cache != nil {
 		r.hook(r.OnCache, false)
 	}
 	fkey := q.key + "\x00" + strconv.Itoa(q.fetch)
@@ -156,13 +165,19 @@ func ask[T any](r *Runner, ctx context.Context, q tenantQuery, fetch func(contex
 		defer s.release(fkey)
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeout())
 		defer cancel()
-		fctx = httpx.WithWaitNotice(fctx, func(d time.Duration) { s.setQueued(fb, time.Now().Add(d)) })
-		p, err := fetch(fctx, q.fetch)
+		var queued atomic.Bool
+		fctx = httpx.WithWaitNotice(fctx, func(d time.Duration) {
+			queued.Store(true)
+			s.setQueued(fb, time.Now().Add(d))
+		})
+		var p page[T]
+		err := r.guarded(fctx, q.tenant, func() (bool, error) {
+			var err error
+			p, err = fetch(fctx, q.fetch)
+			return queued.Load(), err
+		})
 		if err == nil {
 			s.keep(q.key, cached{page: p, fetch: q.fetch, at: r.now()})
-		}
-		if err != nil && fctx.Err() != nil {
-			err = &outOfTime{err}
 		}
 		return p, err
 	})

@@ -500,7 +500,7 @@ func alertResultMessage(r commands.AlertResult, noJira, noClose bool) *slack.Web
 		in.NoJira, in.NoClose = noJira, noClose
 		msg := Card(in)
 		if len(r.Failures) > 0 {
-			blocks := append([]slack.Block{msg.Blocks.BlockSet[0]}, failureBlocks(r.Failures)...)
+			blocks := append([]slack.Block{msg.Blocks.BlockSet[0]}, failureBlocks(r.Failures, len(r.Tenants))...)
 			msg.Blocks.BlockSet = append(blocks, msg.Blocks.BlockSet[1:]...)
 		}
 		return msg
@@ -525,7 +525,7 @@ func alertResultMessage(r commands.AlertResult, noJira, noClose bool) *slack.Web
 		blocks = append(blocks, section("none", fmt.Sprintf(":mag: No alert %s in %s.", id, CutEscaped(Clean(strings.Join(asked, ", ")), 500))))
 		fallback = fmt.Sprintf("No alert %s in %s", r.ID, strings.Join(asked, ", "))
 	}
-	blocks = append(blocks, failureBlocks(r.Failures)...)
+	blocks = append(blocks, failureBlocks(r.Failures, len(r.Tenants))...)
 	if sel := detailsSelect("Details for…", r.Found, true); sel != nil {
 		blocks = append(blocks, sel)
 	}
@@ -544,7 +544,7 @@ func alertInterim(r commands.AlertResult) *slack.WebhookMessage {
 		text = fmt.Sprintf(":mag: Looking up alert `%s`: found in %s so far.", Escape(r.ID), CutEscaped(Clean(strings.Join(where, ", ")), 300))
 	}
 	blocks := []slack.Block{section("looking", text)}
-	blocks = append(blocks, failureBlocks(r.Failures)...)
+	blocks = append(blocks, failureBlocks(r.Failures, len(r.Tenants))...)
 	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
 	fallback := "Looking up alert " + r.ID + pendingFallback(r.Pending)
 	return &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: Escape(Cut(fallback, 300)), Blocks: &slack.Blocks{BlockSet: blocks}}
@@ -662,7 +662,7 @@ func plainCard(b *strings.Builder, in CardInput) {
 
 // plainAlertResult renders /mcas alert for a terminal.
 func plainAlertResult(b *strings.Builder, r commands.AlertResult) {
-	plainFailures(b, r.Failures)
+	plainFailures(b, r.Failures, len(r.Tenants))
 	plainInterim(b, r.Pending, len(r.Tenants), time.Time{})
 	switch {
 	case len(r.Pending) > 0 && len(r.Found) > 0:

@@ -47,6 +47,25 @@ func PendingText(p commands.Pending, only bool, bold func(string) string) string
 	return name + " has not answered yet — this message will update"
 }
 
+// NotAnsweringText says that a tenant was skipped because a call to it
+// timed out lately (issue #16); asked alone (only), also when it will be
+// asked again. bold marks the tenant's name.
+func NotAnsweringText(na *commands.NotAnswering, only bool, bold func(string) string) string {
+	ago := "just now"
+	if na.Ago >= time.Second {
+		ago = seconds(na.Ago, math.Round) + " ago"
+	}
+	s := fmt.Sprintf("%s is not answering (timed out %s)", bold(na.Tenant), ago)
+	switch {
+	case !only:
+	case na.RetryIn > 0:
+		s += fmt.Sprintf("; mcasbot asks it again in %s", seconds(na.RetryIn, math.Ceil))
+	default:
+		s += "; another question is checking whether it is back: ask again in a moment"
+	}
+	return s
+}
+
 func seconds(d time.Duration, round func(float64) float64) string {
 	return fmt.Sprintf("%d s", int(max(1, round(d.Seconds()))))
 }

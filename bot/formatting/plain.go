@@ -1,6 +1,7 @@
 package formatting
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -16,7 +17,7 @@ func Plain(res commands.Result) string {
 	switch r := res.(type) {
 	case commands.AlertsResult:
 		plainHead(&b, r.Title, r.Tenants, r.Filters, len(r.Alerts), r.More, "alert", "alerts")
-		plainFailures(&b, r.Failures)
+		plainFailures(&b, r.Failures, len(r.Tenants))
 		plainInterim(&b, r.Pending, len(r.Tenants), r.AsOf)
 		if len(r.Alerts) == 0 && len(r.Pending) == 0 {
 			b.WriteString(strings.TrimPrefix(emptyText(r.Failures, len(r.Tenants), "No alerts match these filters."), ":white_check_mark: ") + "\n")
@@ -37,7 +38,7 @@ func Plain(res commands.Result) string {
 		} else {
 			fmt.Fprintf(&b, "AbuseIPDB: %s\n", r.RepNote)
 		}
-		plainFailures(&b, r.Failures)
+		plainFailures(&b, r.Failures, len(r.Tenants))
 		plainInterim(&b, r.Pending, len(r.Tenants), r.AsOf)
 		plainIPRelated(&b, r)
 		if len(r.Activities) == 0 && len(r.Pending) == 0 {
@@ -91,8 +92,12 @@ func plainHead(b *strings.Builder, title string, tenants []string, filters []com
 	fmt.Fprintf(b, "%s\n", Clean(strings.Join(parts, " · ")))
 }
 
-func plainFailures(b *strings.Builder, fs []commands.Failure) {
+func plainFailures(b *strings.Builder, fs []commands.Failure, tenants int) {
 	for _, f := range fs {
+		if na, ok := errors.AsType[*commands.NotAnswering](f.Err); ok {
+			fmt.Fprintf(b, "WARNING: %s\n", NotAnsweringText(na, tenants == 1, Clean))
+			continue
+		}
 		fmt.Fprintf(b, "WARNING: tenant %s could not be queried: %s\n", Clean(f.Tenant), Clean(f.Reason()))
 	}
 }

@@ -1,6 +1,7 @@
 package formatting
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -243,7 +244,7 @@ func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
 	}
 	summary += soFar(r.Pending)
 	blocks := []slack.Block{header("title", title), context("filters", contextLine(r.Tenants, r.Filters, summary)+asOf(r.AsOf))}
-	blocks = append(blocks, failureBlocks(r.Failures)...)
+	blocks = append(blocks, failureBlocks(r.Failures, len(r.Tenants))...)
 	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
 	fallback := fmt.Sprintf("%s: %s", title, summary) + pendingFallback(r.Pending)
 	if n == 0 {
@@ -280,7 +281,7 @@ func ipMessage(r commands.IPResult) *slack.WebhookMessage {
 	}
 	summary += soFar(r.Pending)
 	blocks := []slack.Block{header("title", title), reputationBlock(r), context("filters", contextLine(r.Tenants, r.Filters, summary)+asOf(r.AsOf))}
-	blocks = append(blocks, failureBlocks(r.Failures)...)
+	blocks = append(blocks, failureBlocks(r.Failures, len(r.Tenants))...)
 	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
 	if rb := ipRelatedBlock(r); rb != nil {
 		blocks = append(blocks, rb)
@@ -384,14 +385,19 @@ func contextLine(tenants []string, filters []commands.Filter, summary string) st
 	return CutEscaped(Clean(strings.Join(parts, " · ")), MaxSectionText)
 }
 
-func failureBlocks(fs []commands.Failure) []slack.Block {
+func failureBlocks(fs []commands.Failure, tenants int) []slack.Block {
 	if len(fs) == 0 {
 		return nil
 	}
+	bold := func(s string) string { return "*" + CutEscaped(Clean(s), 60) + "*" }
 	lines := make([]string, 0, len(fs)+1)
 	lines = append(lines, ":warning: *Partial results* — these tenants could not be queried:")
 	for _, f := range fs {
-		lines = append(lines, fmt.Sprintf("• *%s*: %s", CutEscaped(Clean(f.Tenant), 60), CutEscaped(Clean(f.Reason()), 300)))
+		if na, ok := errors.AsType[*commands.NotAnswering](f.Err); ok {
+			lines = append(lines, "• "+NotAnsweringText(na, tenants == 1, bold))
+			continue
+		}
+		lines = append(lines, fmt.Sprintf("• %s: %s", bold(f.Tenant), CutEscaped(Clean(f.Reason()), 300)))
 	}
 	return []slack.Block{section("failures", Cut(strings.Join(lines, "\n"), MaxSectionText))}
 }

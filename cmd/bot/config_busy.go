@@ -8,6 +8,9 @@ type busyConfig struct {
 	QueryCacheTTL time.Duration `env:"QUERY_CACHE_TTL" envDefault:"60s"`
 	ReplyDeadline time.Duration `env:"REPLY_DEADLINE" envDefault:"8s"`
 	Replicas      int           `env:"MCAS_REPLICAS" envDefault:"2"`
+	// TenantCooldown is how long a tenant whose call timed out is skipped
+	// by commands, on this replica (issue #16); 0 turns it off.
+	TenantCooldown time.Duration `env:"TENANT_COOLDOWN" envDefault:"30s"`
 }
 
 func validateBusy(cfg *Config, fatal, warn func(string, ...any)) {
@@ -20,6 +23,9 @@ func validateBusy(cfg *Config, fatal, warn func(string, ...any)) {
 		fatal("REPLY_DEADLINE must be from 1s to 1m, not %s", b.ReplyDeadline)
 	case b.ReplyDeadline >= cfg.CommandTimout:
 		warn("REPLY_DEADLINE (%s) is not shorter than COMMAND_TIMEOUT (%s): a slow tenant keeps the others' answers waiting", b.ReplyDeadline, cfg.CommandTimout)
+	}
+	if b.TenantCooldown < 0 || b.TenantCooldown > 10*time.Minute {
+		fatal("TENANT_COOLDOWN must be from 0 (off) to 10m: how long commands skip a tenant that timed out, not %s", b.TenantCooldown)
 	}
 	if b.Replicas < 1 || b.Replicas > 10 {
 		fatal("MCAS_REPLICAS must be from 1 to 10 (Slack allows 10 connections), not %d", b.Replicas)

@@ -111,6 +111,7 @@ func TestHealthReadinessAndMetricsOfTheRunningBot(t *testing.T) {
 		`mcasbot_socketmode_reconnects_total 1`,
 		`mcasbot_socketmode_connected 1`,
 		`mcasbot_store_up 1`,
+		`mcasbot_tenant_state{tenant="contoso"} 0`, // a 401 is an answer: contoso is not skipped
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s", want)

@@ -51,7 +51,8 @@ func (a *app) Close() {
 
 // wire builds the clients; withStore opens the state store too.
 func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logger, withStore bool) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout, CacheTTL: cfg.Busy.QueryCacheTTL}}
+	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout, CacheTTL: cfg.Busy.QueryCacheTTL,
+		Cooldown: cfg.Busy.TenantCooldown, MaxCalls: cfg.Workers, Logger: logger}}
 	if withStore {
 		st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
 		if err != nil {
@@ -203,6 +204,12 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 		}
 	}
 	a.runner.OnCoalesced = m.Coalesced.Inc
+	a.runner.OnSkipped = func(t string) { m.TenantSkipped.WithLabelValues(t).Inc() }
+	var names []string
+	for _, t := range a.runner.Tenants {
+		names = append(names, t.Name())
+	}
+	m.WatchTenants(names, func(t string) int { return int(a.runner.TenantState(t)) })
 	b.OnInterim = func(_ string, why commands.Interim) { m.Interim.WithLabelValues(string(why)).Inc() }
 	for _, bu := range a.budgets {
 		bu.OnFallback = m.BudgetFallback.Inc
