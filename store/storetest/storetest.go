@@ -58,6 +58,8 @@ func Run(t *testing.T, open Opener) {
 		// issue #11
 		"Facts":       testFacts,
 		"GroupIssues": testGroupIssues,
+		// issue #17
+		"CursorSources": testCursorSources,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
