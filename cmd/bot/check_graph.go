@@ -61,7 +61,9 @@ func checkGraphRoles(a *app, t Tenant, tok string, add adder) bool {
 	if !ok {
 		return true // not a readable JWT: the alert read tells
 	}
-	has := func(r string) bool { return slices.ContainsFunc(roles, func(x string) bool { return strings.EqualFold(x, r) }) }
+	has := func(r string) bool {
+		return slices.ContainsFunc(roles, func(x string) bool { return strings.EqualFold(x, r) })
+	}
 	grant := "grant it in Entra ID (API permissions, Microsoft Graph, application permission), then admin consent"
 	if !has(defender.PermRead) && !has(defender.PermWrite) {
 		add("defender", fail, "%s: the application lacks %s (or %s) in this tenant: it cannot read alerts; %s", t.Name, defender.PermWrite, defender.PermRead, grant)
