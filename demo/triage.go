@@ -272,6 +272,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 		return
 	}
 	fmt.Fprintln(out, "mcasbot (only you can see this): "+strings.ReplaceAll(w.text(reps[0].Text), "\n", "\n  "))
+	w.showGraphClose(out, btn.tenant, btn.id)
 	key := strings.TrimPrefix(btn.action, formatting.ActionCreateJira+":")
 	if _, err := w.slack.WaitPosts(1, 5*time.Second, func(p slackfake.Post) bool {
 		return p.Method == "chat.update" && p.TS == btn.post.TS && strings.Contains(string(p.Blocks), key) &&
@@ -327,5 +328,24 @@ func (w *workflow) printEntry(out io.Writer, p slackfake.Post, key string) {
 			}
 			fmt.Fprintf(out, "  [⋯ %s]\n", strings.Join(opts, " · "))
 		}
+	}
+}
+
+// showGraphClose tells what a close sent Microsoft Graph for an alert of
+// the sandbox's Graph tenant: its PATCH, and its comment as one object.
+func (w *workflow) showGraphClose(out io.Writer, tenant, id string) {
+	if w.fakes[tenant] != nil || w.graph == nil {
+		return
+	}
+	for _, u := range w.graph.Updates() {
+		if u.ID != id {
+			continue
+		}
+		fmt.Fprintf(out, "In Defender XDR (the sandbox Graph): PATCH /v1.0/security/alerts_v2/%s set status %s, classification %s, determination %s",
+			id, u.Body["status"], u.Body["classification"], u.Body["determination"])
+		if _, bodies := w.graph.Comments(id); len(bodies) > 0 {
+			fmt.Fprintf(out, "; POST …/comments sent one object: %s", bodies[len(bodies)-1])
+		}
+		fmt.Fprintln(out, ".")
 	}
 }

@@ -146,11 +146,11 @@ func Guest(tenant, dir, home, id string, at time.Time, severity int) Alert {
 	return FromMCAS(mcasfake.Guest(tenant, home, id, at, severity), dir)
 }
 
-// Hostile is mcasfake.Hostile as Graph serves it, with a hostile URL, an
-// unknown evidence type and null enums besides.
+// Hostile is mcasfake.Hostile as Graph serves it, with a hostile URL,
+// unknown evidence types and null enums besides.
 func Hostile(tenant, dir string, now time.Time) Alert {
 	a := FromMCAS(mcasfake.Hostile(tenant, now), dir)
-	a.Classification, a.Determination, a.ServiceSource = nil, nil, Ptr("unknownFutureValue")
+	a.Classification, a.Determination, a.AssignedTo = nil, nil, nil
 	a.Evidence = append(a.Evidence,
 		URLEvidence("https://evil.example/login?<@U0ADMIN>|Reset", now),
 		UnknownEvidence("kubernetesPodEvidence", now, map[string]any{"name": "<!channel> pod", "namespace": map[string]any{"name": "default"}}),
