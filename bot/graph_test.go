@@ -308,3 +308,32 @@ func TestGraphSecretsNeverLogged(t *testing.T) {
 		t.Fatal("the test exercises no failure")
 	}
 }
+
+// BenchmarkIPThroughHunting: /mcas ip on a Graph tenant, Slack command to
+// reply, with Graph's advanced hunting and AbuseIPDB each 50 ms away: one
+// hunting call per command (no answer reused).
+func BenchmarkIPThroughHunting(b *testing.B) {
+	h := start(b, bot.Config{}, "graph:northwind")
+	h.graph.srv.SetLatency(50 * time.Millisecond)
+	h.abuse.SetLatency(50 * time.Millisecond)
+	var lat []time.Duration
+	for b.Loop() {
+		start := time.Now()
+		id, err := h.slack.SlashCommand(analyst, socChannel, "ip "+mcasfake.TorIP+" limit=20")
+		if err != nil {
+			b.Fatal(err)
+		}
+		posts, err := h.slack.Responses(id, 1, 10*time.Second)
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		if !strings.Contains(string(posts[0].Attach), "northwind") {
+			b.Fatalf("no activity in the reply: %s", posts[0].Attach)
+		}
+	}
+	b.StopTimer()
+	slicesSort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-median-reply")
+	b.ReportMetric(float64(len(h.graph.srv.HuntingQueries()))/float64(len(lat)), "hunting-calls/op")
+}

@@ -39,7 +39,7 @@ type graphWorld struct {
 	auth   *entrafake.Server
 }
 
-func newGraphWorld(t *testing.T) *graphWorld {
+func newGraphWorld(t testing.TB) *graphWorld {
 	t.Helper()
 	w := &graphWorld{auth: entrafake.New(), jira: jirafake.New(jirafake.Options{Cloud: true, User: "soc@example.com", Token: "jira-SECRET"}),
 		dbPath: "sqlite:" + filepath.Join(t.TempDir(), "s.db")}
@@ -55,7 +55,7 @@ func newGraphWorld(t *testing.T) *graphWorld {
 }
 
 // service is one replica's closing service: its own store handle and client.
-func (w *graphWorld) service(t *testing.T) (*closing.Service, store.Store) {
+func (w *graphWorld) service(t testing.TB) (*closing.Service, store.Store) {
 	t.Helper()
 	cred, err := entra.New(entra.Settings{Tenant: "contoso", TenantID: graphDir, ClientID: graphApp, Method: entra.ClientSecret, Secret: graphSecret,
 		AuthorityHost: w.auth.Authority()}, w.auth.Client())
