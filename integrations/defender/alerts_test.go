@@ -196,8 +196,11 @@ func TestOldestFirstReadsTheWholeWindow(t *testing.T) {
 func TestOldestFirstNarrowsAWindowTooLargeToRead(t *testing.T) {
 	w := newWorld(t)
 	gen := defenderfake.Generate("contoso", dirContoso, 2600, now, 26*time.Hour, 4)
+	for i := range gen {
+		gen[i].Evidence, gen[i].Description = gen[i].Evidence[:1], "" // smaller pages: the paging is under test
+	}
 	w.contoso.AddAlerts(gen...)
-	c, _, _ := w.client(t, fullApp, dirContoso, nil)
+	c, _, _ := w.client(t, fullApp, dirContoso, func(cfg *defender.Config) { cfg.Timeout = 20 * time.Second })
 	since := now.Add(-25 * time.Hour)
 	res, err := c.Alerts(context.Background(), source.AlertQuery{Limit: 20, Since: since, Oldest: true, Severities: []source.Severity{source.SeverityHigh, source.SeverityMedium, source.SeverityLow, source.SeverityInformational}})
 	if err != nil {

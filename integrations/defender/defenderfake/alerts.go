@@ -43,6 +43,8 @@ func (t *Tenant) AddAlerts(a ...Alert) {
 		if x.TenantID == "" {
 			x.TenantID = t.id
 		}
+		x.created = time.Time{}
+		x.created = x.Created()
 		t.alerts = append(t.alerts, x)
 	}
 }

@@ -40,6 +40,8 @@ type Alert struct {
 	Evidence           []Evidence     `json:"evidence"`
 	SystemTags         []string       `json:"systemTags"`
 	AdditionalData     map[string]any `json:"additionalData,omitempty"`
+
+	created time.Time // CreatedDateTime, read once when added
 }
 
 // Comment is an alertComment.
@@ -60,6 +62,9 @@ func Time(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.00000
 
 // Created is the alert's createdDateTime.
 func (a Alert) Created() time.Time {
+	if !a.created.IsZero() {
+		return a.created
+	}
 	t, _ := time.Parse(time.RFC3339Nano, a.CreatedDateTime)
 	return t.UTC()
 }
