@@ -75,7 +75,7 @@ func split(s, sep string) ([]string, error) {
 		case c == ')':
 			depth--
 			if depth < 0 {
-				return nil, fmt.Errorf("Syntax error: ')' at position %d is not expected", i)
+				return nil, badf("Syntax error: ')' at position %d is not expected", i)
 			}
 		case depth == 0 && strings.HasPrefix(s[i:], sep):
 			out = append(out, s[start:i])
@@ -84,7 +84,7 @@ func split(s, sep string) ([]string, error) {
 		}
 	}
 	if inQuote || depth != 0 {
-		return nil, fmt.Errorf("Syntax error: unterminated literal or parenthesis in '%s'", s)
+		return nil, badf("Syntax error: unterminated literal or parenthesis in '%s'", s)
 	}
 	return append(out, s[start:]), nil
 }
@@ -95,7 +95,7 @@ func parseClause(c string) (predicate, error) {
 	if m := dateRE.FindStringSubmatch(c); m != nil {
 		t, err := time.Parse(time.RFC3339Nano, m[2])
 		if err != nil {
-			return nil, fmt.Errorf("The DateTimeOffset text '%s' should be in format 'yyyy-mm-ddThh:mm:ss('.'s+)?(zzzzzz)?' and each field value is within valid range.", m[2])
+			return nil, badf("The DateTimeOffset text '%s' should be in format 'yyyy-mm-ddThh:mm:ss('.'s+)?(zzzzzz)?' and each field value is within valid range.", m[2])
 		}
 		if m[1] == "ge" {
 			return func(a Alert) bool { return !a.Created().Before(t) }, nil
@@ -132,22 +132,22 @@ func parseClause(c string) (predicate, error) {
 
 func invalidClause(c string) error {
 	if m := propRE.FindStringSubmatch(c); m != nil && !slices.Contains(filterable, m[1]) && m[1] != "evidence" {
-		return fmt.Errorf("Invalid filter clause: the property '%s' cannot be used in the $filter query option.", m[1])
+		return badf("Invalid filter clause: the property '%s' cannot be used in the $filter query option.", m[1])
 	}
-	return fmt.Errorf("Invalid filter clause: '%s' is not supported.", c)
+	return badf("Invalid filter clause: '%s' is not supported.", c)
 }
 
 func enumIn(prop string, values []string) (predicate, error) {
 	members, ok := enums[prop]
 	if !ok {
 		if slices.Contains(filterable, prop) {
-			return nil, fmt.Errorf("Invalid filter clause: '%s eq' is not supported by this fake.", prop)
+			return nil, badf("Invalid filter clause: '%s eq' is not supported by this fake.", prop)
 		}
-		return nil, fmt.Errorf("Invalid filter clause: the property '%s' cannot be used in the $filter query option.", prop)
+		return nil, badf("Invalid filter clause: the property '%s' cannot be used in the $filter query option.", prop)
 	}
 	for _, v := range values {
 		if !slices.Contains(members, v) {
-			return nil, fmt.Errorf("The string '%s' is not a valid enumeration type constant.", v)
+			return nil, badf("The string '%s' is not a valid enumeration type constant.", v)
 		}
 	}
 	return func(a Alert) bool {
@@ -179,3 +179,11 @@ func (a Alert) upns() []string {
 	}
 	return out
 }
+
+// graphError is a 400's message as Graph words it (capitalised, with a
+// full stop, unlike Go's errors).
+type graphError string
+
+func (e graphError) Error() string { return string(e) }
+
+func badf(format string, a ...any) error { return graphError(fmt.Sprintf(format, a...)) }
