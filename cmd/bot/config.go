@@ -422,7 +422,7 @@ func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string
 		if i >= len(cfg.Tenants) {
 			fatal("%s is set but MCAS_TENANT_%d_* is not: number tenants from 0 without gaps", k, len(cfg.Tenants))
 		} else if !slices.Contains(tenantFields, m[2]) {
-			warn("%s is not a known setting (expected _NAME, _URL, _TOKEN, _TOKEN_FILE or _AZURE_…)", k)
+			warn("%s is not a known setting (expected _NAME, _URL, _TOKEN, _TOKEN_FILE, _SOURCE, _SERVICE_SOURCES or _AZURE_…)", k)
 		}
 	}
 	single := cfg.Tenant.URL != "" || cfg.Tenant.Token != "" || cfg.Tenant.TokenFile != "" || cfg.Tenant.Source != ""
