@@ -208,3 +208,44 @@ func TestJiraDoneOnAGraphTenant(t *testing.T) {
 		})
 	}
 }
+
+// A group of a Graph tenant: one PATCH per open alert (Graph takes one
+// alert per call), none for an alert resolved in the portal; a failure part
+// way leaves the rest released, each told, and the closed ones recorded.
+func TestGraphGroupClose(t *testing.T) {
+	w := newGraphWorld(t)
+	gen := defenderfake.Generate("contoso", graphDir, 4, now, time.Hour, 21)
+	w.dir.AddAlerts(gen...)
+	w.dir.Resolve(gen[1].ID, "falsePositive", "notMalicious", "erin@contoso.com", now.Add(-time.Hour))
+	svc, st := w.service(t)
+	ids := []string{w.alert.ID, gen[0].ID, gen[1].ID}
+	res, err := svc.CloseGroup(context.Background(), closing.GroupRequest{Tenant: "contoso", AlertIDs: ids, By: closing.Analyst{ID: "U0CAROL", Name: "carol"},
+		Classification: source.Benign, Reason: "security_testing", Comment: "red team"})
+	if err != nil || res.Outcome != closing.Closed || len(res.Closed) != 2 || len(res.Already) != 1 || res.Already[0].AlertID != gen[1].ID || !res.Already[0].Elsewhere {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if w.patches() != 2 {
+		t.Fatalf("%d PATCHes", w.patches())
+	}
+	// A failure after the first PATCH: the first is closed and recorded,
+	// the other is re-read, found open and released with a reason.
+	a, b := gen[2].ID, gen[3].ID
+	first, second := a, b
+	if first > second {
+		first, second = second, first // the group is closed in id order
+	}
+	for range 2 {
+		w.graph.Fail(defenderfake.Fault{Path: "/v1.0/security/alerts_v2/" + second, Status: 502})
+	}
+	res, err = svc.CloseGroup(context.Background(), closing.GroupRequest{Tenant: "contoso", AlertIDs: []string{a, b}, By: closing.Analyst{ID: "U0CAROL", Name: "carol"},
+		Classification: source.TruePositive, Reason: "phishing", Comment: "x"})
+	if len(res.Closed) != 1 || res.Closed[0].AlertID != first || len(res.Failed) != 1 || res.Failed[0].AlertID != second || err != nil {
+		t.Fatalf("%+v %v", res, err)
+	}
+	if rec, _, _ := st.AlertClose(context.Background(), "contoso", second); rec.State != store.CloseFailed {
+		t.Fatalf("the unclosed alert's claim %+v", rec)
+	}
+	if fa, _ := w.dir.Alert(second); *fa.Status != "new" {
+		t.Fatal("the failed alert changed")
+	}
+}
