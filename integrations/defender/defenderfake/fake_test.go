@@ -145,16 +145,20 @@ func TestPatchChecksWhatItIsGiven(t *testing.T) {
 	a := defenderfake.Generate("contoso", dir, 1, now, time.Hour, 1)[0]
 	e.srv.Tenant(dir).AddAlerts(a)
 	path := "/v1.0/security/alerts_v2/" + a.ID
-	for body, want := range map[string]int{
-		`{"status":"resolved","classification":"truePositive","determination":"notMalicious"}`: 400,
-		`{"status":"closed"}`:        400,
-		`{"investigationState":"x"}`: 400,
-		`[]`:                         400,
-		`{"status":"inProgress","assignedTo":"carol@contoso.com"}`:                              200,
-		`{"status":"resolved","classification":"falsePositive","determination":"notMalicious"}`: 200,
+	// In order: the resolving PATCH comes last.
+	for _, tc := range []struct {
+		body string
+		want int
+	}{
+		{`{"status":"resolved","classification":"truePositive","determination":"notMalicious"}`, 400},
+		{`{"status":"closed"}`, 400},
+		{`{"investigationState":"x"}`, 400},
+		{`[]`, 400},
+		{`{"status":"inProgress","assignedTo":"carol@contoso.com"}`, 200},
+		{`{"status":"resolved","classification":"falsePositive","determination":"notMalicious"}`, 200},
 	} {
-		if status, resp := e.do(t, "PATCH", path, "", body); status != want {
-			t.Errorf("%s: %d %v", body, status, resp)
+		if status, resp := e.do(t, "PATCH", path, "", tc.body); status != tc.want {
+			t.Errorf("%s: %d %v", tc.body, status, resp)
 		}
 	}
 	got, _ := e.srv.Tenant(dir).Alert(a.ID)
