@@ -44,6 +44,8 @@ type harness struct {
 	logs    *syncBuffer
 	cancel  context.CancelFunc
 	done    chan error
+	// graph serves the tenants named "graph:<name>" (graph_test.go).
+	graph *graphWorld
 }
 
 type syncBuffer struct {
@@ -83,6 +85,10 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 	runner := &commands.Runner{Timeout: 5 * time.Second}
 	h.runner = runner
 	for i, n := range names {
+		if g, ok := strings.CutPrefix(n, "graph:"); ok {
+			runner.Tenants = append(runner.Tenants, h.graphTenant(t, g, uint64(i+1), logger))
+			continue
+		}
 		srv := mcasfake.New(mcasToken)
 		t.Cleanup(srv.Close)
 		srv.AddAlerts(mcasfake.Generate(n, 30, now, 5*24*time.Hour, uint64(i+1))...)

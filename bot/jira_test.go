@@ -40,6 +40,13 @@ type workflow struct {
 // database and Jira that survive restarts; hooks change it before it starts.
 func startWorkflow(t testing.TB, dbPath string, jiraSrv *jirafake.Server, fake *slackfake.Server, hooks ...func(*workflow, *harness)) *workflow {
 	t.Helper()
+	return startWorkflowOf(t, nil, dbPath, jiraSrv, fake, hooks...)
+}
+
+// startWorkflowOf is startWorkflow with these tenants (nil: contoso and
+// fabrikam; "graph:<name>" is read through Microsoft Graph).
+func startWorkflowOf(t testing.TB, names []string, dbPath string, jiraSrv *jirafake.Server, fake *slackfake.Server, hooks ...func(*workflow, *harness)) *workflow {
+	t.Helper()
 	w := &workflow{jira: jiraSrv}
 	cfg := bot.Config{AllowedChannels: []string{socChannel}, AllowedUsers: []string{analyst, lead, dave}}
 	w.harness = startWith(t, cfg, fake, func(h *harness) {
@@ -51,7 +58,7 @@ func startWorkflow(t testing.TB, dbPath string, jiraSrv *jirafake.Server, fake *
 		w.store = st
 		jc, _ := jira.New(jira.Config{URL: jiraSrv.URL, User: "soc@example.com", APIToken: "jira-SECRET-666"}, jiraSrv.Client(), h.logger)
 		tenants := map[string]source.Tenant{}
-		for _, c := range h.clients {
+		for _, c := range h.runner.Tenants {
 			tenants[c.Name()] = c
 		}
 		prios, _ := filing.ParsePriorities("")
@@ -68,13 +75,11 @@ func startWorkflow(t testing.TB, dbPath string, jiraSrv *jirafake.Server, fake *
 			Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityHigh, PostInterval: time.Millisecond},
 			Store:  st, Slack: h.bot.API(), Reputation: h.rep, Logger: h.logger,
 		}
-		for _, c := range h.clients {
-			w.digest.Tenants = append(w.digest.Tenants, c)
-		}
+		w.digest.Tenants = append(w.digest.Tenants, h.runner.Tenants...)
 		for _, hook := range hooks {
 			hook(w, h)
 		}
-	})
+	}, names...)
 	return w
 }
 

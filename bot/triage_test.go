@@ -25,7 +25,7 @@ const dave = "U0DAVE"
 // close; the bot's cards show the store's records.
 func enableTriage(h *harness, st store.Store, jc *jira.Client, redraw *messages.Redrawer) {
 	tenants := map[string]source.Tenant{}
-	for _, c := range h.clients {
+	for _, c := range h.runner.Tenants {
 		tenants[c.Name()] = c
 	}
 	h.runner.Records = st

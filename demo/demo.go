@@ -20,24 +20,36 @@ import (
 	"github.com/soc/mcasbot/console"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/abuseipdb/abusefake"
+	"github.com/soc/mcasbot/integrations/defender/defenderfake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 )
 
 // sandbox is two sample tenants and AbuseIPDB, served in-process on
-// loopback by the same fakes the tests use.
+// loopback by the same fakes the tests use: contoso through the MCAS REST
+// API, fabrikam through Microsoft Graph (entra.go).
 type sandbox struct {
-	tenants []*mcasfake.Server
-	abuse   *abusefake.Server
-	runner  *commands.Runner
-	entra   *demoEntra
-	clock   *clock
+	mcas   map[string]*mcasfake.Server // the tenants on MCAS, by name
+	abuse  *abusefake.Server
+	runner *commands.Runner
+	entra  *demoEntra
+	clock  *clock
 }
 
 func newSandbox(clk *clock, logger *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{runner: &commands.Runner{Timeout: demoTimeout, CacheTTL: time.Minute, Cooldown: demoCooldown, Now: clk.Now}, entra: newDemoEntra(), clock: clk}
+	sb := &sandbox{runner: &commands.Runner{Timeout: demoTimeout, CacheTTL: time.Minute, Cooldown: demoCooldown, Now: clk.Now}, entra: newDemoEntra(clk), clock: clk,
+		mcas: map[string]*mcasfake.Server{}}
 	now := clk.Now()
 	for i, name := range []string{"contoso", "fabrikam"} {
+		if name == demoEntraTenant {
+			c, err := sb.entra.graphTenant(name, now, uint64(i+1), clk, logger)
+			if err != nil {
+				sb.Close()
+				return nil, err
+			}
+			sb.runner.Tenants = append(sb.runner.Tenants, c)
+			continue
+		}
 		token := "demo-token-" + name
 		srv := mcasfake.New(token)
 		srv.Now = clk.Now
@@ -45,13 +57,8 @@ func newSandbox(clk *clock, logger *slog.Logger) (*sandbox, error) {
 		srv.AddAlerts(mcasfake.Hostile(name, now.Add(-90*time.Minute)))
 		srv.AddAlerts(relatedSamples(name, now)...)
 		srv.AddActivities(mcasfake.GenerateActivities(name, 200, now, 72*time.Hour, uint64(i+1))...)
-		sb.tenants = append(sb.tenants, srv)
-		auth, err := sb.entra.signIn(name, srv, logger)
-		if err != nil {
-			sb.Close()
-			return nil, err
-		}
-		c, err := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: token, Auth: auth, RequestsPerMinute: -1}, srv.Client(), logger)
+		sb.mcas[name] = srv
+		c, err := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: token, RequestsPerMinute: -1}, srv.Client(), logger)
 		if err != nil {
 			sb.Close()
 			return nil, err
@@ -73,7 +80,7 @@ func newSandbox(clk *clock, logger *slog.Logger) (*sandbox, error) {
 }
 
 func (sb *sandbox) Close() {
-	for _, t := range sb.tenants {
+	for _, t := range sb.mcas {
 		t.Close()
 	}
 	if sb.abuse != nil {
@@ -83,8 +90,9 @@ func (sb *sandbox) Close() {
 }
 
 const demoBanner = `mcasbot demo: a sandbox with two sample tenants (contoso, fabrikam), AbuseIPDB, Jira
-and Slack, all in this process: no credentials, no network. fabrikam signs in with an Entra ID
-application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" or Ctrl-D ends. Try:
+and Slack, all in this process: no credentials, no network. fabrikam has moved to Defender XDR: it is
+read through Microsoft Graph's security API and signs in with an Entra ID application (a sandbox
+Entra ID over TLS); contoso keeps the MCAS API and a legacy token. "quit" or Ctrl-D ends. Try:
   /mcas alerts
   /mcas alerts 10 high
   /mcas ip 185.220.101.4
@@ -113,7 +121,7 @@ application (a sandbox Entra ID over TLS), contoso with a legacy token. "quit" o
   progress                      move the last filed issue on in Jira (In Progress, then Done) and sync;
                                 at Done the sync closes its alerts, a group's with one call (JIRA_DONE_CLOSES_ALERT=true_positive)
   report                        post the weekly report up to now, today so far, and its chart (the PNG is saved to a temp file)
-  auth                          how each tenant signs in (Entra ID or legacy token)
+  auth                          how each tenant signs in (Entra ID or legacy token), and its API (MCAS or Graph)
   /mcas alert 6660000000000000000000ff              (in both tenants: the reply says to add tenant=)
   /mcas alert 6660000000000000000000ff tenant=fabrikam
 `
@@ -166,7 +174,7 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 		}
 		word, arg, _ := strings.Cut(line, " ")
 		if word == "auth" {
-			sb.entra.show(ctx, stdout, []string{"contoso", "fabrikam"})
+			sb.entra.show(ctx, stdout, sb.runner.Tenants)
 			continue
 		}
 		if word == "slow" {
@@ -225,14 +233,11 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 }
 
 // relatedSamples are the samples of issue #11: in contoso, bob.smith trips
-// the Tor policy seven times overnight; in fabrikam, his guest account
-// shows up from the same Tor exit.
+// the Tor policy seven times overnight; in fabrikam (entra.go), his guest
+// account shows up from the same Tor exit.
 func relatedSamples(tenant string, now time.Time) []mcasfake.Alert {
-	switch tenant {
-	case "contoso":
+	if tenant == "contoso" {
 		return mcasfake.Repeats(tenant, "bob.smith@contoso.com", "b0b", 7, now.Add(-40*time.Minute), 50*time.Minute)
-	case "fabrikam":
-		return []mcasfake.Alert{mcasfake.Guest(tenant, "bob.smith@contoso.com", "b0b000000000000000000f01", now.Add(-2*time.Hour), 2)}
 	}
 	return nil
 }
@@ -242,14 +247,16 @@ const demoDeadline = time.Second
 
 // slow makes a sandbox tenant take 3 s over its next lookup.
 func (sb *sandbox) slow(stdout io.Writer, name string) {
-	for i, t := range sb.runner.Tenants {
-		if t.Name() == name {
-			sb.tenants[i].Fail(mcasfake.Fault{Delay: 3 * time.Second})
-			fmt.Fprintf(stdout, "%s will take 3 s over its next lookup (answers reused from the cache do not reach it).\n", name)
-			return
-		}
+	switch {
+	case sb.mcas[name] != nil:
+		sb.mcas[name].Fail(mcasfake.Fault{Delay: 3 * time.Second})
+	case name == demoEntraTenant:
+		sb.entra.graph.Fail(defenderfake.Fault{Delay: 3 * time.Second})
+	default:
+		fmt.Fprintf(stdout, "no sandbox tenant %q (contoso, fabrikam)\n", name)
+		return
 	}
-	fmt.Fprintf(stdout, "no sandbox tenant %q (contoso, fabrikam)\n", name)
+	fmt.Fprintf(stdout, "%s will take 3 s over its next lookup (answers reused from the cache do not reach it).\n", name)
 }
 
 func isTerminal(r io.Reader) bool {

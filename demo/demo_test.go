@@ -236,3 +236,51 @@ func TestDemoShowsAReopenedAlertClosedAnew(t *testing.T) {
 		t.Log(s)
 	}
 }
+
+// fabrikam is read through Microsoft Graph: auth says so, /mcas ip asks
+// advanced hunting, the card shows Defender XDR's state, Close… offers its
+// reasons and PATCHes the alert, and the Jira sync's done close does too.
+func TestDemoServesATenantThroughGraph(t *testing.T) {
+	runDemo := func(input string) string {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), testStart, nil, strings.NewReader(input), &out, &errb); code != console.ExitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return out.String()
+	}
+	s := runDemo("auth\n/mcas ip 185.220.101.4 tenant=fabrikam limit=3\n/mcas alert da638700000000000001_-1234567\ndigest\n" +
+		"close 4 true_positive compromised_account Password reset and sessions revoked.\nclose 4\n")
+	for _, want := range []string{
+		"alerts from Microsoft Graph's security API (Defender XDR), roles SecurityAlert.ReadWrite.All, ThreatHunting.Read.All",
+		"alerts from the MCAS REST API",
+		"tenants: fabrikam · ip 185.220.101.4 · limit 3 · 3 activities shown, more match",
+		"Status:      In progress · assigned to erin.ops@fabrikam.com", "Product:     Defender for Identity", "Incident:    Incident ",
+		"Portal:      https://security.microsoft.com/alerts/da638700000000000001_-1234567",
+		"[Open in Defender → https://security.microsoft.com/alerts/b0b000000000000000000f01",
+		"(the form now offers the reasons for true positive: multi_staged_attack, malicious_user_activity, compromised_account, malware, phishing, unwanted_software, other)",
+		"✅ Closed as true positive (compromised account) by @U0DEMO in fabrikam.",
+		"In Defender XDR (the sandbox Graph): PATCH /v1.0/security/alerts_v2/b0b000000000000000000f01 set status resolved, classification truePositive, determination compromisedAccount; " +
+			`POST …/comments sent one object: {"@odata.type":"microsoft.graph.security.alertComment","comment":"Closed from Slack by u0demo: Password reset and sessions revoked."}.`,
+		"ℹ️ Already closed as true positive (compromised account) by @U0DEMO",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q", want)
+		}
+	}
+	if !regexp.MustCompile(`\n\d{4}-\d\d-\d\d \d\d:\d\d  fabrikam  .*  (UserLoggedIn|UserLoginFailed|FileDownloaded|New-InboxRule|SharingSet|Get-MailboxPermission)`).MatchString(s) {
+		t.Errorf("no activity from advanced hunting:\n%s", s)
+	}
+	if t.Failed() {
+		t.Log(s)
+	}
+	// The Jira sync's done close, through Graph.
+	s = runDemo("digest\njira 4\nprogress\nprogress\n")
+	for _, want := range []string{
+		`the sync closed the alert in fabrikam through Microsoft Graph: PATCH /v1.0/security/alerts_v2/b0b000000000000000000f01 (status resolved, classification truePositive, determination other), then POST …/comments with comment "Jira SEC-1 resolved: Fixed"; no comment back on SEC-1.`,
+		"✅ Closed as true positive by Jira sync (SEC-1 resolved: Fixed)",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, s)
+		}
+	}
+}

@@ -20,21 +20,17 @@ const (
 )
 
 func (sb *sandbox) hang(stdout io.Writer, name string) {
-	i := sb.tenant(stdout, name)
-	if i < 0 {
+	if !sb.setLatency(stdout, name, time.Hour) {
 		return
 	}
-	sb.tenants[i].SetLatency(time.Hour)
 	fmt.Fprintf(stdout, "%s stops answering: the next lookup waits for it up to %s (COMMAND_TIMEOUT), then lookups skip it for %s (TENANT_COOLDOWN).\n",
 		name, demoTimeout, demoCooldown)
 }
 
 func (sb *sandbox) back(stdout io.Writer, name string) {
-	i := sb.tenant(stdout, name)
-	if i < 0 {
+	if !sb.setLatency(stdout, name, 0) {
 		return
 	}
-	sb.tenants[i].SetLatency(0)
 	if sb.runner.TenantState(name) != commands.TenantNotAnswering {
 		fmt.Fprintf(stdout, "%s answers again.\n", name)
 		return
@@ -46,13 +42,17 @@ func (sb *sandbox) back(stdout io.Writer, name string) {
 	fmt.Fprintf(stdout, "%s's cooldown is over: the next lookup checks whether it is back.\n", name)
 }
 
-// tenant is the index of a sandbox tenant, or -1 (said on stdout).
-func (sb *sandbox) tenant(stdout io.Writer, name string) int {
-	for i, t := range sb.runner.Tenants {
-		if t.Name() == name {
-			return i
-		}
+// setLatency makes a sandbox tenant's API answer after d (false, said on
+// stdout, when there is no such tenant).
+func (sb *sandbox) setLatency(stdout io.Writer, name string, d time.Duration) bool {
+	switch {
+	case sb.mcas[name] != nil:
+		sb.mcas[name].SetLatency(d)
+	case name == demoEntraTenant:
+		sb.entra.graph.SetLatency(d)
+	default:
+		fmt.Fprintf(stdout, "no sandbox tenant %q (contoso, fabrikam)\n", name)
+		return false
 	}
-	fmt.Fprintf(stdout, "no sandbox tenant %q (contoso, fabrikam)\n", name)
-	return -1
+	return true
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/integrations/defender/defenderfake"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/schedule"
 	"github.com/soc/mcasbot/source"
@@ -113,6 +114,9 @@ func (w *workflow) showDoneClose(ctx context.Context, out io.Writer, key string)
 			fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s: the alert was closed before (%s), so nothing is closed twice.\n", demoDoneCloses, before)
 		}
 		return false
+	}
+	if w.fakes[mine[0].Tenant] == nil {
+		w.showGraphDoneClose(out, key, mine[0].Tenant, byBot)
 	}
 	for _, c := range w.closes(mine[0].Tenant) {
 		if !slices.ContainsFunc(c.IDs, func(id string) bool { return slices.Contains(byBot, id) }) {
@@ -290,4 +294,32 @@ func (w *workflow) seedHistory(ctx context.Context, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// showGraphDoneClose tells what the sync sent Microsoft Graph for a done
+// issue's alerts: a PATCH and a comment for each (Graph takes one alert
+// per call).
+func (w *workflow) showGraphDoneClose(out io.Writer, key, tenant string, ids []string) {
+	var patched []defenderfake.Update
+	for _, u := range w.graph.Updates() {
+		if slices.Contains(ids, u.ID) {
+			patched = append(patched, u)
+		}
+	}
+	if len(patched) == 0 {
+		return
+	}
+	u := patched[0]
+	comment := ""
+	if cs, _ := w.graph.Comments(u.ID); len(cs) > 0 {
+		comment = cs[len(cs)-1].Comment
+	}
+	what := fmt.Sprintf("the alert in %s through Microsoft Graph: PATCH /v1.0/security/alerts_v2/%s (status %s, classification %s, determination %s), then POST …/comments",
+		tenant, u.ID, u.Body["status"], u.Body["classification"], u.Body["determination"])
+	if len(patched) > 1 {
+		what = fmt.Sprintf("the %d alerts of the group in %s through Microsoft Graph, one PATCH /v1.0/security/alerts_v2/{id} each (classification %s, determination %s) and a comment each,",
+			len(patched), tenant, u.Body["classification"], u.Body["determination"])
+	}
+	fmt.Fprintf(out, "JIRA_DONE_CLOSES_ALERT=%s (on in the sandbox): the sync closed %s with comment %q; no comment back on %s.\n",
+		demoDoneCloses, what, comment, key)
 }

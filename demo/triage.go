@@ -284,6 +284,7 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 		return
 	}
 	fmt.Fprintln(out, "mcasbot (only you can see this): "+strings.ReplaceAll(w.text(reps[0].Text), "\n", "\n  "))
+	w.showGraphClose(out, btn.tenant, btn.id)
 	if _, err := w.slack.WaitPosts(1, 5*time.Second, func(p slackfake.Post) bool {
 		return p.Method == "chat.update" && p.TS == btn.post.TS && strings.Contains(string(p.Blocks), key) &&
 			(strings.Contains(strings.ToLower(string(p.Blocks)), "closed as") || strings.Contains(string(p.Blocks), "in Defender"))
@@ -353,6 +354,10 @@ func (w *workflow) reopen(out io.Writer, arg string) {
 		return
 	}
 	f := w.fakes[btn.tenant]
+	if f == nil {
+		fmt.Fprintf(out, "%s is read through Microsoft Graph in the sandbox; reopen works on contoso's alerts (MCAS).\n", btn.tenant)
+		return
+	}
 	if a, found := f.Alert(btn.id); !found || a.ResolutionStatusValue == 0 {
 		fmt.Fprintf(out, "Alert %s is open in %s: close it first (close %s).\n", strings.TrimSpace(arg), btn.tenant, strings.TrimSpace(arg))
 		return
@@ -361,4 +366,23 @@ func (w *workflow) reopen(out io.Writer, arg string) {
 	n := strings.TrimSpace(arg)
 	fmt.Fprintf(out, "Reopened alert %s (%s) in %s's portal, the sandbox's MCAS; the digest still shows the bot's close. "+
 		"Press Close… on it (close %s): the bot asks MCAS, finds it open, shows it open again and opens the form.\n", n, btn.id, btn.tenant, n)
+}
+
+// showGraphClose tells what a close sent Microsoft Graph for an alert of
+// the sandbox's Graph tenant: its PATCH, and its comment as one object.
+func (w *workflow) showGraphClose(out io.Writer, tenant, id string) {
+	if w.fakes[tenant] != nil || w.graph == nil {
+		return
+	}
+	for _, u := range w.graph.Updates() {
+		if u.ID != id {
+			continue
+		}
+		fmt.Fprintf(out, "In Defender XDR (the sandbox Graph): PATCH /v1.0/security/alerts_v2/%s set status %s, classification %s, determination %s",
+			id, u.Body["status"], u.Body["classification"], u.Body["determination"])
+		if _, bodies := w.graph.Comments(id); len(bodies) > 0 {
+			fmt.Fprintf(out, "; POST …/comments sent one object: %s", bodies[len(bodies)-1])
+		}
+		fmt.Fprintln(out, ".")
+	}
 }

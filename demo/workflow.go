@@ -22,6 +22,7 @@ import (
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/grouping"
+	"github.com/soc/mcasbot/integrations/defender/defenderfake"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
@@ -54,8 +55,9 @@ type workflow struct {
 	logger  *slog.Logger
 	seeded  bool
 	tenants []source.Tenant
-	closer  *closing.Service // Close…, and the sync's JIRA_DONE_CLOSES_ALERT
-	fakes   map[string]*mcasfake.Server
+	closer  *closing.Service            // Close…, and the sync's JIRA_DONE_CLOSES_ALERT
+	fakes   map[string]*mcasfake.Server // the tenants on MCAS
+	graph   *defenderfake.Tenant        // fabrikam's Defender XDR
 	clock   *clock
 }
 
@@ -130,10 +132,7 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		w.digest.Tenants = append(w.digest.Tenants, t)
 		w.tenants = append(w.tenants, t)
 	}
-	w.fakes = map[string]*mcasfake.Server{}
-	for i, t := range sb.runner.Tenants {
-		w.fakes[t.Name()] = sb.tenants[i]
-	}
+	w.fakes, w.graph = sb.mcas, sb.entra.dir
 	return w, nil
 }
 

@@ -43,6 +43,9 @@ type Config struct {
 	// Overlap re-reads this much before the cursor, since alerts reach the
 	// API late; posted alerts are skipped by id (default 2h).
 	Overlap time.Duration
+	// SourceOverlap replaces Overlap for the tenants read through an API
+	// (by Tenant.Source()) that is later still (default DefaultOverlaps).
+	SourceOverlap map[string]time.Duration
 	// MaxPerTenant caps the alerts one run posts per tenant (default 500);
 	// the rest follow in the next run, oldest first.
 	MaxPerTenant int
@@ -100,6 +103,10 @@ type Report struct {
 
 const lockName = "digest"
 
+// DefaultOverlaps are the overlaps of APIs later than MCAS: alerts reach
+// Microsoft Graph with a delay of their own on top of Defender's.
+var DefaultOverlaps = map[string]time.Duration{source.Graph: 6 * time.Hour}
+
 // lockTTL is renewed while a run goes on; a dead runner's lock expires.
 const lockTTL = 2 * time.Minute
 
@@ -121,7 +128,7 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 		stop := d.keepLock(ctx)
 		defer stop()
 	}
-	found := d.fetch(ctx, &rep)
+	found := d.fetch(ctx, &rep, dryRun)
 	if !dryRun {
 		d.recordRun(ctx, found, rep.Failures)
 		// Posting does not wait for it; the run does.
@@ -223,6 +230,7 @@ func (d *Digest) publish(ctx context.Context, rep *Report, dryRun bool, msg *sla
 
 type tenantFind struct {
 	tenant string
+	source string // the API it was read through
 	fresh  []source.Alert
 	read   []source.Alert // every alert read, posted before or not
 	newest time.Time
@@ -231,7 +239,7 @@ type tenantFind struct {
 	failed bool
 }
 
-func (d *Digest) fetch(ctx context.Context, rep *Report) []tenantFind {
+func (d *Digest) fetch(ctx context.Context, rep *Report, dryRun bool) []tenantFind {
 	out := make([]tenantFind, len(d.Tenants))
 	var sevs []source.Severity
 	for _, s := range []source.Severity{source.SeverityInformational, source.SeverityLow, source.SeverityMedium, source.SeverityHigh} {
@@ -243,7 +251,7 @@ func (d *Digest) fetch(ctx context.Context, rep *Report) []tenantFind {
 	var mu sync.Mutex
 	for i, t := range d.Tenants {
 		wg.Go(func() {
-			f, calls, err := d.fetchTenant(ctx, t, sevs)
+			f, calls, err := d.fetchTenant(ctx, t, sevs, dryRun)
 			mu.Lock()
 			defer mu.Unlock()
 			rep.MCASCalls += calls
@@ -260,15 +268,11 @@ func (d *Digest) fetch(ctx context.Context, rep *Report) []tenantFind {
 	return out
 }
 
-func (d *Digest) fetchTenant(ctx context.Context, t source.Tenant, sevs []source.Severity) (tenantFind, int, error) {
-	f := tenantFind{tenant: t.Name()}
-	cursor, ok, err := d.Store.Cursor(ctx, t.Name())
+func (d *Digest) fetchTenant(ctx context.Context, t source.Tenant, sevs []source.Severity, dryRun bool) (tenantFind, int, error) {
+	f := tenantFind{tenant: t.Name(), source: t.Source()}
+	since, err := d.since(ctx, t, dryRun)
 	if err != nil {
 		return f, 0, err
-	}
-	since := d.Now().Add(-d.Lookback)
-	if ok {
-		since = cursor.Add(-d.Overlap)
 	}
 	list, err := t.Alerts(ctx, source.AlertQuery{Limit: d.MaxPerTenant, Severities: sevs, Status: source.StatusOpen, Since: since, Oldest: true})
 	if err != nil {
@@ -301,6 +305,38 @@ func (d *Digest) fetchTenant(ctx context.Context, t source.Tenant, sevs []source
 	return f, list.Calls, nil
 }
 
+// since is where a tenant's read starts: its cursor less the overlap of
+// its API, never below the floor of its last change of API; a tenant
+// whose API just changed starts at its cursor, since the other API's ids
+// differ and what was posted would be posted again.
+func (d *Digest) since(ctx context.Context, t source.Tenant, dryRun bool) (time.Time, error) {
+	cur, ok, err := d.Store.DigestCursor(ctx, t.Name())
+	if err != nil || !ok {
+		return d.Now().Add(-d.Lookback), err
+	}
+	overlap := d.Overlap
+	if o, ok := d.SourceOverlap[t.Source()]; ok {
+		overlap = o
+	}
+	since, floor := cur.Newest.Add(-overlap), cur.Floor
+	if cur.Source != t.Source() {
+		floor = cur.Newest
+		if !dryRun {
+			d.Logger.Info("digest: the tenant's API changed: reading from its cursor without the overlap, so alerts posted before are not posted again under their new ids",
+				"tenant", t.Name(), "from", cur.Source, "to", t.Source(), "cursor", cur.Newest)
+			if err := d.Store.MoveCursor(ctx, t.Name(), t.Source(), time.Time{}); err != nil {
+				return since, err
+			}
+		}
+	}
+	if !floor.IsZero() && !since.After(floor) {
+		// The floor is the newest alert read through the other API: its
+		// millisecond was read (MCAS's times have no finer grain).
+		since = floor.Add(time.Millisecond)
+	}
+	return since, nil
+}
+
 // recordRun notes which tenants this run could read, for the weekly
 // report; failing to note it does not fail the digest.
 func (d *Digest) recordRun(ctx context.Context, found []tenantFind, failures []formatting.TenantProblem) {
@@ -329,7 +365,7 @@ func (d *Digest) advance(ctx context.Context, found []tenantFind, dryRun bool) e
 		if f.failed || f.newest.IsZero() {
 			continue
 		}
-		if err := d.Store.AdvanceCursor(context.WithoutCancel(ctx), f.tenant, f.newest); err != nil {
+		if err := d.Store.MoveCursor(context.WithoutCancel(ctx), f.tenant, f.source, f.newest); err != nil {
 			return fmt.Errorf("advancing cursor of %s: %w", f.tenant, err)
 		}
 	}
@@ -465,6 +501,9 @@ func (d *Digest) defaults() {
 	}
 	if d.Overlap <= 0 {
 		d.Overlap = 2 * time.Hour
+	}
+	if d.SourceOverlap == nil {
+		d.SourceOverlap = DefaultOverlaps
 	}
 	if d.MaxPerTenant <= 0 {
 		d.MaxPerTenant = 500

@@ -255,6 +255,10 @@ var migrations = []string{
 		PRIMARY KEY (tenant, alert_id, generation)
 	);
 	CREATE INDEX IF NOT EXISTS close_history_closed_ms ON close_history (closed_ms)`,
+	// 10: the API each tenant's cursor was read through, and the floor set
+	// when it changed (issue #17); every cursor before was MCAS's.
+	`ALTER TABLE digest_cursors ADD COLUMN source TEXT NOT NULL DEFAULT 'mcas';
+	ALTER TABLE digest_cursors ADD COLUMN floor_ms BIGINT NOT NULL DEFAULT 0`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

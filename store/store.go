@@ -16,6 +16,15 @@ type Store interface {
 	Cursor(ctx context.Context, tenant string) (time.Time, bool, error)
 	// AdvanceCursor moves a tenant's cursor forward; it never moves back.
 	AdvanceCursor(ctx context.Context, tenant string, t time.Time) error
+	// DigestCursor reads a tenant's cursor with the API the digest read it
+	// through and the floor it never reads below (issue #17).
+	DigestCursor(ctx context.Context, tenant string) (DigestCursor, bool, error)
+	// MoveCursor records that the digest read tenant through source up to
+	// newest: the cursor moves forward only (a zero newest leaves it, and
+	// makes no cursor for a tenant without one). When source differs from
+	// the recorded one, the cursor as it stood becomes the floor: alert ids
+	// differ between APIs, so what was read before must not be read again.
+	MoveCursor(ctx context.Context, tenant, source string, newest time.Time) error
 
 	// Posted returns which of ids were already posted for a tenant.
 	Posted(ctx context.Context, tenant string, ids []string) (map[string]bool, error)
@@ -158,6 +167,17 @@ type Store interface {
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// DigestCursor is where the digest stands with one tenant.
+type DigestCursor struct {
+	Newest time.Time // the newest alert time seen
+	// Source is the API the tenant was read through ("mcas" for cursors
+	// made before the bot knew of sources).
+	Source string
+	// Floor, when set, is the cursor at the tenant's last change of source:
+	// the digest reads nothing older.
+	Floor time.Time
 }
 
 // Posting says an alert was posted in a Slack message.

@@ -36,8 +36,11 @@ func (d *JiraDone) CloseDone(ctx context.Context, tenant, key string, alertIDs [
 	note := DoneNote(key, now)
 	req := GroupRequest{Tenant: tenant, AlertIDs: alertIDs, By: JiraSync, Classification: d.Classification,
 		Comment: note, mcasComment: "Jira " + note}
-	if d.Classification != source.TruePositive {
-		req.Reason = source.ReasonOther // reasonId 4: the comment says why
+	if t, ok := d.Service.Tenants[tenant]; ok && len(t.Reasons(d.Classification)) > 0 {
+		// The tenant's API wants a reason for this classification (MCAS
+		// for benign and false positive, Defender XDR for all three):
+		// "other", and the comment says why.
+		req.Reason = source.ReasonOther
 	}
 	res, err := d.Service.CloseGroup(ctx, req)
 	// One audit line per alert, as for a close from Slack.

@@ -235,8 +235,9 @@ func (m Mapping) description(a source.Alert, title, desc, user string, ips []str
 	row("Country", formatting.Clean(a.Country()))
 	row("Apps", formatting.Clean(strings.Join(a.Services(), ", ")))
 	row("Alert ID", a.ID)
+	graphRows(&b, a, row)
 	if u := formatting.SafeURL(a.URL); u != "" {
-		fmt.Fprintf(&b, "||Portal|%s|\n", jira.Link("Open in Defender for Cloud Apps", u))
+		fmt.Fprintf(&b, "||Portal|%s|\n", jira.Link(portalText(a), u))
 	}
 	groupNotes(&b, d) // issue #9
 	if desc != "" {

@@ -221,6 +221,9 @@ func Card(in CardInput) *slack.WebhookMessage {
 		closed = ClosedFromAlert(a)
 	}
 	status := statusText(a, closed, true)
+	if in.Closed == nil && a.Graph != nil {
+		status = graphState(a, true)
+	}
 	if closed == nil && in.Reopened != nil {
 		status += "\n" + ReopenedText(*in.Reopened)
 	}
@@ -288,15 +291,21 @@ func cardFields(in CardInput) []*slack.TextBlockObject {
 	if p := a.Policy(); p != "" {
 		pairs = append(pairs, [2]string{"Policy", CutEscaped(Clean(p), 200)})
 	}
+	if p := ProductName(a); p != "" {
+		pairs = append(pairs, [2]string{"Product", Escape(p)})
+	}
 	if a.ThreatScore > 0 {
 		pairs = append(pairs, [2]string{"Threat score", fmt.Sprint(a.ThreatScore)})
 	}
 	pairs = append(pairs, [2]string{"Alert ID", "`" + Escape(a.ID) + "`"})
+	if l := incidentLink(a, true); l != "" {
+		pairs = append(pairs, [2]string{"Incident", l})
+	}
 	if in.Issue != nil {
 		pairs = append(pairs, [2]string{"Jira", filedText(*in.Issue)})
 	}
 	if u := SafeURL(a.URL); u != "" {
-		pairs = append(pairs, [2]string{"Portal", "<" + u + "|Open in Defender for Cloud Apps>"})
+		pairs = append(pairs, [2]string{"Portal", "<" + u + "|" + portalText(a) + ">"})
 	}
 	out := make([]*slack.TextBlockObject, 0, len(pairs))
 	for _, p := range pairs {
@@ -612,8 +621,12 @@ func plainCard(b *strings.Builder, in CardInput) {
 	if closed == nil {
 		closed = ClosedFromAlert(a)
 	}
+	status := statusText(a, closed, false)
+	if in.Closed == nil && a.Graph != nil {
+		status = graphState(a, false)
+	}
 	fmt.Fprintf(b, "%s · %s\n", SeverityLabel(a.Severity), title)
-	fmt.Fprintf(b, "Status:      %s\n", statusText(a, closed, false))
+	fmt.Fprintf(b, "Status:      %s\n", status)
 	if closed == nil && in.Reopened != nil {
 		fmt.Fprintf(b, "             %s\n", reopenedWords(*in.Reopened, false))
 	}
@@ -622,7 +635,13 @@ func plainCard(b *strings.Builder, in CardInput) {
 	if p := a.Policy(); p != "" {
 		fmt.Fprintf(b, "Policy:      %s\n", Clean(p))
 	}
+	if p := ProductName(a); p != "" {
+		fmt.Fprintf(b, "Product:     %s\n", p)
+	}
 	fmt.Fprintf(b, "Alert ID:    %s\n", a.ID)
+	if l := incidentLink(a, false); l != "" {
+		fmt.Fprintf(b, "Incident:    %s\n", l)
+	}
 	if in.Issue != nil {
 		fmt.Fprintf(b, "Jira:        %s %s\n", Clean(in.Issue.Key), SafeURL(in.Issue.URL))
 	}

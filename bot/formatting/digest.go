@@ -452,7 +452,7 @@ func card(in DigestView, a source.Alert) string {
 	}
 	lines := []string{
 		fmt.Sprintf("%s *%s*", SeverityLabel(a.Severity), title),
-		fmt.Sprintf("*%s* · %s UTC", CutEscaped(Clean(a.Tenant), 40), utc(a.Time)),
+		fmt.Sprintf("*%s* · %s UTC", CutEscaped(Clean(a.Tenant), 40), utc(a.Time)) + digestState(a),
 	}
 	var facts []string
 	if u := a.User(); u != "" {

@@ -108,6 +108,9 @@ func groupCard(v DigestView, g DigestGroup, as []source.Alert) string {
 			first.UTC().Format(layout), last.UTC().Format(layout)),
 	}
 	second := fmt.Sprintf("*%s* · %s", CutEscaped(Clean(g.Tenant), 40), last.UTC().Format("2006-01-02"))
+	if p := ProductName(as[0]); p != "" {
+		second += " · " + Escape(p)
+	}
 	if p := Clean(g.Policy); p != "" && p != Clean(as[0].Title) {
 		second += " · policy: " + CutEscaped(p, 100)
 	}

@@ -144,9 +144,13 @@ func CloseModal(t CloseTarget, kind source.Classification) slack.ModalViewReques
 	comment := slack.NewPlainTextInputBlockElement(plain("What did you find? Required when the reason is other."), ActionComment)
 	comment.Multiline = true
 	comment.MaxLength = MaxCloseComment
-	hint := "Sent to Defender for Cloud Apps and to the alert's Jira issue."
+	where := "Defender for Cloud Apps"
+	if t.Source == source.Graph {
+		where = "Microsoft Defender XDR"
+	}
+	hint := "Sent to " + where + " and to the alert's Jira issue."
 	if t.Group > 0 {
-		hint = "Sent to Defender for Cloud Apps with each alert, and once to the group's Jira issue."
+		hint = "Sent to " + where + " with each alert, and once to the group's Jira issue."
 	}
 	c := slack.NewInputBlock(BlockComment, plain("Comment"), plain(hint), comment)
 	c.Optional = true

@@ -209,7 +209,7 @@ var alertColumns = []column[source.Alert]{
 	{title: "Time (UTC)", width: 16, text: func(a source.Alert) string { return utc(a.Time) }},
 	{title: "Tenant", width: 30, text: func(a source.Alert) string { return a.Tenant }},
 	{title: "Severity", width: 12, text: func(a source.Alert) string { return SeverityLabel(a.Severity) }},
-	{title: "Title", width: 80, text: func(a source.Alert) string { return a.Title }},
+	{title: "Title", width: 80, text: titleWithProduct},
 	{title: "User", width: 50, text: func(a source.Alert) string { return a.User() }},
 	{title: "IP", width: 39, text: func(a source.Alert) string { return strings.Join(a.IPs(), ", ") }},
 	{title: "Country", width: 8, text: func(a source.Alert) string { return a.Country() }},

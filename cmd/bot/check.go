@@ -55,6 +55,7 @@ func checkCmd(ctx context.Context, stdout, stderr io.Writer, environ []string) i
 	defer cancel()
 	checkSlack(ctx, cfg, a, add)
 	checkTenants(ctx, a, tenants, add)
+	checkGraphTenants(ctx, a, tenants, add)
 	checkAbuse(ctx, a, add)
 	checkStore(ctx, cfg, add)
 	checkJira(ctx, cfg, add)

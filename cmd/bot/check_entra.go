@@ -15,8 +15,8 @@ import (
 // checkTenants names how each tenant signs in, gets its token, reads one
 // alert, and warns for each tenant still on a legacy token.
 func checkTenants(ctx context.Context, a *app, tenants []Tenant, add adder) {
-	for i, c := range a.mcas {
-		t := tenants[i]
+	for _, c := range a.mcas {
+		t := tenantNamed(tenants, c.Name())
 		can := "token valid, can read alerts"
 		var tok string
 		if cred := a.entra[t.Name]; cred != nil {

@@ -44,6 +44,9 @@ type tenantEnv struct {
 	URL       string `env:"URL"`
 	Token     Secret `env:"TOKEN"`
 	TokenFile string `env:"TOKEN_FILE"`
+	// Source and ServiceSources: config_graph.go.
+	Source         string `env:"SOURCE"`
+	ServiceSources string `env:"SERVICE_SOURCES"`
 }
 
 // Config is every setting, read from the environment.
@@ -58,6 +61,7 @@ type Config struct {
 
 	Tenant        tenantEnv     `envPrefix:"MCAS_"`
 	Entra         entraEnv      // AZURE_*, GRAPH_URL: config_entra.go
+	Graph         graphEnv      // tenants read through Microsoft Graph: config_graph.go
 	Tenants       []tenantEnv   `envPrefix:"MCAS_TENANT"`
 	MCASTimeout   time.Duration `env:"MCAS_TIMEOUT" envDefault:"20s"`
 	MCASRate      int           `env:"MCAS_REQUESTS_PER_MINUTE" envDefault:"25"`
@@ -124,11 +128,16 @@ func (c *Config) DigestEnabled() bool { return c.DigestChannel != "" }
 // JiraEnabled reports whether Jira is configured.
 func (c *Config) JiraEnabled() bool { return c.JiraURL != "" }
 
-// Tenant is one resolved MCAS tenant.
+// Tenant is one resolved tenant.
 type Tenant struct {
 	Name, URL string
 	Token     Secret
 	Entra     *entra.Settings // nil: the legacy Token
+	// Source is the API its alerts are read through (source.MCAS or
+	// source.Graph); ServiceSources the Defender products a Graph tenant
+	// reads (nil: Defender for Cloud Apps).
+	Source         string
+	ServiceSources []string
 }
 
 // Problem is one thing wrong with the configuration.
@@ -299,6 +308,7 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	validateBusy(&cfg, fatal, warn)
 	validateEntra(&cfg, tenants, fatal, warn)
 	validateReport(&cfg, vars, fatal, warn)
+	validateGraph(&cfg, tenants, fatal, warn)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Fatal && !ps[j].Fatal })
 	return &cfg, tenants, ps
 }
@@ -398,7 +408,7 @@ var (
 	slackID      = regexp.MustCompile(`^[CGDUW][A-Z0-9]{2,}$`)
 	tenantName   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{0,39}$`)
 	tenantVarRE  = regexp.MustCompile(`^MCAS_TENANT_(\d+)_(.+)$`)
-	tenantFields = append([]string{"NAME", "URL", "TOKEN", "TOKEN_FILE"}, entraTenantFields...)
+	tenantFields = append([]string{"NAME", "URL", "TOKEN", "TOKEN_FILE", "SOURCE", "SERVICE_SOURCES"}, entraTenantFields...)
 )
 
 func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string, ...any), secret func(string, *Secret, string)) []Tenant {
@@ -412,10 +422,10 @@ func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string
 		if i >= len(cfg.Tenants) {
 			fatal("%s is set but MCAS_TENANT_%d_* is not: number tenants from 0 without gaps", k, len(cfg.Tenants))
 		} else if !slices.Contains(tenantFields, m[2]) {
-			warn("%s is not a known setting (expected _NAME, _URL, _TOKEN, _TOKEN_FILE or _AZURE_…)", k)
+			warn("%s is not a known setting (expected _NAME, _URL, _TOKEN, _TOKEN_FILE, _SOURCE, _SERVICE_SOURCES or _AZURE_…)", k)
 		}
 	}
-	single := cfg.Tenant.URL != "" || cfg.Tenant.Token != "" || cfg.Tenant.TokenFile != ""
+	single := cfg.Tenant.URL != "" || cfg.Tenant.Token != "" || cfg.Tenant.TokenFile != "" || cfg.Tenant.Source != ""
 	if single && len(cfg.Tenants) > 0 {
 		fatal("both MCAS_URL/MCAS_TOKEN and MCAS_TENANT_<i>_* are set; use one form")
 		return nil
@@ -431,6 +441,14 @@ func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string
 	for i, t := range raw {
 		p := prefix(i)
 		secret(p+"TOKEN", &t.Token, t.TokenFile)
+		if src, ok := tenantSource(t, p, fatal, warn); !ok {
+			continue
+		} else if src == source.Graph {
+			if g, ok := graphTenant(cfg, vars, t, p, single, seen, fatal, warn, secret); ok {
+				out = append(out, g)
+			}
+			continue
+		}
 		u, err := url.Parse(strings.TrimRight(t.URL, "/"))
 		switch {
 		case t.URL == "":
@@ -456,7 +474,7 @@ func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string
 		}
 		seen[strings.ToLower(name)] = true
 		ent := tenantEntra(cfg, vars, p, name, single, t.Token != "" || t.TokenFile != "", fatal, warn, secret)
-		out = append(out, Tenant{Name: name, URL: u.String(), Token: t.Token, Entra: ent})
+		out = append(out, Tenant{Name: name, URL: u.String(), Token: t.Token, Entra: ent, Source: source.MCAS})
 	}
 	return out
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
+	"github.com/soc/mcasbot/integrations/defender"
 	"github.com/soc/mcasbot/integrations/entra"
 	"github.com/soc/mcasbot/integrations/graph"
 	"github.com/soc/mcasbot/integrations/jira"
@@ -41,6 +42,8 @@ type app struct {
 	closers []func()
 	entra   map[string]*entra.Credential // by tenant, for those on Entra ID
 	graph   []*graph.Client
+	// defender are the tenants read through Microsoft Graph (wire_graph.go).
+	defender []*defender.Client
 }
 
 func (a *app) Close() {
@@ -66,6 +69,15 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 		if err != nil {
 			a.Close()
 			return nil, err
+		}
+		if t.Source == source.Graph {
+			c, err := a.graphTenant(t)
+			if err != nil {
+				a.Close()
+				return nil, err
+			}
+			a.runner.Tenants = append(a.runner.Tenants, c)
+			continue
 		}
 		mc := mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Auth: auth, Timeout: cfg.MCASTimeout,
 			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}
@@ -108,7 +120,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 		}
 		a.jira = jc
 		readers := map[string]source.Tenant{}
-		for _, c := range a.mcas {
+		for _, c := range a.runner.Tenants {
 			readers[c.Name()] = c
 		}
 		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: readers, Logger: logger}
@@ -129,16 +141,14 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 func (a *app) digest(api *slack.Client) *schedule.Digest {
 	d := &schedule.Digest{
 		Config: schedule.Config{Channel: a.cfg.DigestChannel, MinSeverity: a.cfg.minSeverity, Lookback: a.cfg.DigestLookback,
-			Overlap: a.cfg.DigestOverlap, MaxPerTenant: a.cfg.DigestMaxAlerts, QuietText: a.cfg.DigestQuiet, NoJira: a.filing == nil,
+			Overlap: a.cfg.DigestOverlap, SourceOverlap: a.cfg.sourceOverlaps(), MaxPerTenant: a.cfg.DigestMaxAlerts, QuietText: a.cfg.DigestQuiet, NoJira: a.filing == nil,
 			GroupMin: a.cfg.Correlation.groupMin, Window: a.cfg.Correlation.window},
 		Store: a.store, Logger: a.logger, Owner: schedule.DefaultOwner(),
 	}
 	if api != nil {
 		d.Slack = api
 	}
-	for _, c := range a.mcas {
-		d.Tenants = append(d.Tenants, c)
-	}
+	d.Tenants = append(d.Tenants, a.runner.Tenants...)
 	if a.abuse != nil {
 		d.Reputation = a.abuse
 	}
@@ -188,6 +198,7 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 		}
 	}
 	a.instrumentEntra(m)
+	a.instrumentGraph(m)
 	b.OnAck = func(kind string, d time.Duration) { m.AckLatency.WithLabelValues(kind).Observe(d.Seconds()) }
 	b.OnCommand = func(name, outcome string, d time.Duration) {
 		m.Commands.WithLabelValues(name, outcome).Inc()

@@ -26,7 +26,7 @@ func (a *app) enableTriage(b *bot.Bot, m *ops.Metrics) {
 // closer is the one-close-per-alert service, for Close… and the Jira sync.
 func (a *app) closer() *closing.Service {
 	tenants := map[string]source.Tenant{}
-	for _, c := range a.mcas {
+	for _, c := range a.runner.Tenants {
 		tenants[c.Name()] = c
 	}
 	svc := &closing.Service{Store: a.store, Tenants: tenants, Logger: a.logger}

@@ -61,6 +61,8 @@ func Run(t *testing.T, open Opener) {
 		// issue #16
 		"ReportSends":           testReportSends,
 		"ReportClaimConcurrent": testReportClaimConcurrent,
+		// issue #17
+		"CursorSources": testCursorSources,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })
