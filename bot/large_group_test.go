@@ -79,7 +79,7 @@ func TestALargeGroupCloseWhoseSecondRequestFails(t *testing.T) {
 	told := w.slowReply(t, "100 of the group's 250 alerts in contoso, with 2 calls to MCAS.")
 	ids := sortedIDs(repeats)
 	for _, want := range []string{
-		":warning: Could not close 150 of them: 100: the tenant's MCAS credentials can read alerts but not close them",
+		":warning: Could not close 150 of them: 100: the tenant's credentials can read alerts but not close them",
 		fmt.Sprintf("(`%s`, `%s`, `%s`, and 97 more); 50: not sent, as request 2 of 3 failed (`%s`, ", ids[100], ids[101], ids[102], ids[200]),
 		"Close… stays for them",
 	} {

@@ -226,21 +226,35 @@ func ambiguous(err error) bool {
 	return k == httpx.KindTimeout || k == httpx.KindUnavailable || k == httpx.KindBadResponse
 }
 
-// describeCloseError says what a failed close means for the analyst.
+// describeCloseError says what a failed close means for the analyst. The
+// tenant's client says which permission a 403 lacks.
 func describeCloseError(err error) error {
 	var e *httpx.Error
 	if !errors.As(err, &e) {
-		return fmt.Errorf("MCAS did not close the alert: %w", err)
+		return fmt.Errorf("the alert was not closed: %w", err)
 	}
+	api := apiName(e.Service)
 	switch e.Kind {
 	case httpx.KindForbidden:
-		return fmt.Errorf("the tenant's MCAS credentials can read alerts but not close them (HTTP 403: %s): the API token's user, or the Entra ID application, needs the Investigation.manage permission", orDash(e.Detail))
+		return fmt.Errorf("the tenant's credentials can read alerts but not close them (HTTP 403: %s)", orDash(e.Detail))
 	case httpx.KindAuth:
-		return fmt.Errorf("MCAS refused the tenant's credentials (HTTP 401): %s", orDash(e.Detail))
+		return fmt.Errorf("%s refused the tenant's credentials (HTTP 401): %s", api, orDash(e.Detail))
 	case httpx.KindBadRequest:
-		return fmt.Errorf("MCAS rejected the close: %s", orDash(e.Detail))
+		return fmt.Errorf("%s rejected the close: %s", api, orDash(e.Detail))
 	}
-	return fmt.Errorf("MCAS did not close the alert: %s", httpx.Describe(e))
+	return fmt.Errorf("%s did not close the alert: %s", api, httpx.Describe(e))
+}
+
+// apiName names the API of a client's service ("mcas contoso", "graph
+// fabrikam") the way analysts know it.
+func apiName(service string) string {
+	switch kind, _, _ := strings.Cut(service, " "); kind {
+	case "mcas":
+		return "MCAS"
+	case "graph":
+		return "Microsoft Graph"
+	}
+	return "the tenant's API"
 }
 
 func orDash(s string) string {

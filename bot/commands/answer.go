@@ -159,7 +159,7 @@ func (r *Runner) failure(ctx context.Context, t source.Tenant, op string, err er
 	// started by another command): the same verdict either way.
 	_, shared := errors.AsType[*outOfTime](err)
 	if e, ok := errors.AsType[*httpx.Error](err); shared || ctx.Err() != nil && (!ok || e.Kind == httpx.KindTimeout && e.Status == 0) {
-		return &httpx.Error{Service: "mcas " + t.Name(), Op: op, Kind: httpx.KindTimeout,
+		return &httpx.Error{Service: t.Source() + " " + t.Name(), Op: op, Kind: httpx.KindTimeout,
 			Detail: fmt.Sprintf("no answer within %s", r.timeout()), Err: err}
 	}
 	return err

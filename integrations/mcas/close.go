@@ -3,9 +3,12 @@ package mcas
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
+	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/source"
 )
 
@@ -69,6 +72,13 @@ func (c *Client) Close(ctx context.Context, req source.CloseRequest) (source.Clo
 		return source.CloseResult{}, err
 	}
 	resp, err := c.caller.Do(ctx, op, c.request(http.MethodPost, "/api/v1/alerts/close_"+string(kind)+"/", raw))
+	var e *httpx.Error
+	if errors.As(err, &e) && e.Kind == httpx.KindForbidden {
+		// MCAS's own words do not say what is missing.
+		c := *e
+		c.Detail = strings.TrimSpace(c.Detail + " (the API token's user, or the Entra ID application, needs the Investigation.manage permission)")
+		return source.CloseResult{}, &c
+	}
 	if err != nil {
 		return source.CloseResult{}, err
 	}
