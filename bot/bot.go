@@ -305,7 +305,7 @@ func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 		b.count(name, "ok", 0)
 		return
 	}
-	tenants := len(b.runner.Tenants)
+	tenants := b.runner.Tenants.Len()
 	if t := tenantOf(parsed); t != "" {
 		tenants = 1
 		log = log.With("tenant", t)

@@ -19,6 +19,7 @@ import (
 	"github.com/soc/mcasbot/integrations/abuseipdb/abusefake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/tenants"
 )
 
 const (
@@ -82,11 +83,11 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 	}
 	h := &harness{slack: fake, logs: &syncBuffer{}, done: make(chan error, 1)}
 	logger := slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	runner := &commands.Runner{Timeout: 5 * time.Second}
+	runner := &commands.Runner{Tenants: tenants.Static(), Timeout: 5 * time.Second}
 	h.runner = runner
 	for i, n := range names {
 		if g, ok := strings.CutPrefix(n, "graph:"); ok {
-			runner.Tenants = append(runner.Tenants, h.graphTenant(t, g, uint64(i+1), logger))
+			runner.Tenants.Put(h.graphTenant(t, g, uint64(i+1), logger))
 			continue
 		}
 		srv := mcasfake.New(mcasToken)
@@ -100,7 +101,7 @@ func startWith(t testing.TB, cfg bot.Config, fake *slackfake.Server, setup func(
 		}
 		h.tenants = append(h.tenants, srv)
 		h.clients = append(h.clients, c)
-		runner.Tenants = append(runner.Tenants, c)
+		runner.Tenants.Put(c)
 	}
 	h.logger = logger
 	h.abuse = abusefake.New(abuseToken, 1000)

@@ -8,6 +8,7 @@ import (
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/source"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // BenchmarkBurst is the incident burst of issue #10 in real time and with
@@ -23,13 +24,13 @@ func BenchmarkBurst(b *testing.B) {
 	for b.Loop() {
 		h := startWith(b, bot.Config{}, nil, func(h *harness) {
 			h.runner.Timeout, h.runner.CacheTTL = 25*time.Second, time.Minute
-			h.runner.Tenants = nil
+			h.runner.Tenants = tenants.Static()
 			for i, f := range h.tenants {
 				c, err := mcas.New(mcas.Config{Name: h.clients[i].Name(), URL: f.URL, Token: mcasToken}, f.Client(), h.logger)
 				if err != nil {
 					b.Fatal(err)
 				}
-				h.runner.Tenants = append(h.runner.Tenants, source.Tenant(c))
+				h.runner.Tenants.Put(source.Tenant(c))
 			}
 		})
 		for _, f := range h.tenants {

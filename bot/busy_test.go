@@ -18,9 +18,9 @@ import (
 	"github.com/soc/mcasbot/integrations/abuseipdb/abusefake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
-	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 	"github.com/soc/mcasbot/store/storetest"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // A busy SOC (issue #10): identical questions share one answer, an answer
@@ -243,7 +243,7 @@ func TestTwoReplicasShareOneTenantBudget(t *testing.T) {
 				t.Fatal(err)
 			}
 			rep, _ := abuseipdb.New(abuseipdb.Config{APIKey: abuseToken, URL: abuse.URL, Shared: st}, abuse.Client(), h.logger)
-			h.runner.Tenants, h.runner.Reputation = []source.Tenant{c}, rep
+			h.runner.Tenants, h.runner.Reputation = tenants.Static(c), rep
 		}, "contoso")
 	}
 	a := replica(nil)
@@ -300,7 +300,7 @@ func TestQueuedLookupSaysSoThenAnswers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h.runner.Tenants, h.runner.QueueNotice = []source.Tenant{c}, 100*time.Millisecond
+		h.runner.Tenants, h.runner.QueueNotice = tenants.Static(c), 100*time.Millisecond
 	}, "contoso")
 	first, _ := h.command(t, "alerts")
 	if _, err := h.slack.Responses(first, 1, 5*time.Second); err != nil {

@@ -85,7 +85,7 @@ func startEntraWith(t *testing.T, timeout time.Duration, secrets map[string]stri
 				t.Fatal(err)
 			}
 			h.clients[i] = ec
-			h.runner.Tenants[i] = ec
+			h.runner.Tenants.Put(ec)
 		}
 		if extra != nil {
 			extra(w)
@@ -230,20 +230,14 @@ func TestGroupRuleThroughCreateJira(t *testing.T) {
 		}
 		t.Cleanup(func() { _ = st.Close() })
 		jc, _ := jira.New(jira.Config{URL: js.URL, User: "soc@example.com", APIToken: "jira-SECRET-666"}, js.Client(), w.logger)
-		readers := map[string]source.Tenant{}
-		for _, c := range w.clients {
-			readers[c.Name()] = c
-		}
 		prios, _ := filing.ParsePriorities("")
 		rules, _ := filing.ParseRules("title~Leaked credentials&group=Staff=Highest")
 		svc := &filing.Service{Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules},
-			Store: st, Jira: jc, Tenants: readers, Logger: w.logger, Groups: graph.Directory{Clients: map[string]*graph.Client{"contoso": gc}}}
+			Store: st, Jira: jc, Tenants: w.runner.Tenants, Logger: w.logger, Groups: graph.Directory{Clients: map[string]*graph.Client{"contoso": gc}}}
 		w.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{analyst}, Channels: []string{digestChannel}})
 		digest = &schedule.Digest{Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityLow, PostInterval: time.Millisecond},
 			Store: st, Slack: w.bot.API(), Logger: w.logger}
-		for _, c := range w.clients {
-			digest.Tenants = append(digest.Tenants, c)
-		}
+		digest.Tenants = w.runner.Tenants
 	})
 	if _, err := digest.Run(context.Background(), false); err != nil {
 		t.Fatal(err)
@@ -330,9 +324,7 @@ func TestDigestNamesATenantWithoutToken(t *testing.T) {
 		t.Cleanup(func() { _ = st.Close() })
 		digest = &schedule.Digest{Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityHigh, PostInterval: time.Millisecond, NoJira: true},
 			Store: st, Slack: w.bot.API(), Logger: w.logger}
-		for _, c := range w.clients {
-			digest.Tenants = append(digest.Tenants, c)
-		}
+		digest.Tenants = w.runner.Tenants
 	})
 	rep, err := digest.Run(context.Background(), false)
 	if err != nil || rep.Posted == 0 || len(rep.Failures) != 1 || rep.Failures[0].Tenant != "contoso" ||

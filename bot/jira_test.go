@@ -57,15 +57,11 @@ func startWorkflowOf(t testing.TB, names []string, dbPath string, jiraSrv *jiraf
 		t.Cleanup(func() { _ = st.Close() })
 		w.store = st
 		jc, _ := jira.New(jira.Config{URL: jiraSrv.URL, User: "soc@example.com", APIToken: "jira-SECRET-666"}, jiraSrv.Client(), h.logger)
-		tenants := map[string]source.Tenant{}
-		for _, c := range h.runner.Tenants {
-			tenants[c.Name()] = c
-		}
 		prios, _ := filing.ParsePriorities("")
 		svc := &filing.Service{
 			Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios,
 				Fields: filing.Fields{AlertURL: "customfield_10050", AffectedUser: "customfield_10051", ReportedIPs: "customfield_10052"}},
-			Store: st, Jira: jc, Tenants: tenants, Reputation: h.rep, Logger: h.logger,
+			Store: st, Jira: jc, Tenants: h.runner.Tenants, Reputation: h.rep, Logger: h.logger,
 		}
 		w.filing = svc
 		redraw := &messages.Redrawer{Store: st, Slack: h.bot.API(), Logger: h.logger}
@@ -75,7 +71,7 @@ func startWorkflowOf(t testing.TB, names []string, dbPath string, jiraSrv *jiraf
 			Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityHigh, PostInterval: time.Millisecond},
 			Store:  st, Slack: h.bot.API(), Reputation: h.rep, Logger: h.logger,
 		}
-		w.digest.Tenants = append(w.digest.Tenants, h.runner.Tenants...)
+		w.digest.Tenants = h.runner.Tenants
 		for _, hook := range hooks {
 			hook(w, h)
 		}

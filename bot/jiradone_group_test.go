@@ -109,7 +109,15 @@ func TestDoneGroupLeavesOutAlertsClosedFromSlack(t *testing.T) {
 		}
 	}
 	w.waitUpdate(t, parent, "2 of 8 closed as true positive by \\u003c@"+dave+"\\u003e")
-	comments := len(w.jira.Comments(key))
+	// Each close from Slack comments on the group's issue; the message can
+	// be redrawn before the second comment lands.
+	comments := 0
+	for deadline := time.Now().Add(10 * time.Second); comments < 2 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		comments = len(w.jira.Comments(key))
+	}
+	if comments != 2 {
+		t.Fatalf("%d comments for the two closes from Slack", comments)
+	}
 
 	must(t, w.jira.Move(key, "Done", "Fixed"))
 	if rep := w.run(t); rep.Closed != 6 || rep.CloseFailed != 0 || rep.Redrawn != 1 {

@@ -19,11 +19,7 @@ import (
 
 // closeOnDone turns JIRA_DONE_CLOSES_ALERT on for the world's sync.
 func (w *syncWorld) closeOnDone(kind source.Classification) {
-	tenants := map[string]source.Tenant{}
-	for _, c := range w.clients {
-		tenants[c.Name()] = c
-	}
-	svc := &closing.Service{Store: w.store, Tenants: tenants, Logger: w.logger, Wait: 5 * time.Second}
+	svc := &closing.Service{Store: w.store, Tenants: w.runner.Tenants, Logger: w.logger, Wait: 5 * time.Second}
 	w.sync.Closer = &closing.JiraDone{Service: svc, Classification: kind, Logger: w.logger}
 }
 

@@ -415,7 +415,7 @@ func (b *Bot) redrawFiledCard(ctx context.Context, log *slog.Logger, cb slack.In
 // sourceOf names the API a tenant is read through, for the reasons its
 // Close… form offers ("" for a tenant not configured here).
 func (b *Bot) sourceOf(tenant string) string {
-	for _, t := range b.runner.Tenants {
+	for _, t := range b.runner.Tenants.Tenants() {
 		if t.Name() == tenant {
 			return t.Source()
 		}

@@ -24,14 +24,10 @@ const dave = "U0DAVE"
 // enableTriage turns on Close… for the workflow bots: lead and dave may
 // close; the bot's cards show the store's records.
 func enableTriage(h *harness, st store.Store, jc *jira.Client, redraw *messages.Redrawer) {
-	tenants := map[string]source.Tenant{}
-	for _, c := range h.runner.Tenants {
-		tenants[c.Name()] = c
-	}
 	h.runner.Records = st
 	h.bot.EnableTriage(bot.Triage{
 		// Alerts here are reopened at once after their close.
-		Closer:      &closing.Service{Store: st, Tenants: tenants, Jira: jc, Logger: h.logger, Wait: 5 * time.Second, ReopenAfter: time.Nanosecond},
+		Closer:      &closing.Service{Store: st, Tenants: h.runner.Tenants, Jira: jc, Logger: h.logger, Wait: 5 * time.Second, ReopenAfter: time.Nanosecond},
 		Store:       st,
 		ActionUsers: []string{lead, dave},
 		Channels:    []string{digestChannel},

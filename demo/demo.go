@@ -23,6 +23,7 @@ import (
 	"github.com/soc/mcasbot/integrations/defender/defenderfake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // sandbox is two sample tenants and AbuseIPDB, served in-process on
@@ -37,7 +38,7 @@ type sandbox struct {
 }
 
 func newSandbox(clk *clock, logger *slog.Logger) (*sandbox, error) {
-	sb := &sandbox{runner: &commands.Runner{Timeout: demoTimeout, CacheTTL: time.Minute, Cooldown: demoCooldown, Now: clk.Now}, entra: newDemoEntra(clk), clock: clk,
+	sb := &sandbox{runner: &commands.Runner{Tenants: tenants.Static(), Timeout: demoTimeout, CacheTTL: time.Minute, Cooldown: demoCooldown, Now: clk.Now}, entra: newDemoEntra(clk), clock: clk,
 		mcas: map[string]*mcasfake.Server{}}
 	now := clk.Now()
 	for i, name := range []string{"contoso", "fabrikam"} {
@@ -47,7 +48,7 @@ func newSandbox(clk *clock, logger *slog.Logger) (*sandbox, error) {
 				sb.Close()
 				return nil, err
 			}
-			sb.runner.Tenants = append(sb.runner.Tenants, c)
+			sb.runner.Tenants.Put(c)
 			continue
 		}
 		token := "demo-token-" + name
@@ -63,7 +64,7 @@ func newSandbox(clk *clock, logger *slog.Logger) (*sandbox, error) {
 			sb.Close()
 			return nil, err
 		}
-		sb.runner.Tenants = append(sb.runner.Tenants, c)
+		sb.runner.Tenants.Put(c)
 	}
 	sb.abuse = abusefake.New("demo-abuse-key", 1000)
 	sb.abuse.Now = clk.Now
@@ -174,7 +175,7 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 		}
 		word, arg, _ := strings.Cut(line, " ")
 		if word == "auth" {
-			sb.entra.show(ctx, stdout, sb.runner.Tenants)
+			sb.entra.show(ctx, stdout, sb.runner.Tenants.Tenants())
 			continue
 		}
 		if word == "slow" {

@@ -23,12 +23,8 @@ import (
 // enableTriage turns on Details and Close… in the sandbox bot.
 func (w *workflow) enableTriage(b *bot.Bot, sb *sandbox, jc *jira.Client, redraw *messages.Redrawer, logger *slog.Logger) {
 	sb.runner.Records = w.store
-	tenants := map[string]source.Tenant{}
-	for _, t := range sb.runner.Tenants {
-		tenants[t.Name()] = t
-	}
 	// The sandbox's `reopen` follows a close by seconds: take it at once.
-	w.closer = &closing.Service{Store: w.store, Tenants: tenants, Jira: jc, Logger: logger, Now: w.clock.Now, ReopenAfter: time.Nanosecond}
+	w.closer = &closing.Service{Store: w.store, Tenants: sb.runner.Tenants, Jira: jc, Logger: logger, Now: w.clock.Now, ReopenAfter: time.Nanosecond}
 	b.EnableTriage(bot.Triage{Closer: w.closer,
 		Store: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}, Messages: redraw})
 }
@@ -239,7 +235,8 @@ func (w *workflow) closeEntry(out io.Writer, arg string, ask func(q, def string)
 			_, _ = w.slack.WaitViews(1, 5*time.Second, func(c slackfake.ViewCall) bool { return c.Method == "views.update" && c.ViewID == viewID })
 		}
 	}
-	reasons := w.closer.Tenants[btn.tenant].Reasons(kind)
+	t, _ := w.closer.Tenants.Tenant(btn.tenant)
+	reasons := t.Reasons(kind)
 	var codes []string
 	for _, r := range reasons {
 		codes = append(codes, r.Code)

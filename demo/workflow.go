@@ -94,16 +94,12 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		w.Close()
 		return nil, err
 	}
-	readers := map[string]source.Tenant{}
-	for _, t := range sb.runner.Tenants {
-		readers[t.Name()] = t
-	}
 	prios, _ := filing.ParsePriorities("")
 	rules, _ := filing.ParseRules("title~Leaked credentials&group=Staff=Highest;title~Ransomware=Highest")
 	svc := &filing.Service{
 		Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules, Fields: filing.Fields{
 			AlertURL: "customfield_10050", AffectedUser: "customfield_10051", IP: "customfield_10052", ReportedIPs: "customfield_10053"}},
-		Store: w.store, Jira: jc, Tenants: readers, Reputation: sb.runner.Reputation, Logger: logger, Groups: sb.entra.groups,
+		Store: w.store, Jira: jc, Tenants: sb.runner.Tenants, Reputation: sb.runner.Reputation, Logger: logger, Groups: sb.entra.groups,
 		RepeatWindow: correlation.DefaultWindow, Now: sb.clock.Now,
 	}
 	// Commands now also say what other tenants' alerts share.
@@ -127,11 +123,9 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 		Config: schedule.Config{Channel: demoChannel, MinSeverity: source.SeverityMedium, Lookback: 24 * time.Hour, PostInterval: 5 * time.Millisecond,
 			GroupMin: grouping.DefaultMin},
 		Store: w.store, Slack: api, Reputation: sb.runner.Reputation, Logger: logger, Repeats: svc, Now: sb.clock.Now,
+		Tenants: sb.runner.Tenants,
 	}
-	for _, t := range sb.runner.Tenants {
-		w.digest.Tenants = append(w.digest.Tenants, t)
-		w.tenants = append(w.tenants, t)
-	}
+	w.tenants = sb.runner.Tenants.Tenants()
 	w.fakes, w.graph = sb.mcas, sb.entra.dir
 	return w, nil
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/soc/mcasbot/integrations/defender/defenderfake"
 	"github.com/soc/mcasbot/source"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // BenchmarkGraphDigest300: one Graph tenant with 300 new alerts, Graph
@@ -22,7 +23,7 @@ func BenchmarkGraphDigest300(b *testing.B) {
 		g.srv.SetLatency(100 * time.Millisecond)
 		w.slack.EnforceRateLimit(true)
 		d, _ := w.digest(b)
-		d.Tenants = append(d.Tenants[:0], g.cli)
+		d.Tenants = tenants.Static(g.cli)
 		d.MinSeverity = source.SeverityInformational
 		d.PostInterval = time.Second
 		b.StartTimer()

@@ -22,6 +22,7 @@ import (
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // Slack posts messages (*slack.Client).
@@ -68,7 +69,7 @@ type Config struct {
 type Digest struct {
 	Config
 	Store      store.Store
-	Tenants    []source.Tenant
+	Tenants    *tenants.Directory
 	Slack      Slack
 	Reputation Reputation
 	Logger     *slog.Logger
@@ -240,7 +241,8 @@ type tenantFind struct {
 }
 
 func (d *Digest) fetch(ctx context.Context, rep *Report, dryRun bool) []tenantFind {
-	out := make([]tenantFind, len(d.Tenants))
+	ts := d.Tenants.Tenants()
+	out := make([]tenantFind, len(ts))
 	var sevs []source.Severity
 	for _, s := range []source.Severity{source.SeverityInformational, source.SeverityLow, source.SeverityMedium, source.SeverityHigh} {
 		if s.Rank() >= d.MinSeverity.Rank() {
@@ -249,7 +251,7 @@ func (d *Digest) fetch(ctx context.Context, rep *Report, dryRun bool) []tenantFi
 	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
-	for i, t := range d.Tenants {
+	for i, t := range ts {
 		wg.Go(func() {
 			f, calls, err := d.fetchTenant(ctx, t, sevs, dryRun)
 			mu.Lock()

@@ -16,6 +16,7 @@ import (
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/schedule"
 	"github.com/soc/mcasbot/source"
+	"github.com/soc/mcasbot/tenants"
 )
 
 const (
@@ -67,7 +68,7 @@ func TestOneDigestOfMCASAndGraphTenants(t *testing.T) {
 	g.dir.AddAlerts(defenderfake.Generate("northwind", graphDir, 40, w.now.Add(-time.Minute), 20*time.Hour, 7)...)
 	g.srv.SetPageSize(9)
 	d, _ := w.digest(t)
-	d.Tenants = append(d.Tenants, g.cli)
+	d.Tenants.Put(g.cli)
 	rep, err := d.Run(context.Background(), false)
 	if err != nil {
 		t.Fatal(err)
@@ -109,7 +110,7 @@ func TestAGraphTenantRereadsALongerOverlap(t *testing.T) {
 	g := newGraphTenant(t, w, "northwind")
 	g.dir.AddAlerts(defenderfake.Generate("northwind", graphDir, 5, w.now.Add(-time.Minute), 2*time.Hour, 1)...)
 	d, _ := w.digest(t)
-	d.Tenants = append(d.Tenants[:0], g.cli)
+	d.Tenants = tenants.Static(g.cli)
 	if rep, err := d.Run(context.Background(), false); err != nil || rep.Posted == 0 {
 		t.Fatalf("%+v %v", rep, err)
 	}
@@ -170,7 +171,7 @@ func TestMovingATenantToGraphDoesNotRepostTheDigest(t *testing.T) {
 	g.dir.AddAlerts(fresh...)
 	var lb logs
 	d2, _ := w.digest(t)
-	d2.Tenants = append(d2.Tenants[:0], g.cli)
+	d2.Tenants = tenants.Static(g.cli)
 	d2.Logger = slog.New(slog.NewTextHandler(&lb, nil))
 	before := len(w.slack.Posts())
 	rep, err := d2.Run(context.Background(), false)

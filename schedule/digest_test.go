@@ -21,6 +21,7 @@ import (
 	"github.com/soc/mcasbot/schedule"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/tenants"
 )
 
 const channel = "C0DIGEST"
@@ -59,12 +60,12 @@ func (w *world) digest(t testing.TB) (*schedule.Digest, store.Store) {
 	d := &schedule.Digest{
 		Config: schedule.Config{Channel: channel, MinSeverity: source.SeverityLow, Lookback: 24 * time.Hour, Overlap: 2 * time.Hour, PostInterval: time.Millisecond},
 		Store:  st, Slack: slack.New("xoxb-test", slack.OptionAPIURL(w.slack.APIURL())),
-		Now: func() time.Time { return w.now },
+		Now: func() time.Time { return w.now }, Tenants: tenants.Static(),
 	}
 	for i, srv := range w.tenants {
 		name := []string{"contoso", "fabrikam"}[i]
 		c, _ := mcas.New(mcas.Config{Name: name, URL: srv.URL, Token: "tok-" + name, RequestsPerMinute: -1, Attempts: 1}, srv.Client(), nil)
-		d.Tenants = append(d.Tenants, c)
+		d.Tenants.Put(c)
 	}
 	rep, _ := abuseipdb.New(abuseipdb.Config{APIKey: "abuse-key", URL: w.abuse.URL}, w.abuse.Client(), nil)
 	d.Reputation = rep

@@ -92,3 +92,19 @@ func (d *Directory) Select(sel string) ([]source.Tenant, error) {
 	}
 	return out, nil
 }
+
+// Put serves t in place of the tenant of the same name, or after the
+// others when there is none (one tenant's settings changed).
+func (d *Directory) Put(t source.Tenant) {
+	s := d.now()
+	ts := slices.Clone(s.tenants)
+	if i := slices.IndexFunc(ts, func(x source.Tenant) bool { return x.Name() == t.Name() }); i >= 0 {
+		ts[i] = t
+	} else {
+		ts = append(ts, t)
+	}
+	d.Replace(ts, s.set.Groups, s.routes)
+}
+
+// Len is how many tenants are served.
+func (d *Directory) Len() int { return len(d.now().tenants) }

@@ -19,6 +19,7 @@ import (
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // Store is what closing needs from store.Store.
@@ -39,7 +40,7 @@ type Jira interface {
 // Service closes alerts.
 type Service struct {
 	Store   Store
-	Tenants map[string]source.Tenant
+	Tenants *tenants.Directory
 	Jira    Jira
 	Logger  *slog.Logger
 	Now     func() time.Time
@@ -108,7 +109,7 @@ const clockSkew = 2 * time.Minute
 // replicas try.
 func (s *Service) Close(ctx context.Context, req Request) (Result, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", req.Tenant, "alert", req.AlertID)
-	t, ok := s.Tenants[req.Tenant]
+	t, ok := s.Tenants.Tenant(req.Tenant)
 	if !ok {
 		return Result{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", req.Tenant)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/tenants"
 )
 
 var now = time.Now().UTC()
@@ -47,7 +48,7 @@ func newWorld(t *testing.T) *world {
 	t.Cleanup(func() { _ = st.Close() })
 	w.store = st
 	jc, _ := jira.New(jira.Config{URL: w.jira.URL, User: "soc@example.com", APIToken: "jira-SECRET"}, w.jira.Client(), nil)
-	w.svc = &closing.Service{Store: st, Tenants: map[string]source.Tenant{"contoso": c}, Jira: jc, Wait: 5 * time.Second}
+	w.svc = &closing.Service{Store: st, Tenants: tenants.Static(c), Jira: jc, Wait: 5 * time.Second}
 	return w
 }
 
@@ -198,7 +199,7 @@ func TestForbiddenExplainsThePermission(t *testing.T) {
 	w := newWorld(t)
 	w.mcas.AddReadOnlyToken("read-only")
 	ro, _ := mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
-	w.svc.Tenants["contoso"] = ro
+	w.svc.Tenants.Put(ro)
 	res, err := w.svc.Close(context.Background(), w.req(source.TruePositive, "", ""))
 	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "can read alerts but not close them") || !strings.Contains(err.Error(), "Investigation.manage") {
 		t.Fatalf("%+v %v", res, err)
@@ -207,7 +208,9 @@ func TestForbiddenExplainsThePermission(t *testing.T) {
 		t.Fatal("the token leaked into the error")
 	}
 	// The claim is released: a fixed token closes it.
-	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "mcas-SECRET", RequestsPerMinute: -1}, w.mcas.Client(), nil)
+	if c, err := mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "mcas-SECRET", RequestsPerMinute: -1}, w.mcas.Client(), nil); err == nil {
+		w.svc.Tenants.Put(c)
+	}
 	if res, err := w.svc.Close(context.Background(), w.req(source.TruePositive, "", "")); err != nil || res.Outcome != closing.Closed {
 		t.Fatalf("after the fix: %+v %v", res, err)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/soc/mcasbot/integrations/jira/jirafake"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/tenants"
 )
 
 const (
@@ -73,7 +74,7 @@ func (w *graphWorld) service(t testing.TB) (*closing.Service, store.Store) {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	jc, _ := jira.New(jira.Config{URL: w.jira.URL, User: "soc@example.com", APIToken: "jira-SECRET"}, w.jira.Client(), nil)
-	return &closing.Service{Store: st, Tenants: map[string]source.Tenant{"contoso": c}, Jira: jc, Wait: 5 * time.Second}, st
+	return &closing.Service{Store: st, Tenants: tenants.Static(c), Jira: jc, Wait: 5 * time.Second}, st
 }
 
 func (w *graphWorld) patches() int {

@@ -83,7 +83,7 @@ type AlertFailure struct {
 // stay closed and those of it and after it are released, each with why.
 func (s *Service) CloseGroup(ctx context.Context, req GroupRequest) (GroupResult, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", req.Tenant, "alerts", len(req.AlertIDs))
-	t, ok := s.Tenants[req.Tenant]
+	t, ok := s.Tenants.Tenant(req.Tenant)
 	if !ok {
 		return GroupResult{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", req.Tenant)
 	}

@@ -138,7 +138,9 @@ func TestGroupCloseForbiddenReleasesEveryClaim(t *testing.T) {
 	w := newWorld(t)
 	ids := w.group(t)
 	w.mcas.AddReadOnlyToken("read-only")
-	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
+	if c, err := mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil); err == nil {
+		w.svc.Tenants.Put(c)
+	}
 	res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", source.TruePositive, "", ""))
 	if res.Outcome != closing.Failed || err == nil || !strings.Contains(err.Error(), "Investigation.manage") || strings.Contains(err.Error(), "read-only") ||
 		len(res.Failed) != 7 || res.Failed[0].Err.Error() != err.Error() {
@@ -149,7 +151,9 @@ func TestGroupCloseForbiddenReleasesEveryClaim(t *testing.T) {
 			t.Fatalf("claim of %s not released: %+v", id, rec)
 		}
 	}
-	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "mcas-SECRET", RequestsPerMinute: -1}, w.mcas.Client(), nil)
+	if c, err := mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "mcas-SECRET", RequestsPerMinute: -1}, w.mcas.Client(), nil); err == nil {
+		w.svc.Tenants.Put(c)
+	}
 	if res, err := w.svc.CloseGroup(context.Background(), groupReq(ids, "U0CAROL", source.TruePositive, "", "")); err != nil || len(res.Closed) != 7 {
 		t.Fatalf("after the fix: %+v %v", res, err)
 	}

@@ -36,7 +36,7 @@ func (d *JiraDone) CloseDone(ctx context.Context, tenant, key string, alertIDs [
 	note := DoneNote(key, now)
 	req := GroupRequest{Tenant: tenant, AlertIDs: alertIDs, By: JiraSync, Classification: d.Classification,
 		Comment: note, mcasComment: "Jira " + note}
-	if t, ok := d.Service.Tenants[tenant]; ok && len(t.Reasons(d.Classification)) > 0 {
+	if t, ok := d.Service.Tenants.Tenant(tenant); ok && len(t.Reasons(d.Classification)) > 0 {
 		// The tenant's API wants a reason for this classification (MCAS
 		// for benign and false positive, Defender XDR for all three):
 		// "other", and the comment says why.

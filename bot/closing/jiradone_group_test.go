@@ -133,8 +133,10 @@ func TestJiraDoneGroupFailureIsReleasedAndRetriedInOneCall(t *testing.T) {
 	w := newWorld(t)
 	ids := w.group(t)
 	w.mcas.AddReadOnlyToken("read-only")
-	good := w.svc.Tenants["contoso"]
-	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
+	good, _ := w.svc.Tenants.Tenant("contoso")
+	if c, err := mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil); err == nil {
+		w.svc.Tenants.Put(c)
+	}
 	d := w.jiraDone(source.TruePositive)
 	changed, err := d.CloseDone(context.Background(), "contoso", "SEC-1", ids, done)
 	if len(changed) != 0 || err == nil || !strings.Contains(err.Error(), "Investigation.manage") {
@@ -148,7 +150,7 @@ func TestJiraDoneGroupFailureIsReleasedAndRetriedInOneCall(t *testing.T) {
 	if d.lines("audit: alert close failed") != 7 || d.outcomes["failed"] != 7 {
 		t.Fatalf("outcomes %v", d.outcomes)
 	}
-	w.svc.Tenants["contoso"] = good
+	w.svc.Tenants.Put(good)
 	if changed, err := d.CloseDone(context.Background(), "contoso", "SEC-1", ids, done); err != nil || len(changed) != 7 {
 		t.Fatalf("after the fix: %v %v", changed, err)
 	}

@@ -100,8 +100,10 @@ func TestJiraDoneFailureIsToldAndReleased(t *testing.T) {
 	w := newWorld(t)
 	issue, st := w.doneIssue(t, "Fixed")
 	w.mcas.AddReadOnlyToken("read-only")
-	good := w.svc.Tenants["contoso"]
-	w.svc.Tenants["contoso"], _ = mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil)
+	good, _ := w.svc.Tenants.Tenant("contoso")
+	if c, err := mcas.New(mcas.Config{Name: "contoso", URL: w.mcas.URL, Token: "read-only", RequestsPerMinute: -1}, w.mcas.Client(), nil); err == nil {
+		w.svc.Tenants.Put(c)
+	}
 	var outcomes []string
 	d := &closing.JiraDone{Service: w.svc, Classification: source.Benign, OnOutcome: func(o string) { outcomes = append(outcomes, o) }}
 	changed, err := closeDone(d, issue, st)
@@ -111,7 +113,7 @@ func TestJiraDoneFailureIsToldAndReleased(t *testing.T) {
 	if rec, _, _ := w.store.AlertClose(context.Background(), "contoso", w.alert.ID); rec.State != store.CloseFailed {
 		t.Fatalf("claim left %+v", rec)
 	}
-	w.svc.Tenants["contoso"] = good
+	w.svc.Tenants.Put(good)
 	if changed, err := closeDone(d, issue, st); err != nil || !changed {
 		t.Fatalf("after the fix: %v %v", changed, err)
 	}

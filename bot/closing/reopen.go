@@ -39,7 +39,7 @@ type Check struct {
 // only for an alert the store has closed.
 func (s *Service) Recheck(ctx context.Context, tenant, alertID string) (Check, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", tenant, "alert", alertID)
-	t, ok := s.Tenants[tenant]
+	t, ok := s.Tenants.Tenant(tenant)
 	if !ok {
 		return Check{}, fmt.Errorf("tenant %q is not configured here", tenant)
 	}

@@ -141,7 +141,7 @@ func TestAlertAnswersByTheDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.runner.Tenants[1] = slow
+	w.runner.Tenants.Put(slow)
 	req, _ := w.runner.Parse("alert " + a.ID)
 	var interim []commands.Result
 	res := w.runner.Start(context.Background(), req).Await(time.Now().Add(700*time.Millisecond), func(r commands.Result, _ commands.Interim) {

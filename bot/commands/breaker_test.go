@@ -17,6 +17,7 @@ import (
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/source"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // A hung tenant (issue #16): a tenant whose call timed out is skipped for
@@ -234,7 +235,7 @@ func TestTimeoutAfterABudgetWaitDoesNotMarkTheTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.runner.Tenants = []source.Tenant{c}
+	w.runner.Tenants = tenants.Static(c)
 	if err := failureOf(w.run(t, "alerts"), "contoso"); err != nil {
 		t.Fatal(err)
 	}
@@ -334,8 +335,8 @@ func (c *counting) Alerts(ctx context.Context, q source.AlertQuery) (source.Aler
 func TestCallsInFlightToATenantAreBounded(t *testing.T) {
 	w := newWorld(t, "contoso")
 	w.runner.MaxCalls = 3
-	c := &counting{Tenant: w.runner.Tenants[0]}
-	w.runner.Tenants = []source.Tenant{c}
+	c := &counting{Tenant: w.runner.Tenants.Tenants()[0]}
+	w.runner.Tenants = tenants.Static(c)
 	w.fakes[0].SetLatency(100 * time.Millisecond)
 	var wg sync.WaitGroup
 	for i := range 10 {

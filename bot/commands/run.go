@@ -12,6 +12,7 @@ import (
 	"github.com/soc/mcasbot/integrations/abuseipdb"
 	"github.com/soc/mcasbot/integrations/httpx"
 	"github.com/soc/mcasbot/source"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // Reputation looks up IP addresses (*abuseipdb.Client).
@@ -21,7 +22,9 @@ type Reputation interface {
 
 // Runner runs parsed commands against the tenants.
 type Runner struct {
-	Tenants    []source.Tenant
+	// Tenants are the tenants questions go to (a reloaded tenants file
+	// changes them; a question keeps the set it started with).
+	Tenants    *tenants.Directory
 	Reputation Reputation // nil when no AbuseIPDB key is configured
 	Now        func() time.Time
 	// Timeout bounds one command end to end (default 25s).
@@ -64,11 +67,7 @@ type Runner struct {
 
 // Parser returns a parser that knows the runner's tenants.
 func (r *Runner) Parser() Parser {
-	names := make([]string, len(r.Tenants))
-	for i, t := range r.Tenants {
-		names[i] = t.Name()
-	}
-	return Parser{Tenants: names, Now: r.Now}
+	return Parser{Tenants: r.Tenants.Set().Names, Now: r.Now}
 }
 
 // Parse reads command text.
@@ -197,12 +196,10 @@ func (r *Runner) reputation(ctx context.Context, addr netip.Addr) (*abuseipdb.Re
 
 func (r *Runner) pick(tenant string) []source.Tenant {
 	if tenant == "" {
-		return r.Tenants
+		return r.Tenants.Tenants()
 	}
-	for _, t := range r.Tenants {
-		if t.Name() == tenant {
-			return []source.Tenant{t}
-		}
+	if t, ok := r.Tenants.Tenant(tenant); ok {
+		return []source.Tenant{t}
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/soc/mcasbot/integrations/abuseipdb/abusefake"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
+	"github.com/soc/mcasbot/tenants"
 )
 
 var now = time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
@@ -23,7 +24,7 @@ type world struct {
 
 func newWorld(t testing.TB, names ...string) *world {
 	t.Helper()
-	w := &world{runner: &commands.Runner{Now: func() time.Time { return now }, Timeout: 5 * time.Second}}
+	w := &world{runner: &commands.Runner{Tenants: tenants.Static(), Now: func() time.Time { return now }, Timeout: 5 * time.Second}}
 	for i, n := range names {
 		srv := mcasfake.New("token-" + n)
 		t.Cleanup(srv.Close)
@@ -34,7 +35,7 @@ func newWorld(t testing.TB, names ...string) *world {
 			t.Fatal(err)
 		}
 		w.fakes = append(w.fakes, srv)
-		w.runner.Tenants = append(w.runner.Tenants, c)
+		w.runner.Tenants.Put(c)
 	}
 	w.abuse = abusefake.New("abuse-key", 1000)
 	t.Cleanup(w.abuse.Close)
@@ -169,7 +170,7 @@ func BenchmarkFanout3Tenants(b *testing.B) {
 	for _, f := range w.fakes {
 		f.SetLatency(100 * time.Millisecond)
 	}
-	one := &commands.Runner{Tenants: w.runner.Tenants[:1], Now: w.runner.Now}
+	one := &commands.Runner{Tenants: tenants.Static(w.runner.Tenants.Tenants()[0]), Now: w.runner.Now}
 	req, _ := w.runner.Parse("alerts limit=20")
 	var oneTotal, allTotal time.Duration
 	for b.Loop() {

@@ -11,7 +11,7 @@ import (
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
-	"github.com/soc/mcasbot/source"
+	"github.com/soc/mcasbot/tenants"
 )
 
 func (w *world) calls() int {
@@ -208,7 +208,7 @@ func TestAwaitSaysWhenATenantIsQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &commands.Runner{Tenants: []source.Tenant{c}, Now: func() time.Time { return now }, Timeout: 5 * time.Second, QueueNotice: 100 * time.Millisecond}
+	r := &commands.Runner{Tenants: tenants.Static(c), Now: func() time.Time { return now }, Timeout: 5 * time.Second, QueueNotice: 100 * time.Millisecond}
 	req, _ := r.Parse("alerts")
 	r.Run(context.Background(), req) // spends the budget
 	req, _ = r.Parse("alerts high")

@@ -15,6 +15,7 @@ import (
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // Jira is what filing needs from *jira.Client.
@@ -40,7 +41,7 @@ type Service struct {
 	Mapping    Mapping
 	Store      store.Store
 	Jira       Jira
-	Tenants    map[string]source.Tenant
+	Tenants    *tenants.Directory
 	Reputation Reputation
 	Logger     *slog.Logger
 	Now        func() time.Time
@@ -96,7 +97,7 @@ var ErrStoreDown = errors.New("the state store is unreachable, so issues cannot 
 // however often.
 func (s *Service) File(ctx context.Context, tenant, alertID string, by Filer) (Result, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", tenant, "alert", alertID)
-	reader, ok := s.Tenants[tenant]
+	reader, ok := s.Tenants.Tenant(tenant)
 	if !ok {
 		return Result{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", tenant)
 	}
@@ -218,7 +219,7 @@ func (s *Service) ofTenant(found []jira.Found, tenant string) []jira.Found {
 				other = false
 				break
 			}
-			for t := range s.Tenants {
+			for _, t := range s.Tenants.Set().Names {
 				if tl := tenantLabel(t); tl != "" && l == tl {
 					other = true
 				}

@@ -20,6 +20,7 @@ import (
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/tenants"
 )
 
 var now = time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
@@ -78,7 +79,7 @@ func (e *env) service(t *testing.T) *filing.Service {
 		Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules, Fields: filing.Fields{
 			AlertURL: "customfield_1", AlertSummary: "customfield_2", AlertDescription: "customfield_3",
 			AffectedUser: "customfield_4", IP: "customfield_5", ReportedIPs: "customfield_6"}},
-		Store: st, Jira: jc, Tenants: map[string]source.Tenant{"contoso": mc}, Reputation: rep,
+		Store: st, Jira: jc, Tenants: tenants.Static(mc), Reputation: rep,
 		Now: func() time.Time { return now },
 	}
 }
@@ -396,7 +397,7 @@ func TestLabelSearchKeepsToTheTenant(t *testing.T) {
 	twin.URL = strings.Replace(twin.URL, "contoso", "fabrikam", 1)
 	other.AddAlerts(twin)
 	mc, _ := mcas.New(mcas.Config{Name: "fabrikam", URL: other.URL, Token: "mcas-tok", RequestsPerMinute: -1}, other.Client(), nil)
-	e.svc.Tenants["fabrikam"] = mc
+	e.svc.Tenants.Put(mc)
 	contosos := e.jira.AddIssue("contoso's alert", []string{"mcas", filing.Label(e.alert.ID), "contoso"}, time.Hour)
 
 	res, err := e.svc.File(context.Background(), "fabrikam", twin.ID, analyst)

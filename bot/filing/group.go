@@ -46,7 +46,7 @@ const maxCommentRows = 100
 // to that issue instead.
 func (s *Service) FileGroup(ctx context.Context, g RepeatGroup, by Filer) (Result, error) {
 	log := httpx.LoggerFrom(ctx, s.logger()).With("tenant", g.Tenant, "group", g.Signature, "alerts", len(g.Alerts))
-	reader, ok := s.Tenants[g.Tenant]
+	reader, ok := s.Tenants.Tenant(g.Tenant)
 	if !ok {
 		return Result{Outcome: Refused}, fmt.Errorf("tenant %q is not configured here", g.Tenant)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/soc/mcasbot/schedule"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // app is every part, wired from the configuration.
@@ -53,8 +54,8 @@ func (a *app) Close() {
 }
 
 // wire builds the clients; withStore opens the state store too.
-func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logger, withStore bool) (*app, error) {
-	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Timeout: cfg.CommandTimout, CacheTTL: cfg.Busy.QueryCacheTTL,
+func wire(ctx context.Context, cfg *Config, configured []Tenant, logger *slog.Logger, withStore bool) (*app, error) {
+	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Tenants: tenants.Static(), Timeout: cfg.CommandTimout, CacheTTL: cfg.Busy.QueryCacheTTL,
 		Cooldown: cfg.Busy.TenantCooldown, MaxCalls: cfg.Workers, Logger: logger}}
 	if withStore {
 		st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
@@ -64,7 +65,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 		a.store = st
 		a.closers = append(a.closers, func() { _ = st.Close() })
 	}
-	for _, t := range tenants {
+	for _, t := range configured {
 		auth, err := a.signIn(t)
 		if err != nil {
 			a.Close()
@@ -76,7 +77,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 				a.Close()
 				return nil, err
 			}
-			a.runner.Tenants = append(a.runner.Tenants, c)
+			a.runner.Tenants.Put(c)
 			continue
 		}
 		mc := mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Auth: auth, Timeout: cfg.MCASTimeout,
@@ -93,7 +94,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 			return nil, err
 		}
 		a.mcas = append(a.mcas, c)
-		a.runner.Tenants = append(a.runner.Tenants, c)
+		a.runner.Tenants.Put(c)
 	}
 	if cfg.AbuseKey != "" {
 		ac := abuseipdb.Config{APIKey: cfg.AbuseKey.Reveal(), URL: cfg.AbuseURL, MaxAgeDays: cfg.AbuseMaxAge, CacheTTL: cfg.AbuseCacheTTL}
@@ -119,11 +120,7 @@ func wire(ctx context.Context, cfg *Config, tenants []Tenant, logger *slog.Logge
 			return nil, err
 		}
 		a.jira = jc
-		readers := map[string]source.Tenant{}
-		for _, c := range a.runner.Tenants {
-			readers[c.Name()] = c
-		}
-		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: readers, Logger: logger}
+		a.filing = &filing.Service{Mapping: cfg.mapping, Store: st, Jira: jc, Tenants: a.runner.Tenants, Logger: logger}
 		if cfg.Correlation.groupMin > 0 {
 			a.filing.RepeatWindow = cfg.Correlation.window
 		}
@@ -148,7 +145,7 @@ func (a *app) digest(api *slack.Client) *schedule.Digest {
 	if api != nil {
 		d.Slack = api
 	}
-	d.Tenants = append(d.Tenants, a.runner.Tenants...)
+	d.Tenants = a.runner.Tenants
 	if a.abuse != nil {
 		d.Reputation = a.abuse
 	}
@@ -216,11 +213,7 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 	}
 	a.runner.OnCoalesced = m.Coalesced.Inc
 	a.runner.OnSkipped = func(t string) { m.TenantSkipped.WithLabelValues(t).Inc() }
-	var names []string
-	for _, t := range a.runner.Tenants {
-		names = append(names, t.Name())
-	}
-	m.WatchTenants(names, func(t string) int { return int(a.runner.TenantState(t)) })
+	m.WatchTenants(a.runner.Tenants.Set().Names, func(t string) int { return int(a.runner.TenantState(t)) })
 	b.OnInterim = func(_ string, why commands.Interim) { m.Interim.WithLabelValues(string(why)).Inc() }
 	for _, bu := range a.budgets {
 		bu.OnFallback = m.BudgetFallback.Inc

@@ -4,7 +4,6 @@ import (
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/ops"
-	"github.com/soc/mcasbot/source"
 )
 
 // enableTriage turns on Close… (with the state store) and shows the bot's
@@ -25,11 +24,7 @@ func (a *app) enableTriage(b *bot.Bot, m *ops.Metrics) {
 
 // closer is the one-close-per-alert service, for Close… and the Jira sync.
 func (a *app) closer() *closing.Service {
-	tenants := map[string]source.Tenant{}
-	for _, c := range a.runner.Tenants {
-		tenants[c.Name()] = c
-	}
-	svc := &closing.Service{Store: a.store, Tenants: tenants, Logger: a.logger}
+	svc := &closing.Service{Store: a.store, Tenants: a.runner.Tenants, Logger: a.logger}
 	if a.jira != nil {
 		svc.Jira = a.jira
 	}
