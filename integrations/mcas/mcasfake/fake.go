@@ -77,7 +77,9 @@ type Fault = fault.Fault
 
 // Server is one fake tenant.
 type Server struct {
-	*httptest.Server
+	// URL is the tenant's base URL: its own server's, or its path on a
+	// Fleet's.
+	URL   string
 	Token string
 	// Actor is who the fake names as handledByUser when the API closes an
 	// alert (MCAS names the token's owner).
@@ -97,6 +99,10 @@ type Server struct {
 	throttle   throttle
 	readOnly   map[string]bool
 	closes     []Close
+
+	hs      *httptest.Server // nil in a Fleet
+	client  *http.Client
+	handler http.Handler
 }
 
 // Request is what the fake received, for assertions.
@@ -117,8 +123,27 @@ type ListBody struct {
 	SortDirection string                                `json:"sortDirection"`
 }
 
-// New starts a fake tenant that accepts token.
+// New starts a fake tenant that accepts token, on a server of its own.
 func New(token string) *Server {
+	s := newTenant(token)
+	s.hs = httptest.NewServer(s.handler)
+	s.URL, s.client = s.hs.URL, s.hs.Client()
+	return s
+}
+
+// Client is an HTTP client for the tenant's server.
+func (s *Server) Client() *http.Client { return s.client }
+
+// Close shuts the tenant's own server down (a Fleet's tenants share the
+// fleet's: close the fleet).
+func (s *Server) Close() {
+	if s.hs != nil {
+		s.hs.Close()
+	}
+}
+
+// newTenant is a tenant's handler, not yet served.
+func newTenant(token string) *Server {
 	s := &Server{Token: token, Actor: "api-token-owner@soc.example"}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/alerts/", s.listAlerts)
@@ -127,7 +152,7 @@ func New(token string) *Server {
 	for _, kind := range []string{"benign", "false_positive", "true_positive"} {
 		mux.HandleFunc("POST /api/v1/alerts/close_"+kind+"/", s.closeAlerts(kind))
 	}
-	s.Server = httptest.NewServer(s.guard(mux))
+	s.handler = s.guard(mux)
 	return s
 }
 

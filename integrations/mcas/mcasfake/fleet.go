@@ -1,0 +1,60 @@
+package mcasfake
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+)
+
+// Fleet serves many fake tenants from one server, each under a path of
+// its own (<fleet URL>/<name>, which the MCAS client keeps as its base), so
+// a test or `bot demo --tenants=100` runs a hundred tenants cheaply.
+type Fleet struct {
+	srv *httptest.Server
+
+	mu      sync.RWMutex
+	tenants map[string]*Server
+}
+
+// NewFleet starts an empty fleet.
+func NewFleet() *Fleet {
+	f := &Fleet{tenants: map[string]*Server{}}
+	f.srv = httptest.NewServer(http.HandlerFunc(f.serve))
+	return f
+}
+
+// Add serves a new tenant called name (a path segment) that accepts token.
+func (f *Fleet) Add(name, token string) *Server {
+	s := newTenant(token)
+	s.URL, s.client = f.srv.URL+"/"+name, f.srv.Client()
+	f.mu.Lock()
+	f.tenants[name] = s
+	f.mu.Unlock()
+	return s
+}
+
+// Tenant is the tenant called name, if served.
+func (f *Fleet) Tenant(name string) (*Server, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	s, ok := f.tenants[name]
+	return s, ok
+}
+
+// Client is an HTTP client for every tenant of the fleet.
+func (f *Fleet) Client() *http.Client { return f.srv.Client() }
+
+// Close shuts the fleet's server down.
+func (f *Fleet) Close() { f.srv.Close() }
+
+func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
+	name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	s, ok := f.Tenant(name)
+	if !ok {
+		// What a wrong tenant host gets from MCAS's front door.
+		writeDetail(w, http.StatusNotFound, "no such tenant")
+		return
+	}
+	http.StripPrefix("/"+name, s.handler).ServeHTTP(w, r)
+}
