@@ -196,6 +196,10 @@ var migrations = []string{
 		last_ms   BIGINT NOT NULL,
 		PRIMARY KEY (tenant, signature)
 	)`,
+	// 7: what pruning old state looks up (issue #19): a message's alerts,
+	// groups by their newest alert.
+	`CREATE INDEX IF NOT EXISTS posted_alerts_by_message ON posted_alerts (channel, ts);
+	CREATE INDEX IF NOT EXISTS group_issues_by_last ON group_issues (last_ms)`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

@@ -1,0 +1,550 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Bounded state (issue #19): Prune removes what no feature needs any more,
+// in small batches, so SQLite's one writer and PostgreSQL's row locks are
+// only ever held for one batch.
+//
+// History goes once it is older than the cutoff: the earlier of before
+// (now - STATE_RETENTION) and the start of what the report reads (its
+// period and the one before). Table by table:
+//
+//	table               goes when                                   stays while
+//	posted_alerts       posted before the cutoff, a digest message  any alert of the same message has a
+//	 + issues, closes,  at a time, taking its alerts' issue, close  newer record, a pending claim (issue
+//	   jira_states      and Jira state along; an alert never posted or close), or an issue the Jira sync
+//	                    goes once each of its records is old        still follows (filed since TrackSince)
+//	digest_messages     drawn before the cutoff, none of its        any of its alerts stays
+//	                    alerts staying
+//	digest_tenant_runs  run before the cutoff
+//	alert_facts         alert before the cutoff and before the      (the digest also forgets them after
+//	                    correlation window                          the window)
+//	group_issues        newest alert before the cutoff and before
+//	                    the correlation window
+//	runs                lease ended and untouched for 7 days        (operational, not history:
+//	leases              expired for an hour                          pruned whatever the retention)
+//	budget_slots        started a day ago
+//	shared_cache        expired
+//	digest_cursors      never (one row per tenant)
+//
+// An alert's records go together, and a message's alerts go together: a
+// message that is redrawn (its issue moved to Done, someone closed one of
+// its alerts) shows every alert as it was, never an old alert whose issue
+// or close record is gone. Dropping an old issue record is safe: a click
+// that needs one again (a Create Jira on a message older than the
+// retention) searches Jira by the alert's label before filing, so no
+// duplicate is filed.
+
+// KeepRules are what other features still read, kept whatever the
+// retention says. A zero time is no rule.
+type KeepRules struct {
+	// ReportSince is where the report's lookback starts (the period before
+	// the last one): nothing it reads from here on goes.
+	ReportSince time.Time
+	// TrackSince is the Jira sync's window (JIRA_SYNC_DAYS): issues filed
+	// from here on stay with everything their message draws, done or not,
+	// so the sync can still redraw it. Zero when the sync is off.
+	TrackSince time.Time
+	// CorrelationSince is where correlation and grouped repeats look back
+	// to (CORRELATION_WINDOW): facts and groups' issues from here on stay.
+	CorrelationSince time.Time
+}
+
+// PruneOptions say how Prune works.
+type PruneOptions struct {
+	// Batch is how many rows one statement (and transaction) deletes
+	// (default 2000).
+	Batch int
+	// Pause is waited between batches, to let other writers in.
+	Pause time.Duration
+	// DryRun counts what would go and deletes nothing.
+	DryRun bool
+}
+
+// PruneReport is what Prune did (or, in a dry run, would do).
+type PruneReport struct {
+	// Cutoff is where history was cut: rows older went. Zero when history
+	// is kept (before was zero).
+	Cutoff time.Time
+	Pruned map[string]int64 // rows by table
+	// Batches is how many batches ran, Longest the longest of them (one
+	// transaction: the longest any lock was held).
+	Batches int
+	Longest time.Duration
+	Took    time.Duration
+}
+
+// Total is every row pruned.
+func (r PruneReport) Total() int64 {
+	var n int64
+	for _, v := range r.Pruned {
+		n += v
+	}
+	return n
+}
+
+// StoreSize is how big the store is.
+type StoreSize struct {
+	Rows map[string]int64 // by table (Tables)
+	// Bytes is what the database takes on disk (SQLite: the main file;
+	// PostgreSQL: the tables with their indexes and TOAST); 0 when unknown.
+	Bytes int64
+}
+
+// Total is every row.
+func (s StoreSize) Total() int64 {
+	var n int64
+	for _, v := range s.Rows {
+		n += v
+	}
+	return n
+}
+
+// Tables are the tables Size counts, in the order they are shown.
+var Tables = []string{"posted_alerts", "digest_messages", "issues", "jira_states", "closes", "digest_tenant_runs",
+	"alert_facts", "group_issues", "digest_cursors", "runs", "leases", "budget_slots", "shared_cache"}
+
+// Operational rows are pruned whatever the retention.
+const (
+	runsGrace   = 7 * 24 * time.Hour
+	leasesGrace = time.Hour
+	slotsGrace  = 24 * time.Hour
+)
+
+// DefaultPruneBatch is PruneOptions.Batch's default.
+const DefaultPruneBatch = 2000
+
+// maxIn bounds the values of one IN list (both databases take far more).
+const maxIn = 500
+
+type pruner struct {
+	s   *sqlStore
+	o   PruneOptions
+	rep *PruneReport
+	// Cutoffs in ms: history, issues (the earlier of the history cutoff
+	// and the Jira sync's window), facts and groups.
+	cut, issueCut, corrCut int64
+}
+
+func (s *sqlStore) Prune(ctx context.Context, before time.Time, keep KeepRules, o PruneOptions) (PruneReport, error) {
+	start := time.Now()
+	if o.Batch <= 0 {
+		o.Batch = DefaultPruneBatch
+	}
+	rep := PruneReport{Pruned: map[string]int64{}}
+	p := &pruner{s: s, o: o, rep: &rep}
+	steps := []func(context.Context) error{}
+	if !before.IsZero() {
+		cut := earliest(before, keep.ReportSince)
+		rep.Cutoff = cut.UTC()
+		p.cut, p.issueCut, p.corrCut = ms(cut), ms(earliest(cut, keep.TrackSince)), ms(earliest(cut, keep.CorrelationSince))
+		steps = append(steps, p.postedAlerts,
+			p.unposted("issues", `r.state <> 'pending' AND r.claimed_ms < %[2]d AND r.filed_ms < %[2]d`, ""),
+			p.unposted("closes", `r.state <> 'pending' AND r.claimed_ms < %[1]d AND r.closed_ms < %[1]d`,
+				`NOT EXISTS (SELECT 1 FROM issues x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)`),
+			p.unposted("jira_states", `r.seen_ms < %[1]d`,
+				`NOT EXISTS (SELECT 1 FROM issues x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)
+				AND NOT EXISTS (SELECT 1 FROM closes x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)`),
+			p.messages,
+			p.simple("digest_tenant_runs", "run_ms, tenant", fmt.Sprintf("run_ms < %d", p.cut)),
+			p.simple("alert_facts", "fact, tenant, alert_id", fmt.Sprintf("alert_ms < %d", p.corrCut)),
+			p.simple("group_issues", "tenant, signature", fmt.Sprintf("last_ms < %d", p.corrCut)))
+	}
+	now := s.now()
+	old := func(d time.Duration) int64 { return ms(now.Add(-d)) }
+	steps = append(steps,
+		p.simple("runs", "run", fmt.Sprintf("lease_ms < %[1]d AND updated_ms < %[1]d", old(runsGrace))),
+		p.simple("leases", "name", fmt.Sprintf("until_ms < %d", old(leasesGrace))),
+		p.simple("budget_slots", "id", fmt.Sprintf("at_ms < %d", old(slotsGrace))),
+		p.simple("shared_cache", "key", fmt.Sprintf("until_ms < %d", ms(now))))
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			rep.Took = time.Since(start)
+			return rep, err
+		}
+	}
+	rep.Took = time.Since(start)
+	return rep, nil
+}
+
+// earliest is the earlier of a and b; a zero b is no bound.
+func earliest(a, b time.Time) time.Time {
+	if !b.IsZero() && b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// batch runs one batch in its own transaction, timing it; it pauses first
+// when it is not the first batch.
+func (p *pruner) batch(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if p.rep.Batches > 0 && p.o.Pause > 0 {
+		select {
+		case <-ctx.Done():
+			return wrap(ctx.Err())
+		case <-time.After(p.o.Pause):
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return wrap(err)
+	}
+	start := time.Now()
+	tx, err := p.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return wrap(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return wrap(err)
+	}
+	p.rep.Batches++
+	p.rep.Longest = max(p.rep.Longest, time.Since(start))
+	return nil
+}
+
+// held is true of an alert (columns tenant and alert_id of alias a) that
+// has a pending claim or a record newer than the cutoffs: an issue, a
+// close or a Jira state.
+func (p *pruner) held(a string) string {
+	return fmt.Sprintf(`(EXISTS (SELECT 1 FROM issues hi WHERE hi.tenant = %[1]s.tenant AND hi.alert_id = %[1]s.alert_id
+			AND (hi.state = 'pending' OR hi.claimed_ms >= %[2]d OR hi.filed_ms >= %[2]d))
+		OR EXISTS (SELECT 1 FROM closes hc WHERE hc.tenant = %[1]s.tenant AND hc.alert_id = %[1]s.alert_id
+			AND (hc.state = 'pending' OR hc.claimed_ms >= %[3]d OR hc.closed_ms >= %[3]d))
+		OR EXISTS (SELECT 1 FROM jira_states hj WHERE hj.tenant = %[1]s.tenant AND hj.alert_id = %[1]s.alert_id AND hj.seen_ms >= %[3]d))`,
+		a, p.issueCut, p.cut)
+}
+
+// heldMessage is true of a message (columns channel and ts of alias m)
+// with an alert posted after the cutoff or held.
+func (p *pruner) heldMessage(m string) string {
+	return fmt.Sprintf(`EXISTS (SELECT 1 FROM posted_alerts q WHERE q.channel = %[1]s.channel AND q.ts = %[1]s.ts
+		AND (q.posted_ms >= %[2]d OR %[3]s))`, m, p.cut, p.held("q"))
+}
+
+type alertKey struct{ tenant, id string }
+
+// postedAlerts prunes the alerts posted before the cutoff, oldest first,
+// with their issue, close and Jira state, unless their message is held.
+func (p *pruner) postedAlerts(ctx context.Context) error {
+	var last struct {
+		at         int64
+		tenant, id string
+	}
+	first := true
+	for {
+		n := 0
+		err := p.batch(ctx, func(tx *sql.Tx) error {
+			q := fmt.Sprintf(`SELECT tenant, alert_id, channel, ts, posted_ms FROM posted_alerts WHERE posted_ms < %d`, p.cut)
+			var args []any
+			if !first {
+				q += ` AND posted_ms >= ? AND (posted_ms > ? OR tenant > ? OR (tenant = ? AND alert_id > ?))`
+				args = []any{last.at, last.at, last.tenant, last.tenant, last.id}
+			}
+			q += fmt.Sprintf(` ORDER BY posted_ms, tenant, alert_id LIMIT %d`, p.o.Batch)
+			rows, err := tx.QueryContext(ctx, p.s.q(q), args...)
+			if err != nil {
+				return wrap(err)
+			}
+			type row struct {
+				key         alertKey
+				channel, ts string
+			}
+			var batch []row
+			for rows.Next() {
+				var r row
+				if err := rows.Scan(&r.key.tenant, &r.key.id, &r.channel, &r.ts, &last.at); err != nil {
+					_ = rows.Close()
+					return wrap(err)
+				}
+				batch = append(batch, r)
+			}
+			if err := closeRows(rows); err != nil {
+				return err
+			}
+			n = len(batch)
+			if n == 0 {
+				return nil
+			}
+			first = false
+			last.tenant, last.id = batch[n-1].key.tenant, batch[n-1].key.id
+			byChannel := map[string][]string{}
+			for _, r := range batch {
+				byChannel[r.channel] = append(byChannel[r.channel], r.ts)
+			}
+			held, err := p.heldMessages(ctx, tx, byChannel)
+			if err != nil {
+				return err
+			}
+			var keys []alertKey
+			for _, r := range batch {
+				if !held[[2]string{r.channel, r.ts}] {
+					keys = append(keys, r.key)
+				}
+			}
+			return p.dropAlerts(ctx, tx, keys)
+		})
+		if err != nil || n < p.o.Batch {
+			return err
+		}
+	}
+}
+
+// heldMessages returns which of the messages (timestamps by channel) are
+// held.
+func (p *pruner) heldMessages(ctx context.Context, tx *sql.Tx, byChannel map[string][]string) (map[[2]string]bool, error) {
+	held := map[[2]string]bool{}
+	for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
+		for chunk := range slices.Chunk(unique(byChannel[ch]), maxIn) {
+			args := []any{ch}
+			for _, ts := range chunk {
+				args = append(args, ts)
+			}
+			rows, err := tx.QueryContext(ctx, p.s.q(`SELECT DISTINCT q.ts FROM posted_alerts q WHERE q.channel = ? AND q.ts IN (`+marks(len(chunk))+`)
+				AND (q.posted_ms >= `+fmt.Sprint(p.cut)+` OR `+p.held("q")+`)`), args...)
+			if err != nil {
+				return nil, wrap(err)
+			}
+			for rows.Next() {
+				var ts string
+				if err := rows.Scan(&ts); err != nil {
+					_ = rows.Close()
+					return nil, wrap(err)
+				}
+				held[[2]string{ch, ts}] = true
+			}
+			if err := closeRows(rows); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return held, nil
+}
+
+// dropAlerts deletes (or, in a dry run, counts) the rows of alerts in
+// every alert table. Each row is checked again against its own cutoff: one
+// a click made recent in the meantime, or a pending claim, stays.
+func (p *pruner) dropAlerts(ctx context.Context, tx *sql.Tx, keys []alertKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	guards := []struct{ table, guard string }{
+		{"posted_alerts", fmt.Sprintf("posted_ms < %d", p.cut)},
+		{"issues", fmt.Sprintf("state <> 'pending' AND claimed_ms < %[1]d AND filed_ms < %[1]d", p.issueCut)},
+		{"closes", fmt.Sprintf("state <> 'pending' AND claimed_ms < %[1]d AND closed_ms < %[1]d", p.cut)},
+		{"jira_states", fmt.Sprintf("seen_ms < %d", p.cut)},
+	}
+	byTenant := map[string][]string{}
+	for _, k := range keys {
+		byTenant[k.tenant] = append(byTenant[k.tenant], k.id)
+	}
+	for _, g := range guards {
+		for _, tenant := range slices.Sorted(maps.Keys(byTenant)) {
+			for chunk := range slices.Chunk(byTenant[tenant], maxIn) {
+				args := []any{tenant}
+				for _, id := range chunk {
+					args = append(args, id)
+				}
+				where := ` WHERE tenant = ? AND alert_id IN (` + marks(len(chunk)) + `) AND ` + g.guard
+				if err := p.apply(ctx, tx, g.table, `DELETE FROM `+g.table+where, `SELECT count(*) FROM `+g.table+where, args...); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// apply runs del (or, in a dry run, count) and adds the rows to table's.
+func (p *pruner) apply(ctx context.Context, tx *sql.Tx, table, del, count string, args ...any) error {
+	var n int64
+	if p.o.DryRun {
+		if err := tx.QueryRowContext(ctx, p.s.q(count), args...).Scan(&n); err != nil {
+			return wrap(err)
+		}
+	} else {
+		r, err := tx.ExecContext(ctx, p.s.q(del), args...)
+		if err != nil {
+			return wrap(err)
+		}
+		n, _ = r.RowsAffected()
+	}
+	if n > 0 {
+		p.rep.Pruned[table] += n
+	}
+	return nil
+}
+
+// unposted prunes the alerts never posted (or whose posted rows are
+// gone) found in table: those whose row is old by guard (cutoffs %[1]d
+// history, %[2]d issues) and, with extra, that the tables before it did
+// not take.
+func (p *pruner) unposted(table, guard, extra string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		where := fmt.Sprintf(guard, p.cut, p.issueCut) + `
+			AND NOT EXISTS (SELECT 1 FROM posted_alerts x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)
+			AND NOT ` + p.held("r")
+		if extra != "" {
+			where += " AND " + extra
+		}
+		var last alertKey
+		first := true
+		for {
+			n := 0
+			err := p.batch(ctx, func(tx *sql.Tx) error {
+				q := `SELECT r.tenant, r.alert_id FROM ` + table + ` r WHERE ` + where
+				var args []any
+				if !first {
+					q += ` AND (r.tenant > ? OR (r.tenant = ? AND r.alert_id > ?))`
+					args = []any{last.tenant, last.tenant, last.id}
+				}
+				q += fmt.Sprintf(` ORDER BY r.tenant, r.alert_id LIMIT %d`, p.o.Batch)
+				keys, err := scanKeys(ctx, tx, p.s.q(q), args...)
+				if err != nil {
+					return err
+				}
+				if n = len(keys); n == 0 {
+					return nil
+				}
+				first, last = false, keys[n-1]
+				return p.dropAlerts(ctx, tx, keys)
+			})
+			if err != nil || n < p.o.Batch {
+				return err
+			}
+		}
+	}
+}
+
+func scanKeys(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]alertKey, error) {
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var keys []alertKey
+	for rows.Next() {
+		var k alertKey
+		if err := rows.Scan(&k.tenant, &k.id); err != nil {
+			_ = rows.Close()
+			return nil, wrap(err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, closeRows(rows)
+}
+
+// messages prunes the digest messages drawn before the cutoff none of
+// whose alerts stays.
+func (p *pruner) messages(ctx context.Context) error {
+	var last [2]string
+	first := true
+	for {
+		n := 0
+		err := p.batch(ctx, func(tx *sql.Tx) error {
+			q := fmt.Sprintf(`SELECT m.channel, m.ts FROM digest_messages m WHERE m.updated_ms < %d AND NOT %s`, p.cut, p.heldMessage("m"))
+			var args []any
+			if !first {
+				q += ` AND (m.channel > ? OR (m.channel = ? AND m.ts > ?))`
+				args = []any{last[0], last[0], last[1]}
+			}
+			q += fmt.Sprintf(` ORDER BY m.channel, m.ts LIMIT %d`, p.o.Batch)
+			keys, err := scanKeys(ctx, tx, p.s.q(q), args...)
+			if err != nil {
+				return err
+			}
+			if n = len(keys); n == 0 {
+				return nil
+			}
+			first, last = false, [2]string{keys[n-1].tenant, keys[n-1].id}
+			byChannel := map[string][]string{}
+			for _, k := range keys {
+				byChannel[k.tenant] = append(byChannel[k.tenant], k.id)
+			}
+			for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
+				for chunk := range slices.Chunk(byChannel[ch], maxIn) {
+					args := []any{ch}
+					for _, ts := range chunk {
+						args = append(args, ts)
+					}
+					where := fmt.Sprintf(` WHERE channel = ? AND ts IN (%s) AND updated_ms < %d`, marks(len(chunk)), p.cut)
+					if err := p.apply(ctx, tx, "digest_messages", `DELETE FROM digest_messages`+where, `SELECT count(*) FROM digest_messages`+where, args...); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil || n < p.o.Batch {
+			return err
+		}
+	}
+}
+
+// simple prunes the rows of table matching where, a batch at a time by
+// its primary key (columns key).
+func (p *pruner) simple(table, key, where string) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if p.o.DryRun {
+			return p.batch(ctx, func(tx *sql.Tx) error {
+				return p.apply(ctx, tx, table, "", `SELECT count(*) FROM `+table+` WHERE `+where)
+			})
+		}
+		outer := key
+		if strings.Contains(key, ",") {
+			outer = "(" + key + ")"
+		}
+		// The outer condition checks each row again: one made new since
+		// the inner select read it stays.
+		del := fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[3]s FROM %[1]s WHERE %[4]s LIMIT %[5]d) AND %[4]s`, table, outer, key, where, p.o.Batch)
+		for {
+			var n int64
+			err := p.batch(ctx, func(tx *sql.Tx) error {
+				r, err := tx.ExecContext(ctx, del)
+				if err != nil {
+					return wrap(err)
+				}
+				n, _ = r.RowsAffected()
+				if n > 0 {
+					p.rep.Pruned[table] += n
+				}
+				return nil
+			})
+			if err != nil || n < int64(p.o.Batch) {
+				return err
+			}
+		}
+	}
+}
+
+func marks(n int) string { return "?" + strings.Repeat(", ?", n-1) }
+
+func (s *sqlStore) Size(ctx context.Context) (StoreSize, error) {
+	size := StoreSize{Rows: map[string]int64{}}
+	for _, t := range Tables {
+		var n int64
+		if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM `+t).Scan(&n); err != nil {
+			return size, wrap(err)
+		}
+		size.Rows[t] = n
+	}
+	q := `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`
+	if s.d.dollar {
+		q = `SELECT COALESCE(sum(pg_total_relation_size(c.oid)), 0)::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE n.nspname = current_schema() AND c.relkind = 'r'`
+	}
+	if err := s.db.QueryRowContext(ctx, q).Scan(&size.Bytes); err != nil {
+		return size, wrap(err)
+	}
+	return size, nil
+}
