@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -62,7 +63,7 @@ type KeepRules struct {
 // PruneOptions say how Prune works.
 type PruneOptions struct {
 	// Batch is how many rows one statement (and transaction) deletes
-	// (default 2000).
+	// (default 1000).
 	Batch int
 	// Pause is waited between batches, to let other writers in.
 	Pause time.Duration
@@ -121,7 +122,7 @@ const (
 )
 
 // DefaultPruneBatch is PruneOptions.Batch's default.
-const DefaultPruneBatch = 2000
+const DefaultPruneBatch = 1000
 
 // maxIn bounds the values of one IN list (both databases take far more).
 const maxIn = 500
@@ -155,17 +156,17 @@ func (s *sqlStore) Prune(ctx context.Context, before time.Time, keep KeepRules, 
 				`NOT EXISTS (SELECT 1 FROM issues x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)
 				AND NOT EXISTS (SELECT 1 FROM closes x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)`),
 			p.messages,
-			p.simple("digest_tenant_runs", "run_ms, tenant", fmt.Sprintf("run_ms < %d", p.cut)),
-			p.simple("alert_facts", "fact, tenant, alert_id", fmt.Sprintf("alert_ms < %d", p.corrCut)),
-			p.simple("group_issues", "tenant, signature", fmt.Sprintf("last_ms < %d", p.corrCut)))
+			p.simple("digest_tenant_runs", "run_ms", fmt.Sprintf("run_ms < %d", p.cut)),
+			p.simple("alert_facts", "alert_ms", fmt.Sprintf("alert_ms < %d", p.corrCut)),
+			p.simple("group_issues", "last_ms", fmt.Sprintf("last_ms < %d", p.corrCut)))
 	}
 	now := s.now()
 	old := func(d time.Duration) int64 { return ms(now.Add(-d)) }
 	steps = append(steps,
-		p.simple("runs", "run", fmt.Sprintf("lease_ms < %[1]d AND updated_ms < %[1]d", old(runsGrace))),
-		p.simple("leases", "name", fmt.Sprintf("until_ms < %d", old(leasesGrace))),
-		p.simple("budget_slots", "id", fmt.Sprintf("at_ms < %d", old(slotsGrace))),
-		p.simple("shared_cache", "key", fmt.Sprintf("until_ms < %d", ms(now))))
+		p.simple("runs", "updated_ms", fmt.Sprintf("lease_ms < %[1]d AND updated_ms < %[1]d", old(runsGrace))),
+		p.simple("leases", "until_ms", fmt.Sprintf("until_ms < %d", old(leasesGrace))),
+		p.simple("budget_slots", "at_ms", fmt.Sprintf("at_ms < %d", old(slotsGrace))),
+		p.simple("shared_cache", "until_ms", fmt.Sprintf("until_ms < %d", ms(now))))
 	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			rep.Took = time.Since(start)
@@ -203,6 +204,12 @@ func (p *pruner) batch(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return wrap(err)
 	}
 	defer func() { _ = tx.Rollback() }()
+	if p.s.d.dollar {
+		// Compiling these short statements costs more than running them.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL jit = off`); err != nil {
+			return wrap(err)
+		}
+	}
 	if err := fn(tx); err != nil {
 		return err
 	}
@@ -214,23 +221,40 @@ func (p *pruner) batch(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return nil
 }
 
-// held is true of an alert (columns tenant and alert_id of alias a) that
-// has a pending claim or a record newer than the cutoffs: an issue, a
-// close or a Jira state.
-func (p *pruner) held(a string) string {
-	return fmt.Sprintf(`(EXISTS (SELECT 1 FROM issues hi WHERE hi.tenant = %[1]s.tenant AND hi.alert_id = %[1]s.alert_id
-			AND (hi.state = 'pending' OR hi.claimed_ms >= %[2]d OR hi.filed_ms >= %[2]d))
-		OR EXISTS (SELECT 1 FROM closes hc WHERE hc.tenant = %[1]s.tenant AND hc.alert_id = %[1]s.alert_id
-			AND (hc.state = 'pending' OR hc.claimed_ms >= %[3]d OR hc.closed_ms >= %[3]d))
-		OR EXISTS (SELECT 1 FROM jira_states hj WHERE hj.tenant = %[1]s.tenant AND hj.alert_id = %[1]s.alert_id AND hj.seen_ms >= %[3]d))`,
-		a, p.issueCut, p.cut)
+// holds are what keeps an alert: a pending claim, or an issue, close or
+// Jira state newer than the cutoffs. Each is a table and how it joins the
+// alert (columns tenant and alert_id of alias a). They are kept apart, a
+// (NOT) EXISTS or a UNION each, so PostgreSQL looks each up by primary
+// key rather than scanning a table for every statement.
+func (p *pruner) holds(a string) [][2]string {
+	return [][2]string{
+		{"issues hi", fmt.Sprintf(`hi.tenant = %[1]s.tenant AND hi.alert_id = %[1]s.alert_id
+			AND (hi.state = 'pending' OR hi.claimed_ms >= %[2]d OR hi.filed_ms >= %[2]d)`, a, p.issueCut)},
+		{"closes hc", fmt.Sprintf(`hc.tenant = %[1]s.tenant AND hc.alert_id = %[1]s.alert_id
+			AND (hc.state = 'pending' OR hc.claimed_ms >= %[2]d OR hc.closed_ms >= %[2]d)`, a, p.cut)},
+		{"jira_states hj", fmt.Sprintf(`hj.tenant = %[1]s.tenant AND hj.alert_id = %[1]s.alert_id AND hj.seen_ms >= %[2]d`, a, p.cut)},
+	}
 }
 
-// heldMessage is true of a message (columns channel and ts of alias m)
-// with an alert posted after the cutoff or held.
-func (p *pruner) heldMessage(m string) string {
-	return fmt.Sprintf(`EXISTS (SELECT 1 FROM posted_alerts q WHERE q.channel = %[1]s.channel AND q.ts = %[1]s.ts
-		AND (q.posted_ms >= %[2]d OR %[3]s))`, m, p.cut, p.held("q"))
+// notHeld is true of an alert (alias r) that nothing holds.
+func (p *pruner) notHeld(r string) string {
+	var and []string
+	for _, h := range p.holds(r) {
+		and = append(and, `NOT EXISTS (SELECT 1 FROM `+h[0]+` WHERE `+h[1]+`)`)
+	}
+	return strings.Join(and, " AND ")
+}
+
+// heldBy are the queries of a message's alerts (alias q, posted in
+// channel ? with ts in list) that hold it: posted after the cutoff, or
+// held.
+func (p *pruner) heldBy(list string) []string {
+	where := ` WHERE q.channel = ? AND q.ts IN (` + list + `)`
+	out := []string{`SELECT q.ts FROM posted_alerts q` + where + fmt.Sprintf(` AND q.posted_ms >= %d`, p.cut)}
+	for _, h := range p.holds("q") {
+		out = append(out, `SELECT q.ts FROM posted_alerts q JOIN `+h[0]+` ON `+h[1]+where)
+	}
+	return out
 }
 
 type alertKey struct{ tenant, id string }
@@ -311,8 +335,11 @@ func (p *pruner) heldMessages(ctx context.Context, tx *sql.Tx, byChannel map[str
 			for _, ts := range chunk {
 				args = append(args, ts)
 			}
-			rows, err := tx.QueryContext(ctx, p.s.q(`SELECT DISTINCT q.ts FROM posted_alerts q WHERE q.channel = ? AND q.ts IN (`+marks(len(chunk))+`)
-				AND (q.posted_ms >= `+fmt.Sprint(p.cut)+` OR `+p.held("q")+`)`), args...)
+			var all []any
+			for range 4 {
+				all = append(all, args...)
+			}
+			rows, err := tx.QueryContext(ctx, p.s.q(strings.Join(p.heldBy(marks(len(chunk))), " UNION ")), all...)
 			if err != nil {
 				return nil, wrap(err)
 			}
@@ -394,7 +421,7 @@ func (p *pruner) unposted(table, guard, extra string) func(context.Context) erro
 	return func(ctx context.Context) error {
 		where := fmt.Sprintf(guard, p.cut, p.issueCut) + `
 			AND NOT EXISTS (SELECT 1 FROM posted_alerts x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)
-			AND NOT ` + p.held("r")
+			AND ` + p.notHeld("r")
 		if extra != "" {
 			where += " AND " + extra
 		}
@@ -452,7 +479,10 @@ func (p *pruner) messages(ctx context.Context) error {
 	for {
 		n := 0
 		err := p.batch(ctx, func(tx *sql.Tx) error {
-			q := fmt.Sprintf(`SELECT m.channel, m.ts FROM digest_messages m WHERE m.updated_ms < %d AND NOT %s`, p.cut, p.heldMessage("m"))
+			q := fmt.Sprintf(`SELECT m.channel, m.ts FROM digest_messages m WHERE m.updated_ms < %d`, p.cut)
+			for _, h := range p.heldBy("m.ts") {
+				q += ` AND NOT EXISTS (` + strings.Replace(h, "q.channel = ?", "q.channel = m.channel", 1) + `)`
+			}
 			var args []any
 			if !first {
 				q += ` AND (m.channel > ? OR (m.channel = ? AND m.ts > ?))`
@@ -491,36 +521,54 @@ func (p *pruner) messages(ctx context.Context) error {
 	}
 }
 
-// simple prunes the rows of table matching where, a batch at a time by
-// its primary key (columns key).
-func (p *pruner) simple(table, key, where string) func(context.Context) error {
+// simple prunes the rows of table matching where, oldest by column col
+// first, a batch at a time. Rows are picked by their place in the table
+// (SQLite's rowid, PostgreSQL's ctid): the delete then goes straight to
+// them, where a join on the key would scan the table on PostgreSQL.
+func (p *pruner) simple(table, col, where string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if p.o.DryRun {
 			return p.batch(ctx, func(tx *sql.Tx) error {
 				return p.apply(ctx, tx, table, "", `SELECT count(*) FROM `+table+` WHERE `+where)
 			})
 		}
-		outer := key
-		if strings.Contains(key, ",") {
-			outer = "(" + key + ")"
+		pick := `rowid IN (%s)`
+		ref := "rowid"
+		if p.s.d.dollar {
+			pick, ref = `ctid = ANY(ARRAY(%s))`, "ctid"
 		}
-		// The outer condition checks each row again: one made new since
-		// the inner select read it stays.
-		del := fmt.Sprintf(`DELETE FROM %[1]s WHERE %[2]s IN (SELECT %[3]s FROM %[1]s WHERE %[4]s LIMIT %[5]d) AND %[4]s`, table, outer, key, where, p.o.Batch)
+		from := "" // from the last batch's newest row on
 		for {
-			var n int64
+			sub := fmt.Sprintf(`SELECT %s FROM %s WHERE %s%s ORDER BY %s LIMIT %d`, ref, table, from, where, col, p.o.Batch)
+			newest := int64(math.MinInt64)
+			// The outer condition checks each row again: one made new
+			// since the inner select read it stays.
+			del := `DELETE FROM ` + table + ` WHERE ` + fmt.Sprintf(pick, sub) + ` AND ` + where + ` RETURNING ` + col
+			n := 0
 			err := p.batch(ctx, func(tx *sql.Tx) error {
-				r, err := tx.ExecContext(ctx, del)
+				rows, err := tx.QueryContext(ctx, del)
 				if err != nil {
 					return wrap(err)
 				}
-				n, _ = r.RowsAffected()
+				for rows.Next() {
+					var at int64
+					if err := rows.Scan(&at); err != nil {
+						_ = rows.Close()
+						return wrap(err)
+					}
+					n++
+					newest = max(newest, at)
+				}
+				if err := closeRows(rows); err != nil {
+					return err
+				}
 				if n > 0 {
-					p.rep.Pruned[table] += n
+					p.rep.Pruned[table] += int64(n)
+					from = fmt.Sprintf("%s >= %d AND ", col, newest)
 				}
 				return nil
 			})
-			if err != nil || n < int64(p.o.Batch) {
+			if err != nil || n < p.o.Batch {
 				return err
 			}
 		}
