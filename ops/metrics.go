@@ -42,6 +42,11 @@ type Metrics struct {
 	JiraSyncChanges prometheus.Counter
 	JiraSyncCloses  *prometheus.CounterVec // outcome (JIRA_DONE_CLOSES_ALERT)
 	ReportRuns      *prometheus.CounterVec // outcome
+	// Bounded state (issue #19).
+	StoreRows  *prometheus.GaugeVec // table
+	StoreBytes prometheus.Gauge
+	Pruned     *prometheus.CounterVec // table
+	PruneRuns  *prometheus.CounterVec // outcome
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -74,7 +79,22 @@ func NewMetrics() *Metrics {
 	m.JiraSyncChanges = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_jira_sync_changes_total", Help: "Filed issues whose Jira status, assignee or resolution changed (or that were deleted)."})).(prometheus.Counter)
 	m.JiraSyncCloses = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_closes_total", Help: "Alerts of done Jira issues closed by the Jira sync (JIRA_DONE_CLOSES_ALERT), by outcome (closed, already_closed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.ReportRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_report_runs_total", Help: "Scheduled reports by outcome (ok, chart_failed, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.StoreRows = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mcasbot_store_rows", Help: "Rows in each table of the state store, counted at start and after each prune (on the replica that pruned)."}, []string{"table"})).(*prometheus.GaugeVec)
+	m.StoreBytes = f(prometheus.NewGauge(prometheus.GaugeOpts{Name: "mcasbot_store_bytes", Help: "Bytes the state store takes on disk (SQLite: the database file; PostgreSQL: its tables with indexes), counted with mcasbot_store_rows."})).(prometheus.Gauge)
+	m.Pruned = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_store_pruned_rows_total", Help: "Rows pruned from the state store (STATE_RETENTION), by table."}, []string{"table"})).(*prometheus.CounterVec)
+	m.PruneRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_prune_runs_total", Help: "Daily state prunes by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	return m
+}
+
+// SetStoreSize exports the state store's rows per table and its bytes
+// (0: unknown, left as it was).
+func (m *Metrics) SetStoreSize(rows map[string]int64, bytes int64) {
+	for table, n := range rows {
+		m.StoreRows.WithLabelValues(table).Set(float64(n))
+	}
+	if bytes > 0 {
+		m.StoreBytes.Set(float64(bytes))
+	}
 }
 
 // Watch exports live state read at scrape time: the Socket Mode
