@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"slices"
@@ -83,7 +84,7 @@ func (r *Retention) Run(ctx context.Context, dryRun bool) (store.PruneReport, er
 	if dryRun {
 		msg = "state prune dry run: nothing deleted"
 	}
-	attrs := []any{"retention", r.Keep.String(), "cutoff", cutoff(rep.Cutoff), "rows", rep.Total(), "batches", rep.Batches,
+	attrs := []any{"retention", keepText(r.Keep), "cutoff", cutoff(rep.Cutoff), "rows", rep.Total(), "batches", rep.Batches,
 		"longest_batch", rep.Longest.Round(time.Millisecond), "took", rep.Took.Round(time.Millisecond)}
 	for _, t := range slices.Sorted(maps.Keys(rep.Pruned)) {
 		attrs = append(attrs, t, rep.Pruned[t])
@@ -136,6 +137,16 @@ func (r *Retention) defaults() {
 	if r.Logger == nil {
 		r.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+func keepText(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "forever"
+	case d%(24*time.Hour) == 0:
+		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	}
+	return d.String()
 }
 
 func cutoff(t time.Time) string {

@@ -204,7 +204,7 @@ func TestRetentionPrunesOncePerDayAcrossReplicas(t *testing.T) {
 			line = l
 		}
 	}
-	for _, want := range []string{"retention=720h0m0s", fmt.Sprintf("posted_alerts=%d", pruned["posted_alerts"]), fmt.Sprintf("closes=%d", pruned["closes"]), "longest_batch="} {
+	for _, want := range []string{"retention=30d", fmt.Sprintf("posted_alerts=%d", pruned["posted_alerts"]), fmt.Sprintf("closes=%d", pruned["closes"]), "longest_batch="} {
 		if !strings.Contains(line, want) {
 			t.Errorf("log line lacks %q: %s", want, logs.String())
 		}
