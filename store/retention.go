@@ -65,7 +65,10 @@ type PruneOptions struct {
 	// Batch is how many rows one statement (and transaction) deletes
 	// (default 1000).
 	Batch int
-	// Pause is waited between batches, to let other writers in.
+	// Pause is waited between batches, to let other writers in. Within
+	// one process none is needed; another process's writer on the same
+	// SQLite file polls for the lock up to every 100 ms, so pause at least
+	// that long when one may be writing (bot prune beside a running bot).
 	Pause time.Duration
 	// DryRun counts what would go and deletes nothing.
 	DryRun bool
@@ -134,6 +137,8 @@ type pruner struct {
 	// Cutoffs in ms: history, issues (the earlier of the history cutoff
 	// and the Jira sync's window), facts and groups.
 	cut, issueCut, corrCut int64
+	// found is set when a batch found rows: the next one pauses first.
+	found bool
 }
 
 func (s *sqlStore) Prune(ctx context.Context, before time.Time, keep KeepRules, o PruneOptions) (PruneReport, error) {
@@ -186,9 +191,10 @@ func earliest(a, b time.Time) time.Time {
 }
 
 // batch runs one batch in its own transaction, timing it; it pauses first
-// when it is not the first batch.
+// when the batch before found rows.
 func (p *pruner) batch(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if p.rep.Batches > 0 && p.o.Pause > 0 {
+	if p.found && p.o.Pause > 0 {
+		p.found = false
 		select {
 		case <-ctx.Done():
 			return wrap(ctx.Err())
@@ -258,6 +264,10 @@ func (p *pruner) heldBy(list string) []string {
 }
 
 type alertKey struct{ tenant, id string }
+
+// testBeforeDrop, set by a test, runs between choosing alerts and
+// deleting them: where a click can come in on PostgreSQL.
+var testBeforeDrop func()
 
 // postedAlerts prunes the alerts posted before the cutoff, oldest first,
 // with their issue, close and Jira state, unless their message is held.
@@ -366,6 +376,9 @@ func (p *pruner) dropAlerts(ctx context.Context, tx *sql.Tx, keys []alertKey) er
 	if len(keys) == 0 {
 		return nil
 	}
+	if testBeforeDrop != nil {
+		testBeforeDrop()
+	}
 	guards := []struct{ table, guard string }{
 		{"posted_alerts", fmt.Sprintf("posted_ms < %d", p.cut)},
 		{"issues", fmt.Sprintf("state <> 'pending' AND claimed_ms < %[1]d AND filed_ms < %[1]d", p.issueCut)},
@@ -409,6 +422,7 @@ func (p *pruner) apply(ctx context.Context, tx *sql.Tx, table, del, count string
 	}
 	if n > 0 {
 		p.rep.Pruned[table] += n
+		p.found = true
 	}
 	return nil
 }
@@ -563,6 +577,7 @@ func (p *pruner) simple(table, col, where string) func(context.Context) error {
 					return err
 				}
 				if n > 0 {
+					p.found = true
 					p.rep.Pruned[table] += int64(n)
 					from = fmt.Sprintf("%s >= %d AND ", col, newest)
 				}

@@ -56,6 +56,7 @@ func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envi
 	fs := flag.NewFlagSet("prune", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	dry := fs.Bool("dry-run", false, "count what would be pruned; delete nothing")
+	pause := fs.Duration("pause", -1, "wait between batches (default: 100ms on SQLite, where a running bot is another process waiting for the lock; 0 on PostgreSQL)")
 	if err := fs.Parse(args); err != nil {
 		return exitUsage
 	}
@@ -73,6 +74,13 @@ func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envi
 	defer st.Close()
 	a := &app{cfg: cfg, store: st, logger: logger}
 	r := a.retention(nil)
+	r.Options.Pause = *pause
+	if *pause < 0 {
+		r.Options.Pause = 0
+		if strings.HasPrefix(kind, "sqlite") {
+			r.Options.Pause = 100 * time.Millisecond
+		}
+	}
 	rep, err := r.Run(ctx, *dry)
 	verb := "pruned"
 	if *dry {

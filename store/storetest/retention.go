@@ -414,47 +414,58 @@ func testPruneForever(t *testing.T, open Opener) {
 }
 
 // Clicks on old alerts while a prune runs: every claim that won is still
-// there to complete, on one database handle or another.
+// there to complete. From the pruning process (another goroutine: on
+// PostgreSQL another connection), and from another process, which on
+// SQLite gets the lock in the prune's pauses.
 func testPruneWhileClaiming(t *testing.T, open Opener) {
 	clk := &clock{t: ago(200)}
 	s, reopen := open(t, clk.opt())
-	const messages = 60
-	for m := range messages {
-		var ids []string
-		for i := range 10 {
-			ids = append(ids, fmt.Sprintf("m%02d-%d", m, i))
-		}
-		post(t, s, "C1", fmt.Sprintf("%d.0001", 1000+m), ago(200), ids...)
-	}
-	clk.Set(pruneNow)
 	other := reopen()
 	t.Cleanup(func() { _ = other.Close() })
-
-	var wg sync.WaitGroup
-	errs := make(chan error, messages)
-	wg.Go(func() {
+	for round, c := range []struct {
+		claimer store.Store
+		o       store.PruneOptions
+	}{
+		{s, store.PruneOptions{Batch: 7}},
+		{other, store.PruneOptions{Batch: 25, Pause: 100 * time.Millisecond}},
+	} {
+		const messages = 40
+		clk.Set(ago(200))
 		for m := range messages {
-			id := fmt.Sprintf("m%02d-3", m)
-			c, err := other.ClaimIssue(ctx, "contoso", id, "U1")
-			if err != nil || !c.Won {
-				errs <- fmt.Errorf("claim %s: %+v %v", id, c, err)
-				continue
+			var ids []string
+			for i := range 10 {
+				ids = append(ids, fmt.Sprintf("r%d-m%02d-%d", round, m, i))
 			}
-			if err := other.CompleteIssue(ctx, "contoso", id, fmt.Sprintf("SEC-%d", m), ""); err != nil {
-				errs <- fmt.Errorf("the claim of %s vanished: %v", id, err)
-			}
+			post(t, s, "C1", fmt.Sprintf("%d.%04d", round, m), ago(200), ids...)
 		}
-	})
-	_, err := s.Prune(ctx, before180, keepWeek, store.PruneOptions{Batch: 7})
-	wg.Wait()
-	close(errs)
-	must(t, err)
-	for err := range errs {
-		t.Error(err)
-	}
-	for m := range messages {
-		if rec, ok, _ := s.Issue(ctx, "contoso", fmt.Sprintf("m%02d-3", m)); !ok || rec.State != store.IssueCreated {
-			t.Fatalf("issue of m%02d-3: %+v %v", m, rec, ok)
+		clk.Set(pruneNow)
+		var wg sync.WaitGroup
+		errs := make(chan error, messages)
+		wg.Go(func() {
+			for m := range messages {
+				id := fmt.Sprintf("r%d-m%02d-3", round, m)
+				cl, err := c.claimer.ClaimIssue(ctx, "contoso", id, "U1")
+				if err != nil || !cl.Won {
+					errs <- fmt.Errorf("claim %s: %+v %v", id, cl, err)
+					continue
+				}
+				if err := c.claimer.CompleteIssue(ctx, "contoso", id, fmt.Sprintf("SEC-%d", m), ""); err != nil {
+					errs <- fmt.Errorf("the claim of %s vanished: %v", id, err)
+				}
+			}
+		})
+		_, err := s.Prune(ctx, before180, keepWeek, c.o)
+		wg.Wait()
+		close(errs)
+		must(t, err)
+		for err := range errs {
+			t.Error(err)
+		}
+		for m := range messages {
+			id := fmt.Sprintf("r%d-m%02d-3", round, m)
+			if rec, ok, _ := s.Issue(ctx, "contoso", id); !ok || rec.State != store.IssueCreated {
+				t.Fatalf("issue of %s: %+v %v", id, rec, ok)
+			}
 		}
 	}
 }
