@@ -95,6 +95,13 @@ func pruneCmd(ctx context.Context, args []string, stdout, stderr io.Writer, envi
 	_ = tw.Flush()
 	fmt.Fprintf(stderr, "%s: %s %d rows older than %s in %d batches (longest %s) in %s\n", kind, verb, rep.Total(), cutoffOf(cfg, rep.Cutoff),
 		rep.Batches, rep.Longest.Round(time.Millisecond), rep.Took.Round(time.Millisecond))
+	if !*dry {
+		outcome := "pruned"
+		if err != nil {
+			outcome = "stopped"
+		}
+		logger.Info("audit: state pruned by bot prune", "rows", rep.Total(), "cutoff", rep.Cutoff, "outcome", outcome)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
 		return exitUpstream

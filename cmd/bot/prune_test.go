@@ -49,7 +49,8 @@ func TestPruneCommand(t *testing.T) {
 	}
 	code, out, errs = runCLI(env, "prune")
 	if code != exitOK || strings.TrimSpace(out) != "posted_alerts  30" || !strings.Contains(errs, "pruned 30 rows older than") ||
-		!strings.Contains(errs, "(STATE_RETENTION=100d, the report's two periods kept)") || !strings.Contains(errs, "now 10 rows (posted_alerts 10)") {
+		!strings.Contains(errs, "(STATE_RETENTION=100d, the report's two periods kept)") || !strings.Contains(errs, "now 10 rows (posted_alerts 10)") ||
+		!strings.Contains(errs, `msg="audit: state pruned by bot prune" rows=30`) {
 		t.Fatalf("prune: exit %d\n%s%s", code, out, errs)
 	}
 	if code, out, errs = runCLI(env, "prune"); code != exitOK || out != "" || !strings.Contains(errs, "pruned 0 rows") {
