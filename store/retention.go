@@ -154,10 +154,10 @@ func (s *sqlStore) Prune(ctx context.Context, before time.Time, keep KeepRules, 
 		rep.Cutoff = cut.UTC()
 		p.cut, p.issueCut, p.corrCut = ms(cut), ms(earliest(cut, keep.TrackSince)), ms(earliest(cut, keep.CorrelationSince))
 		steps = append(steps, p.postedAlerts,
-			p.unposted("issues", `r.state <> 'pending' AND r.claimed_ms < %[2]d AND r.filed_ms < %[2]d`, ""),
-			p.unposted("closes", `r.state <> 'pending' AND r.claimed_ms < %[1]d AND r.closed_ms < %[1]d`,
+			p.unposted("issues", "claimed_ms", `r.state <> 'pending' AND r.claimed_ms < %[2]d AND r.filed_ms < %[2]d`, ""),
+			p.unposted("closes", "claimed_ms", `r.state <> 'pending' AND r.claimed_ms < %[1]d AND r.closed_ms < %[1]d`,
 				`NOT EXISTS (SELECT 1 FROM issues x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)`),
-			p.unposted("jira_states", `r.seen_ms < %[1]d`,
+			p.unposted("jira_states", "seen_ms", `r.seen_ms < %[1]d`,
 				`NOT EXISTS (SELECT 1 FROM issues x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)
 				AND NOT EXISTS (SELECT 1 FROM closes x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)`),
 			p.messages,
@@ -269,62 +269,93 @@ type alertKey struct{ tenant, id string }
 // deleting them: where a click can come in on PostgreSQL.
 var testBeforeDrop func()
 
+// keyset walks a table oldest first by a time column (indexed) and two
+// key columns, each batch carrying on after the last row of the one
+// before: rows a batch kept are not read again, and a prune that finds
+// little reads little.
+type keyset struct {
+	col, k1, k2 string // qualified column names
+	started     bool
+	at          int64
+	v1, v2      string
+}
+
+// after is the condition for the rows after the last batch's, with its
+// arguments, and the order to read them in.
+func (k *keyset) after() (string, []any) {
+	order := fmt.Sprintf(` ORDER BY %s, %s, %s`, k.col, k.k1, k.k2)
+	if !k.started {
+		return order, nil
+	}
+	return fmt.Sprintf(` AND %[1]s >= ? AND (%[1]s > ? OR %[2]s > ? OR (%[2]s = ? AND %[3]s > ?))`, k.col, k.k1, k.k2) + order,
+		[]any{k.at, k.at, k.v1, k.v1, k.v2}
+}
+
+// keyRow is a row read by a keyset: its two key columns and its time.
+type keyRow struct {
+	k1, k2 string
+	at     int64
+}
+
+// read runs q (which selects k1, k2, col and then extra columns into
+// dest) after the last batch, and moves past the rows it returns.
+func (k *keyset) read(ctx context.Context, tx *sql.Tx, p *pruner, q string, dest func() []any) ([]keyRow, error) {
+	after, args := k.after()
+	rows, err := tx.QueryContext(ctx, p.s.q(q+after+fmt.Sprintf(` LIMIT %d`, p.o.Batch)), args...)
+	if err != nil {
+		return nil, wrap(err)
+	}
+	var out []keyRow
+	for rows.Next() {
+		var r keyRow
+		d := []any{&r.k1, &r.k2, &r.at}
+		if dest != nil {
+			d = append(d, dest()...)
+		}
+		if err := rows.Scan(d...); err != nil {
+			_ = rows.Close()
+			return nil, wrap(err)
+		}
+		out = append(out, r)
+	}
+	if err := closeRows(rows); err != nil {
+		return nil, err
+	}
+	if n := len(out); n > 0 {
+		k.started, k.at, k.v1, k.v2 = true, out[n-1].at, out[n-1].k1, out[n-1].k2
+	}
+	return out, nil
+}
+
 // postedAlerts prunes the alerts posted before the cutoff, oldest first,
 // with their issue, close and Jira state, unless their message is held.
 func (p *pruner) postedAlerts(ctx context.Context) error {
-	var last struct {
-		at         int64
-		tenant, id string
-	}
-	first := true
+	k := &keyset{col: "posted_ms", k1: "tenant", k2: "alert_id"}
 	for {
 		n := 0
 		err := p.batch(ctx, func(tx *sql.Tx) error {
-			q := fmt.Sprintf(`SELECT tenant, alert_id, channel, ts, posted_ms FROM posted_alerts WHERE posted_ms < %d`, p.cut)
-			var args []any
-			if !first {
-				q += ` AND posted_ms >= ? AND (posted_ms > ? OR tenant > ? OR (tenant = ? AND alert_id > ?))`
-				args = []any{last.at, last.at, last.tenant, last.tenant, last.id}
-			}
-			q += fmt.Sprintf(` ORDER BY posted_ms, tenant, alert_id LIMIT %d`, p.o.Batch)
-			rows, err := tx.QueryContext(ctx, p.s.q(q), args...)
-			if err != nil {
-				return wrap(err)
-			}
-			type row struct {
-				key         alertKey
-				channel, ts string
-			}
-			var batch []row
-			for rows.Next() {
-				var r row
-				if err := rows.Scan(&r.key.tenant, &r.key.id, &r.channel, &r.ts, &last.at); err != nil {
-					_ = rows.Close()
-					return wrap(err)
-				}
-				batch = append(batch, r)
-			}
-			if err := closeRows(rows); err != nil {
+			var msgs [][2]string
+			rows, err := k.read(ctx, tx, p, fmt.Sprintf(`SELECT tenant, alert_id, posted_ms, channel, ts FROM posted_alerts WHERE posted_ms < %d`, p.cut),
+				func() []any {
+					msgs = append(msgs, [2]string{})
+					m := &msgs[len(msgs)-1]
+					return []any{&m[0], &m[1]}
+				})
+			if n = len(rows); err != nil || n == 0 {
 				return err
 			}
-			n = len(batch)
-			if n == 0 {
-				return nil
-			}
-			first = false
-			last.tenant, last.id = batch[n-1].key.tenant, batch[n-1].key.id
 			byChannel := map[string][]string{}
-			for _, r := range batch {
-				byChannel[r.channel] = append(byChannel[r.channel], r.ts)
+			for _, m := range msgs {
+				byChannel[m[0]] = append(byChannel[m[0]], m[1])
 			}
 			held, err := p.heldMessages(ctx, tx, byChannel)
 			if err != nil {
 				return err
 			}
 			var keys []alertKey
-			for _, r := range batch {
-				if !held[[2]string{r.channel, r.ts}] {
-					keys = append(keys, r.key)
+			for i, r := range rows {
+				if !held[msgs[i]] {
+					keys = append(keys, alertKey{r.k1, r.k2})
 				}
 			}
 			return p.dropAlerts(ctx, tx, keys)
@@ -428,10 +459,10 @@ func (p *pruner) apply(ctx context.Context, tx *sql.Tx, table, del, count string
 }
 
 // unposted prunes the alerts never posted (or whose posted rows are
-// gone) found in table: those whose row is old by guard (cutoffs %[1]d
-// history, %[2]d issues) and, with extra, that the tables before it did
-// not take.
-func (p *pruner) unposted(table, guard, extra string) func(context.Context) error {
+// gone) found in table, oldest by col first: those whose row is old by
+// guard (cutoffs %[1]d history, %[2]d issues) and, with extra, that the
+// tables before it did not take.
+func (p *pruner) unposted(table, col, guard, extra string) func(context.Context) error {
 	return func(ctx context.Context) error {
 		where := fmt.Sprintf(guard, p.cut, p.issueCut) + `
 			AND NOT EXISTS (SELECT 1 FROM posted_alerts x WHERE x.tenant = r.tenant AND x.alert_id = r.alert_id)
@@ -439,26 +470,18 @@ func (p *pruner) unposted(table, guard, extra string) func(context.Context) erro
 		if extra != "" {
 			where += " AND " + extra
 		}
-		var last alertKey
-		first := true
+		k := &keyset{col: "r." + col, k1: "r.tenant", k2: "r.alert_id"}
 		for {
 			n := 0
 			err := p.batch(ctx, func(tx *sql.Tx) error {
-				q := `SELECT r.tenant, r.alert_id FROM ` + table + ` r WHERE ` + where
-				var args []any
-				if !first {
-					q += ` AND (r.tenant > ? OR (r.tenant = ? AND r.alert_id > ?))`
-					args = []any{last.tenant, last.tenant, last.id}
-				}
-				q += fmt.Sprintf(` ORDER BY r.tenant, r.alert_id LIMIT %d`, p.o.Batch)
-				keys, err := scanKeys(ctx, tx, p.s.q(q), args...)
-				if err != nil {
+				rows, err := k.read(ctx, tx, p, `SELECT r.tenant, r.alert_id, r.`+col+` FROM `+table+` r WHERE `+where, nil)
+				if n = len(rows); err != nil || n == 0 {
 					return err
 				}
-				if n = len(keys); n == 0 {
-					return nil
+				keys := make([]alertKey, n)
+				for i, r := range rows {
+					keys[i] = alertKey{r.k1, r.k2}
 				}
-				first, last = false, keys[n-1]
 				return p.dropAlerts(ctx, tx, keys)
 			})
 			if err != nil || n < p.o.Batch {
@@ -468,52 +491,24 @@ func (p *pruner) unposted(table, guard, extra string) func(context.Context) erro
 	}
 }
 
-func scanKeys(ctx context.Context, tx *sql.Tx, q string, args ...any) ([]alertKey, error) {
-	rows, err := tx.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, wrap(err)
-	}
-	var keys []alertKey
-	for rows.Next() {
-		var k alertKey
-		if err := rows.Scan(&k.tenant, &k.id); err != nil {
-			_ = rows.Close()
-			return nil, wrap(err)
-		}
-		keys = append(keys, k)
-	}
-	return keys, closeRows(rows)
-}
-
 // messages prunes the digest messages drawn before the cutoff none of
 // whose alerts stays.
 func (p *pruner) messages(ctx context.Context) error {
-	var last [2]string
-	first := true
+	where := fmt.Sprintf(`SELECT m.channel, m.ts, m.updated_ms FROM digest_messages m WHERE m.updated_ms < %d`, p.cut)
+	for _, h := range p.heldBy("m.ts") {
+		where += ` AND NOT EXISTS (` + strings.Replace(h, "q.channel = ?", "q.channel = m.channel", 1) + `)`
+	}
+	k := &keyset{col: "m.updated_ms", k1: "m.channel", k2: "m.ts"}
 	for {
 		n := 0
 		err := p.batch(ctx, func(tx *sql.Tx) error {
-			q := fmt.Sprintf(`SELECT m.channel, m.ts FROM digest_messages m WHERE m.updated_ms < %d`, p.cut)
-			for _, h := range p.heldBy("m.ts") {
-				q += ` AND NOT EXISTS (` + strings.Replace(h, "q.channel = ?", "q.channel = m.channel", 1) + `)`
-			}
-			var args []any
-			if !first {
-				q += ` AND (m.channel > ? OR (m.channel = ? AND m.ts > ?))`
-				args = []any{last[0], last[0], last[1]}
-			}
-			q += fmt.Sprintf(` ORDER BY m.channel, m.ts LIMIT %d`, p.o.Batch)
-			keys, err := scanKeys(ctx, tx, p.s.q(q), args...)
-			if err != nil {
+			rows, err := k.read(ctx, tx, p, where, nil)
+			if n = len(rows); err != nil || n == 0 {
 				return err
 			}
-			if n = len(keys); n == 0 {
-				return nil
-			}
-			first, last = false, [2]string{keys[n-1].tenant, keys[n-1].id}
 			byChannel := map[string][]string{}
-			for _, k := range keys {
-				byChannel[k.tenant] = append(byChannel[k.tenant], k.id)
+			for _, r := range rows {
+				byChannel[r.k1] = append(byChannel[r.k1], r.k2)
 			}
 			for _, ch := range slices.Sorted(maps.Keys(byChannel)) {
 				for chunk := range slices.Chunk(byChannel[ch], maxIn) {
@@ -521,8 +516,8 @@ func (p *pruner) messages(ctx context.Context) error {
 					for _, ts := range chunk {
 						args = append(args, ts)
 					}
-					where := fmt.Sprintf(` WHERE channel = ? AND ts IN (%s) AND updated_ms < %d`, marks(len(chunk)), p.cut)
-					if err := p.apply(ctx, tx, "digest_messages", `DELETE FROM digest_messages`+where, `SELECT count(*) FROM digest_messages`+where, args...); err != nil {
+					w := fmt.Sprintf(` WHERE channel = ? AND ts IN (%s) AND updated_ms < %d`, marks(len(chunk)), p.cut)
+					if err := p.apply(ctx, tx, "digest_messages", `DELETE FROM digest_messages`+w, `SELECT count(*) FROM digest_messages`+w, args...); err != nil {
 						return err
 					}
 				}
