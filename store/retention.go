@@ -376,11 +376,12 @@ func (p *pruner) heldMessages(ctx context.Context, tx *sql.Tx, byChannel map[str
 			for _, ts := range chunk {
 				args = append(args, ts)
 			}
+			arms := p.heldBy(marks(len(chunk)))
 			var all []any
-			for range 4 {
+			for range arms {
 				all = append(all, args...)
 			}
-			rows, err := tx.QueryContext(ctx, p.s.q(strings.Join(p.heldBy(marks(len(chunk))), " UNION ")), all...)
+			rows, err := tx.QueryContext(ctx, p.s.q(strings.Join(arms, " UNION ")), all...)
 			if err != nil {
 				return nil, wrap(err)
 			}
