@@ -44,6 +44,11 @@ type Metrics struct {
 	ReportRuns      *prometheus.CounterVec // outcome
 	// A hung tenant (issue #16).
 	TenantSkipped *prometheus.CounterVec // tenant
+	// Bounded state (issue #19).
+	StoreRows  *prometheus.GaugeVec // table
+	StoreBytes prometheus.Gauge
+	Pruned     *prometheus.CounterVec // table
+	PruneRuns  *prometheus.CounterVec // outcome
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -77,6 +82,10 @@ func NewMetrics() *Metrics {
 	m.JiraSyncCloses = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_closes_total", Help: "Alerts of done Jira issues closed by the Jira sync (JIRA_DONE_CLOSES_ALERT), by outcome (closed, already_closed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.ReportRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_report_runs_total", Help: "Scheduled report attempts by outcome (ok, chart_failed, failed: gave up after the last attempt, skipped, store_error, interrupted: shut down between retries)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.TenantSkipped = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_tenant_skipped_total", Help: "Tenant questions answered at once without the tenant, because a call to it timed out lately (TENANT_COOLDOWN)."}, []string{"tenant"})).(*prometheus.CounterVec)
+	m.StoreRows = f(prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "mcasbot_store_rows", Help: "Rows in each table of the state store, counted at start and after each prune (on the replica that pruned)."}, []string{"table"})).(*prometheus.GaugeVec)
+	m.StoreBytes = f(prometheus.NewGauge(prometheus.GaugeOpts{Name: "mcasbot_store_bytes", Help: "Bytes the state store takes on disk (SQLite: the database file; PostgreSQL: its tables with indexes), counted with mcasbot_store_rows."})).(prometheus.Gauge)
+	m.Pruned = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_store_pruned_rows_total", Help: "Rows pruned from the state store (STATE_RETENTION), by table."}, []string{"table"})).(*prometheus.CounterVec)
+	m.PruneRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_prune_runs_total", Help: "Daily state prunes by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	return m
 }
 
@@ -134,5 +143,16 @@ func (m *Metrics) ObserveCaller(c *httpx.Caller) {
 	c.OnLimit = func(d time.Duration) {
 		m.RateLimitWaits.WithLabelValues(in).Inc()
 		m.RateLimitWaited.WithLabelValues(in).Add(d.Seconds())
+	}
+}
+
+// SetStoreSize exports the state store's rows per table and its bytes
+// (0: unknown, left as it was).
+func (m *Metrics) SetStoreSize(rows map[string]int64, bytes int64) {
+	for table, n := range rows {
+		m.StoreRows.WithLabelValues(table).Set(float64(n))
+	}
+	if bytes > 0 {
+		m.StoreBytes.Set(float64(bytes))
 	}
 }

@@ -124,3 +124,25 @@ func TestTenantStatesAndSkipsAreExported(t *testing.T) {
 		t.Errorf("the state is not read at scrape time:\n%s", s)
 	}
 }
+
+func TestStoreSizeAndPrunedRows(t *testing.T) {
+	m := ops.NewMetrics()
+	m.SetStoreSize(map[string]int64{"posted_alerts": 1200, "alert_facts": 0}, 4096)
+	m.Pruned.WithLabelValues("posted_alerts").Add(300)
+	m.PruneRuns.WithLabelValues("ok").Inc()
+	m.SetStoreSize(map[string]int64{"posted_alerts": 900}, 0) // bytes unknown: kept
+	srv := httptest.NewServer(ops.Handler(m))
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	_ = resp.Body.Close()
+	for _, want := range []string{`mcasbot_store_rows{table="posted_alerts"} 900`, `mcasbot_store_rows{table="alert_facts"} 0`,
+		"mcasbot_store_bytes 4096", `mcasbot_store_pruned_rows_total{table="posted_alerts"} 300`, `mcasbot_prune_runs_total{outcome="ok"} 1`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -259,6 +259,18 @@ var migrations = []string{
 	// when it changed (issue #17); every cursor before was MCAS's.
 	`ALTER TABLE digest_cursors ADD COLUMN source TEXT NOT NULL DEFAULT 'mcas';
 	ALTER TABLE digest_cursors ADD COLUMN floor_ms BIGINT NOT NULL DEFAULT 0`,
+	// 11: what pruning old state looks up (issue #19): a message's alerts;
+	// the claims and the recent issues, closes and Jira states that keep
+	// an alert; the oldest messages and groups.
+	`CREATE INDEX IF NOT EXISTS posted_alerts_by_message ON posted_alerts (channel, ts);
+	CREATE INDEX IF NOT EXISTS issues_by_state ON issues (state);
+	CREATE INDEX IF NOT EXISTS issues_by_claimed ON issues (claimed_ms);
+	CREATE INDEX IF NOT EXISTS closes_by_claimed ON closes (claimed_ms);
+	CREATE INDEX IF NOT EXISTS closes_by_closed ON closes (closed_ms);
+	CREATE INDEX IF NOT EXISTS jira_states_by_seen ON jira_states (seen_ms);
+	CREATE INDEX IF NOT EXISTS digest_messages_by_time ON digest_messages (updated_ms);
+	CREATE INDEX IF NOT EXISTS group_issues_by_last ON group_issues (last_ms);
+	CREATE INDEX IF NOT EXISTS closes_by_reopened ON closes (reopened_ms)`,
 }
 
 // migrate brings the schema up to date; safe to run concurrently.

@@ -164,6 +164,15 @@ type Store interface {
 	// Activity is what happened in [from, to).
 	Activity(ctx context.Context, from, to time.Time) (Activity, error)
 
+	// Bounded state (issue #19): what goes and what stays is in retention.go.
+
+	// Prune deletes, in batches, what is older than before and that no
+	// feature still needs (keep); a zero before keeps history and prunes
+	// only expired operational rows (runs, leases, budget slots, cache).
+	Prune(ctx context.Context, before time.Time, keep KeepRules, o PruneOptions) (PruneReport, error)
+	// Size counts each table's rows and the bytes the database takes.
+	Size(ctx context.Context) (StoreSize, error)
+
 	// Ping checks the database is reachable.
 	Ping(ctx context.Context) error
 	Close() error

@@ -132,6 +132,7 @@ func checkStore(ctx context.Context, cfg *Config, add adder) {
 		return
 	}
 	add("store", pass, "%s: reachable, schema up to date", kind)
+	checkStoreSize(ctx, cfg, st, add)
 }
 
 func checkJira(ctx context.Context, cfg *Config, add adder) {

@@ -69,6 +69,7 @@ type Config struct {
 	CommandTimout time.Duration `env:"COMMAND_TIMEOUT" envDefault:"25s"`
 	Workers       int           `env:"WORKERS" envDefault:"8"`
 	Busy          busyConfig
+	Retention     retentionEnv // STATE_RETENTION: config_retention.go
 
 	AbuseKey      Secret        `env:"ABUSEIPDB_API_KEY"`
 	AbuseKeyFile  string        `env:"ABUSEIPDB_API_KEY_FILE"`
@@ -309,6 +310,7 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 	validateEntra(&cfg, tenants, fatal, warn)
 	validateReport(&cfg, vars, fatal, warn)
 	validateGraph(&cfg, tenants, fatal, warn)
+	validateRetention(&cfg, fatal, warn)
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].Fatal && !ps[j].Fatal })
 	return &cfg, tenants, ps
 }

@@ -4,6 +4,7 @@
 //	bot exec [--json] '<text>' one /mcas command, without Slack
 //	bot digest [--dry-run]     one digest now
 //	bot report [--dry-run]     the periodic report now, today so far
+//	bot prune [--dry-run]      prune the state store now
 //	bot demo                   a local console over a built-in sandbox
 package main
 
@@ -41,6 +42,7 @@ Usage:
   bot report [--dry-run] [--period=30d] [--until=now|midnight] [--out=report.png]
                               post the report and its chart now, up to now with today so far (--until=midnight:
                               the last whole days, as scheduled; --dry-run: print it as JSON, write the PNG)
+  bot prune [--dry-run]       prune the state store of what STATE_RETENTION no longer keeps (--dry-run: count only)
   bot demo [--json]           try every command against a built-in sandbox (no credentials)
   bot check                   validate the configuration and reach every upstream
   bot probe <url>             GET a health URL; exit 0 on 2xx (container healthchecks)
@@ -76,6 +78,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return digestCmd(ctx, args, stdout, stderr, environ)
 	case "report":
 		return reportCmd(ctx, args, stdout, stderr, environ)
+	case "prune":
+		return pruneCmd(ctx, args, stdout, stderr, environ)
 	case "demo":
 		return demo.Run(ctx, args, stdin, stdout, stderr)
 	case "probe":
@@ -195,6 +199,7 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 		}
 		defer j.Stop()
 	}
+	defer a.startRetention(ctx, metrics)()
 	if err := b.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		logger.Error("stopped", "error", err)
 		return exitUpstream

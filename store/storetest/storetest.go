@@ -12,15 +12,15 @@ import (
 )
 
 // Opener returns a fresh, empty store for one test and a way to open a
-// second handle on the same database (another replica).
-type Opener func(t *testing.T) (s store.Store, reopen func() store.Store)
+// second handle on the same database (another replica), both with opts.
+type Opener func(t *testing.T, opts ...store.Option) (s store.Store, reopen func() store.Store)
 
 // OpenURL is the Opener for a database URL made per test by url.
 func OpenURL(url func(t *testing.T) string) Opener {
-	return func(t *testing.T) (store.Store, func() store.Store) {
+	return func(t *testing.T, opts ...store.Option) (store.Store, func() store.Store) {
 		dsn := url(t)
 		open := func() store.Store {
-			s, err := store.Open(context.Background(), dsn)
+			s, err := store.Open(context.Background(), dsn, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -63,6 +63,9 @@ func Run(t *testing.T, open Opener) {
 		"ReportClaimConcurrent": testReportClaimConcurrent,
 		// issue #17
 		"CursorSources": testCursorSources,
+		// issue #19
+		"Prune": testPrune, "PruneBatches": testPruneBatches, "PruneKeepRules": testPruneKeepRules,
+		"PruneForever": testPruneForever, "PruneWhileClaiming": testPruneWhileClaiming, "PruneCancelled": testPruneCancelled,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) { fn(t, open) })

@@ -1,0 +1,5 @@
+package store
+
+// SetBeforeDropForTest runs f between a prune choosing alerts and deleting
+// them (nil: nothing).
+func SetBeforeDropForTest(f func()) { testBeforeDrop = f }
