@@ -47,6 +47,9 @@ func (f *Fleet) Tenant(name string) (*Server, bool) {
 	return s, ok
 }
 
+// URL is the fleet's base: tenant name is served at URL()+"/"+name.
+func (f *Fleet) URL() string { return f.srv.URL }
+
 // Requests is how many requests the fleet has received, for any tenant
 // or none.
 func (f *Fleet) Requests() int { return int(f.served.Load()) }
