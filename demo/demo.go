@@ -2,7 +2,9 @@
 // tenants, AbuseIPDB, Entra ID, Graph, Jira and Slack, all served in-process
 // by the fakes the tests use, with no credentials and no network. The real
 // bot runs against it (Socket Mode included), so the console shows what
-// analysts would see.
+// analysts would see. `bot demo --tenants=N` is a managed SOC's sandbox
+// instead (fleet.go): N generated tenants on one fake MCAS, their digest
+// routed to ten channels.
 package demo
 
 import (
@@ -137,8 +139,16 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the Slack message JSON instead of text")
+	many := fs.Int("tenants", 0, fmt.Sprintf("a managed SOC's sandbox instead: this many generated tenants (%d to %d) on one fake MCAS, routed to %d digest channels", fleetMin, fleetMax, fleetPods))
 	if err := fs.Parse(args); err != nil {
 		return console.ExitUsage
+	}
+	if *many != 0 {
+		if *many < fleetMin || *many > fleetMax {
+			fmt.Fprintf(stderr, "--tenants takes %d to %d tenants, not %d (without it the demo has its two sample tenants)\n", fleetMin, fleetMax, *many)
+			return console.ExitUsage
+		}
+		return runFleet(ctx, start, *many, *asJSON, stdin, stdout, stderr)
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelError}))
 	sb, err := newSandbox(newClock(start), logger)

@@ -223,10 +223,13 @@ var (
 // text shows Slack markup as a terminal reader would want it: links as
 // "text (url)", mentions as @id, entities decoded, dates as Slack shows
 // them at the sandbox's time.
-func (w *workflow) text(s string) string {
+func (w *workflow) text(s string) string { return terminalText(w.clock, s) }
+
+// terminalText is workflow.text at the sandbox clock clk.
+func terminalText(clk *clock, s string) string {
 	s = mrkdwnDate.ReplaceAllStringFunc(s, func(m string) string {
 		sec, _ := strconv.ParseInt(mrkdwnDate.FindStringSubmatch(m)[1], 10, 64)
-		return agoText(w.clock.Now().Sub(time.Unix(sec, 0)))
+		return agoText(clk.Now().Sub(time.Unix(sec, 0)))
 	})
 	s = mrkdwnLink.ReplaceAllString(s, "$2 ($1)")
 	s = mrkdwnUser.ReplaceAllString(s, "@$1")

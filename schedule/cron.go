@@ -95,15 +95,27 @@ func (s *Scheduler) RunSlot(ctx context.Context, now time.Time) {
 	if err != nil {
 		// The run row's lease expires; the cursor was not advanced, so the
 		// next run posts what this one could not.
-		log.Error("digest failed", "error", err, "posted", rep.Posted, "new", rep.New)
+		log.Error("digest failed", "error", err, "posted", rep.Posted, "new", rep.New, "channels", len(rep.Channels), "failed_channels", failedChannels(rep))
 		s.outcome("failed")
 		return
 	}
 	if err := d.Store.FinishRun(context.WithoutCancel(ctx), run, d.Owner); err != nil {
 		log.Warn("could not mark the digest run done", "error", err)
 	}
-	log.Info("digest done", "new", rep.New, "posted", rep.Posted, "messages", rep.Messages, "failed_tenants", len(rep.Failures), "skipped", rep.Skipped)
+	log.Info("digest done", "new", rep.New, "posted", rep.Posted, "messages", rep.Messages, "channels", len(rep.Channels),
+		"failed_tenants", len(rep.Failures), "tenants_without_channel", len(rep.Unrouted), "skipped", rep.Skipped)
 	s.outcome("ok")
+}
+
+// failedChannels counts the channels whose posting stopped.
+func failedChannels(rep Report) int {
+	n := 0
+	for _, c := range rep.Channels {
+		if c.Err != nil {
+			n++
+		}
+	}
+	return n
 }
 
 func (s *Scheduler) outcome(o string) {

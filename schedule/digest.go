@@ -1,6 +1,7 @@
 // Package schedule runs the alert digest: on a cron schedule, it posts
 // every open alert that is new since the previous run, per tenant, exactly
-// once, and records where each alert was posted.
+// once, to the tenant's digest channel, and records where each alert was
+// posted.
 package schedule
 
 import (
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -37,7 +39,10 @@ type Reputation interface {
 
 // Config tunes the digest.
 type Config struct {
-	Channel     string
+	// Channel (DIGEST_CHANNEL) takes the alerts of every tenant whose route
+	// names no channel of its own; "" leaves those tenants out (logged).
+	Channel string
+	// MinSeverity is the threshold of tenants whose route sets none.
 	MinSeverity source.Severity
 	// Lookback is how far the very first run looks (default 24h).
 	Lookback time.Duration
@@ -52,7 +57,7 @@ type Config struct {
 	MaxPerTenant int
 	// QuietText is posted when nothing is new; empty posts nothing.
 	QuietText string
-	// PostInterval paces posts to the channel (Slack allows about one
+	// PostInterval paces posts to each channel (Slack allows about one
 	// message per second per channel; default 1s).
 	PostInterval time.Duration
 	// NoJira leaves out the Create Jira buttons.
@@ -76,17 +81,18 @@ type Digest struct {
 	Now        func() time.Time
 	// Owner names this process in leases (host name and pid).
 	Owner string
-	// OnPosted, when set, counts alerts posted.
+	// OnPosted, when set, counts alerts posted (called from each
+	// channel's goroutine).
 	OnPosted func(n int)
 	// Repeats, when set (and grouping is on), adds new repeats of a group
 	// already filed to its issue instead of leaving them to be filed.
 	Repeats Repeats
 
 	mu       sync.Mutex
-	lastPost time.Time
+	lastPost map[string]time.Time // by channel
 }
 
-// Report is what one run did.
+// Report is what one run did, in every channel.
 type Report struct {
 	New, Posted, Messages int
 	MCASCalls             int
@@ -98,8 +104,23 @@ type Report struct {
 	// posted to be filed anew instead of added to it.
 	AfterDone int
 	Skipped   string // why the run did nothing (another run holds the lock)
-	// DryRun holds the messages a dry run would post, in order.
+	// DryRun holds the messages a dry run would post, in order, channel
+	// by channel (each names its channel when the digest is routed).
 	DryRun []*slack.WebhookMessage
+	// Channels is what the run did in each channel, in tenant order.
+	Channels []ChannelReport
+	// Unrouted are the tenants not read for want of a channel.
+	Unrouted []string
+}
+
+// ChannelReport is what one run did in one channel.
+type ChannelReport struct {
+	Channel                     string
+	Tenants                     []string // routed here
+	New, Posted, Messages       int
+	Groups, Appended, AfterDone int
+	// Err stopped the posting here; the rest comes in the next run.
+	Err error
 }
 
 const lockName = "digest"
@@ -111,8 +132,12 @@ var DefaultOverlaps = map[string]time.Duration{source.Graph: 6 * time.Hour}
 // lockTTL is renewed while a run goes on; a dead runner's lock expires.
 const lockTTL = 2 * time.Minute
 
-// Run posts one digest now. A dry run reads everything, posts and records
-// nothing, and returns the messages it would post.
+// Run posts one digest now: each tenant's new alerts go to its channel
+// (its route's, else Channel), one message stream per channel, the
+// channels in parallel. A channel whose posting fails does not hold up the
+// others; its tenants' cursors stay, so its alerts come in the next run,
+// and the run returns the error. A dry run reads everything, posts and
+// records nothing, and returns the messages it would post.
 func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 	d.defaults()
 	var rep Report
@@ -129,66 +154,123 @@ func (d *Digest) Run(ctx context.Context, dryRun bool) (Report, error) {
 		stop := d.keepLock(ctx)
 		defer stop()
 	}
-	found := d.fetch(ctx, &rep, dryRun)
+	streams, routed, unrouted := d.plan()
+	if len(unrouted) > 0 {
+		rep.Unrouted = unrouted
+		d.Logger.Warn("digest: tenants without a digest channel are not read and their alerts are not posted; set digest_channel for them or a group of theirs in the tenants file, or DIGEST_CHANNEL",
+			"tenants", len(unrouted), "names", clipNames(unrouted, 20))
+	}
+	found := d.fetch(ctx, &rep, routed, dryRun)
 	if !dryRun {
-		d.recordRun(ctx, found, rep.Failures)
+		d.recordRun(ctx, found)
 		// Posting does not wait for it; the run does.
 		done := make(chan struct{})
 		go func() { defer close(done); d.remember(ctx, found) }()
 		defer func() { <-done }()
 	}
+	streamOf := map[string]*stream{}
+	for _, s := range streams {
+		for _, t := range s.tenants {
+			streamOf[t] = s
+		}
+	}
 	var all []source.Alert
 	for _, f := range found {
 		all = append(all, f.fresh...)
+		streamOf[f.tenant].found = append(streamOf[f.tenant].found, f)
 	}
 	rep.New = len(all)
-	if len(all) == 0 {
-		if d.QuietText != "" && len(rep.Failures) == 0 {
-			if err := d.publish(ctx, &rep, dryRun, formatting.QuietDigest(d.QuietText), "", nil); err != nil {
-				return rep, err
+
+	// Shared by every channel: the reputation of the run's addresses and
+	// what the store remembers of their facts.
+	var reputation map[string]abuseipdb.Report
+	looked := make(chan struct{})
+	go func() { defer close(looked); reputation = d.reputations(ctx, all) }()
+	var x *correlation.Index
+	if len(all) > 0 {
+		x = d.index(ctx, all, found)
+	}
+	rerouted := len(streams) > 1 || len(streams) == 1 && streams[0].channel != d.Channel
+	var wg sync.WaitGroup
+	for _, s := range streams {
+		wg.Go(func() {
+			s.rep.Err = d.runStream(ctx, s, x, func() map[string]abuseipdb.Report { <-looked; return reputation }, dryRun, rerouted)
+		})
+	}
+	wg.Wait()
+	<-looked
+	var errs []error
+	for _, s := range streams {
+		rep.Channels = append(rep.Channels, s.rep)
+		rep.Posted += s.rep.Posted
+		rep.Messages += s.rep.Messages
+		rep.Groups += s.rep.Groups
+		rep.Appended += s.rep.Appended
+		rep.AfterDone += s.rep.AfterDone
+		rep.DryRun = append(rep.DryRun, s.dry...)
+		if s.rep.Err != nil {
+			errs = append(errs, s.rep.Err)
+		}
+	}
+	return rep, errors.Join(errs...)
+}
+
+// runStream posts one channel's digest and then moves its tenants'
+// cursors; on an error, posted messages are recorded and the rest come in
+// the next run.
+func (d *Digest) runStream(ctx context.Context, s *stream, x *correlation.Index, reputation func() map[string]abuseipdb.Report, dryRun, rerouted bool) error {
+	var alerts []source.Alert
+	var failures []formatting.TenantProblem
+	for _, f := range s.found {
+		alerts = append(alerts, f.fresh...)
+		if f.failed {
+			failures = append(failures, f.problem)
+		}
+	}
+	s.rep.New = len(alerts)
+	if len(alerts) == 0 {
+		if d.QuietText != "" && len(failures) == 0 {
+			if err := d.publish(ctx, s, dryRun, rerouted, formatting.QuietDigest(d.QuietText), "", nil); err != nil {
+				return err
 			}
-		} else if len(rep.Failures) > 0 {
-			msg := formatting.Digest(formatting.DigestInput{Failures: rep.Failures})[0].Msg
-			if err := d.publish(ctx, &rep, dryRun, msg, "", nil); err != nil {
-				return rep, err
+		} else if len(failures) > 0 {
+			msg := formatting.Digest(formatting.DigestInput{Failures: failures})[0].Msg
+			if err := d.publish(ctx, s, dryRun, rerouted, msg, "", nil); err != nil {
+				return err
 			}
 		}
-		return rep, d.advance(ctx, found, dryRun)
+		return d.advance(ctx, s.found, dryRun)
 	}
-	formatting.SortForDigest(all)
-	var reputation map[string]abuseipdb.Report
-	var lookups sync.WaitGroup
-	lookups.Go(func() { reputation = d.reputations(ctx, all) })
-	in := formatting.DigestInput{Alerts: all, Failures: rep.Failures, Truncated: map[string]int{}, NoJira: d.NoJira}
-	for _, f := range found {
+	formatting.SortForDigest(alerts)
+	in := formatting.DigestInput{Alerts: alerts, Failures: failures, Truncated: map[string]int{}, NoJira: d.NoJira}
+	for _, f := range s.found {
 		if f.more {
 			in.Truncated[f.tenant] = f.total - len(f.fresh)
 		}
 	}
-	d.relate(ctx, &in, found, &rep, dryRun)
-	lookups.Wait()
-	in.Reputation = reputation
+	d.relate(ctx, &in, x, s, dryRun)
+	in.Reputation = reputation()
 	chunks := formatting.Digest(in)
 	parentTS := ""
 	for i, c := range chunks {
 		var ts string
-		if err := d.publishChunk(ctx, &rep, dryRun, c, parentTS, &ts); err != nil {
+		if err := d.publishChunk(ctx, s, dryRun, rerouted, c, parentTS, &ts); err != nil {
 			// Posted chunks are recorded; the rest come next run.
-			return rep, err
+			return err
 		}
 		if i == 0 {
 			parentTS = ts
 		}
 	}
-	return rep, d.advance(ctx, found, dryRun)
+	return d.advance(ctx, s.found, dryRun)
 }
 
-func (d *Digest) publishChunk(ctx context.Context, rep *Report, dryRun bool, c formatting.DigestChunk, thread string, ts *string) error {
-	return d.publish(ctx, rep, dryRun, c.Msg, thread, func(posted string) error {
+func (d *Digest) publishChunk(ctx context.Context, s *stream, dryRun, rerouted bool, c formatting.DigestChunk, thread string, ts *string) error {
+	return d.publish(ctx, s, dryRun, rerouted, c.Msg, thread, func(posted string) error {
 		*ts = posted
 		ps := make([]store.Posting, len(c.Alerts))
 		for i, a := range c.Alerts {
-			ps[i] = store.Posting{Tenant: a.Tenant, AlertID: a.ID, Channel: d.Channel, TS: posted, PostedAt: d.Now(),
+			ps[i] = store.Posting{Tenant: a.Tenant, AlertID: a.ID, Channel: s.channel, TS: posted, PostedAt: d.Now(),
 				Severity: a.Severity.String(), Title: a.Title, Policy: a.Policy(), User: a.User(), IPs: a.IPs(), AlertTime: a.Time}
 		}
 		// Recorded only after Slack accepted the message.
@@ -197,10 +279,10 @@ func (d *Digest) publishChunk(ctx context.Context, rep *Report, dryRun bool, c f
 		}
 		// Without its view the message cannot be redrawn from state; clicks
 		// still update it from their own copy, so this does not stop the run.
-		if err := messages.Save(context.WithoutCancel(ctx), d.Store, d.Channel, posted, c.View); err != nil {
-			d.Logger.Error("could not keep the digest message's view", "ts", posted, "error", err)
+		if err := messages.Save(context.WithoutCancel(ctx), d.Store, s.channel, posted, c.View); err != nil {
+			d.Logger.Error("could not keep the digest message's view", "channel", s.channel, "ts", posted, "error", err)
 		}
-		rep.Posted += len(ps)
+		s.rep.Posted += len(ps)
 		if d.OnPosted != nil {
 			d.OnPosted(len(ps))
 		}
@@ -208,18 +290,23 @@ func (d *Digest) publishChunk(ctx context.Context, rep *Report, dryRun bool, c f
 	})
 }
 
-// publish posts (or, dry, collects) one message; after is called with its ts.
-func (d *Digest) publish(ctx context.Context, rep *Report, dryRun bool, msg *slack.WebhookMessage, thread string, after func(ts string) error) error {
-	rep.Messages++
+// publish posts (or, dry, collects) one message to s's channel; after is
+// called with its ts. A dry run's messages name their channel when the
+// digest is routed.
+func (d *Digest) publish(ctx context.Context, s *stream, dryRun, rerouted bool, msg *slack.WebhookMessage, thread string, after func(ts string) error) error {
+	s.rep.Messages++
 	if dryRun {
 		msg.ThreadTimestamp = thread
-		if thread == "" && rep.Messages > 1 {
+		if thread == "" && s.rep.Messages > 1 {
 			msg.ThreadTimestamp = "(parent)"
 		}
-		rep.DryRun = append(rep.DryRun, msg) // and nothing is recorded
+		if rerouted {
+			msg.Channel = s.channel
+		}
+		s.dry = append(s.dry, msg) // and nothing is recorded
 		return nil
 	}
-	ts, err := d.post(ctx, msg, thread)
+	ts, err := d.post(ctx, s.channel, msg, thread)
 	if err != nil {
 		return err
 	}
@@ -238,36 +325,56 @@ type tenantFind struct {
 	more   bool
 	total  int
 	failed bool
+	// problem says why it failed, for its channel's message.
+	problem formatting.TenantProblem
 }
 
-func (d *Digest) fetch(ctx context.Context, rep *Report, dryRun bool) []tenantFind {
-	ts := d.Tenants.Tenants()
+// fetch reads ts, each from its cursor and at its own threshold; the
+// result is in the order of ts, and so are rep's failures.
+func (d *Digest) fetch(ctx context.Context, rep *Report, ts []source.Tenant, dryRun bool) []tenantFind {
 	out := make([]tenantFind, len(ts))
-	var sevs []source.Severity
-	for _, s := range []source.Severity{source.SeverityInformational, source.SeverityLow, source.SeverityMedium, source.SeverityHigh} {
-		if s.Rank() >= d.MinSeverity.Rank() {
-			sevs = append(sevs, s)
-		}
-	}
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for i, t := range ts {
 		wg.Go(func() {
-			f, calls, err := d.fetchTenant(ctx, t, sevs, dryRun)
+			f, calls, err := d.fetchTenant(ctx, t, severitiesFrom(d.minSeverity(t.Name())), dryRun)
 			mu.Lock()
 			defer mu.Unlock()
 			rep.MCASCalls += calls
 			if err != nil {
 				d.Logger.Warn("digest: tenant failed", "tenant", t.Name(), "error", err)
-				rep.Failures = append(rep.Failures, formatting.TenantProblem{Tenant: t.Name(), Reason: httpx.Describe(err)})
-				out[i] = tenantFind{tenant: t.Name(), failed: true}
+				out[i] = tenantFind{tenant: t.Name(), failed: true, problem: formatting.TenantProblem{Tenant: t.Name(), Reason: httpx.Describe(err)}}
 				return
 			}
 			out[i] = f
 		})
 	}
 	wg.Wait()
+	for _, f := range out {
+		if f.failed {
+			rep.Failures = append(rep.Failures, f.problem)
+		}
+	}
 	return out
+}
+
+// severitiesFrom lists the severities at or above min.
+func severitiesFrom(min source.Severity) []source.Severity {
+	var out []source.Severity
+	for _, s := range []source.Severity{source.SeverityInformational, source.SeverityLow, source.SeverityMedium, source.SeverityHigh} {
+		if s.Rank() >= min.Rank() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// clipNames lists at most n names, and how many more.
+func clipNames(names []string, n int) string {
+	if len(names) <= n {
+		return strings.Join(names, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(names[:n], ", "), len(names)-n)
 }
 
 func (d *Digest) fetchTenant(ctx context.Context, t source.Tenant, sevs []source.Severity, dryRun bool) (tenantFind, int, error) {
@@ -341,17 +448,11 @@ func (d *Digest) since(ctx context.Context, t source.Tenant, dryRun bool) (time.
 
 // recordRun notes which tenants this run could read, for the weekly
 // report; failing to note it does not fail the digest.
-func (d *Digest) recordRun(ctx context.Context, found []tenantFind, failures []formatting.TenantProblem) {
+func (d *Digest) recordRun(ctx context.Context, found []tenantFind) {
 	at := d.Now()
 	runs := make([]store.TenantRun, 0, len(found))
 	for _, f := range found {
-		r := store.TenantRun{At: at, Tenant: f.tenant, Failed: f.failed}
-		for _, p := range failures {
-			if p.Tenant == f.tenant {
-				r.Reason = p.Reason
-			}
-		}
-		runs = append(runs, r)
+		runs = append(runs, store.TenantRun{At: at, Tenant: f.tenant, Failed: f.failed, Reason: f.problem.Reason})
 	}
 	if err := d.Store.RecordDigestRun(context.WithoutCancel(ctx), runs); err != nil {
 		d.Logger.Warn("could not record the digest run for the report", "error", err)
@@ -445,9 +546,9 @@ func (d *Digest) keepLock(ctx context.Context) func() {
 	}
 }
 
-// post sends one message, paced to the channel's rate; a 429 is waited
-// out and retried, never dropped.
-func (d *Digest) post(ctx context.Context, msg *slack.WebhookMessage, thread string) (string, error) {
+// post sends one message to channel, paced to that channel's rate; a 429
+// is waited out and retried, never dropped, and holds up only its channel.
+func (d *Digest) post(ctx context.Context, channel string, msg *slack.WebhookMessage, thread string) (string, error) {
 	opts := []slack.MsgOption{slack.MsgOptionText(msg.Text, false), slack.MsgOptionDisableLinkUnfurl(), slack.MsgOptionDisableMediaUnfurl()}
 	if msg.Blocks != nil {
 		opts = append(opts, slack.MsgOptionBlocks(msg.Blocks.BlockSet...))
@@ -457,13 +558,16 @@ func (d *Digest) post(ctx context.Context, msg *slack.WebhookMessage, thread str
 	}
 	failures := 0
 	for {
-		if err := d.pace(ctx); err != nil {
+		if err := d.pace(ctx, channel); err != nil {
 			return "", err
 		}
-		_, ts, err := d.Slack.PostMessageContext(ctx, d.Channel, opts...)
+		_, ts, err := d.Slack.PostMessageContext(ctx, channel, opts...)
 		// Pace from when Slack answered: that is when its window starts.
 		d.mu.Lock()
-		d.lastPost = time.Now()
+		if d.lastPost == nil {
+			d.lastPost = map[string]time.Time{}
+		}
+		d.lastPost[channel] = time.Now()
 		d.mu.Unlock()
 		if err == nil {
 			return ts, nil
@@ -471,7 +575,7 @@ func (d *Digest) post(ctx context.Context, msg *slack.WebhookMessage, thread str
 		var rl *slack.RateLimitedError
 		if errors.As(err, &rl) {
 			wait := max(rl.RetryAfter, time.Second)
-			d.Logger.Warn("slack rate limit: waiting before posting the next digest message", "retry_after", wait)
+			d.Logger.Warn("slack rate limit: waiting before posting the next digest message", "channel", channel, "retry_after", wait)
 			if err := httpx.Sleep(ctx, wait); err != nil {
 				return "", err
 			}
@@ -486,13 +590,13 @@ func (d *Digest) post(ctx context.Context, msg *slack.WebhookMessage, thread str
 			}
 			continue
 		}
-		return "", fmt.Errorf("posting the digest to %s: %w", d.Channel, err)
+		return "", fmt.Errorf("posting the digest to %s: %w", channel, err)
 	}
 }
 
-func (d *Digest) pace(ctx context.Context) error {
+func (d *Digest) pace(ctx context.Context, channel string) error {
 	d.mu.Lock()
-	wait := time.Until(d.lastPost.Add(d.PostInterval))
+	wait := time.Until(d.lastPost[channel].Add(d.PostInterval))
 	d.mu.Unlock()
 	return httpx.Sleep(ctx, wait)
 }

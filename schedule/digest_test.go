@@ -271,6 +271,10 @@ func TestDryRunPostsAndRecordsNothing(t *testing.T) {
 		if err := formatting.Check(m); err != nil {
 			t.Fatalf("digest message breaks a limit: %v", err)
 		}
+		// Without routes the output is as before: no channel in it.
+		if m.Channel != "" {
+			t.Fatalf("an unrouted dry run names channel %q", m.Channel)
+		}
 	}
 	// A real run afterwards still posts everything.
 	if rep2, _ := d.Run(context.Background(), false); rep2.Posted != rep.New {

@@ -342,3 +342,50 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// Issues in the tenants' own projects (routes' jira_project) are followed
+// like those in JIRA_PROJECT: the sync asks by key, not by project.
+func TestSyncFollowsIssuesInEveryProject(t *testing.T) {
+	js := jirafake.New(jirafake.Options{Cloud: true, User: "soc@example.com", Token: "tok", Projects: []string{"CUSTA", "CUSTB"}})
+	t.Cleanup(js.Close)
+	st, err := store.Open(context.Background(), "sqlite::memory:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	ctx := context.Background()
+	var keys []string
+	for i, p := range []string{"SEC", "CUSTA", "CUSTB"} {
+		tenant, id := fmt.Sprintf("tenant%d", i), fmt.Sprintf("a%d", i)
+		key := js.AddIssueIn(p, id, []string{"mcas"}, time.Hour)
+		keys = append(keys, key)
+		if c, err := st.ClaimIssue(ctx, tenant, id, "U0LEAD"); err != nil || !c.Won {
+			t.Fatal("claim", err)
+		}
+		if err := st.CompleteIssue(ctx, tenant, id, key, js.URL+"/browse/"+key); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.MarkPosted(ctx, []store.Posting{{Tenant: tenant, AlertID: id, Channel: fmt.Sprintf("C0CH%02d", i), TS: "1.0001"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	jc, _ := jira.New(jira.Config{URL: js.URL, User: "soc@example.com", APIToken: "tok"}, js.Client(), nil)
+	rd := &countingRedraw{}
+	s := &schedule.JiraSync{Store: st, Jira: jc, Redraw: rd, Owner: "replica-a", UpdateInterval: time.Millisecond}
+	if rep, err := s.Run(ctx); err != nil || rep.Tracked != 3 || rep.Searched != 3 {
+		t.Fatalf("first sync %+v %v", rep, err)
+	}
+	for _, k := range keys[1:] {
+		if err := js.Move(k, "Done", "Fixed"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rep, err := s.Run(ctx)
+	if err != nil || rep.Changed != 2 || rd.count() != 2 {
+		t.Fatalf("second sync %+v %v, redrawn %v", rep, err, rd.calls)
+	}
+	// Each redrawn in its own channel.
+	if !strings.Contains(strings.Join(rd.calls, " "), "C0CH01/1.0001") || !strings.Contains(strings.Join(rd.calls, " "), "C0CH02/1.0001") {
+		t.Fatalf("redrawn %v", rd.calls)
+	}
+}

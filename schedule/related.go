@@ -43,12 +43,32 @@ func (d *Digest) remember(ctx context.Context, found []tenantFind) {
 	}
 }
 
+// index holds what the store remembers of the facts of every new alert in
+// the run, and every alert read: one store read shared by the channels.
+func (d *Digest) index(ctx context.Context, all []source.Alert, found []tenantFind) *correlation.Index {
+	var read []source.Alert
+	for _, f := range found {
+		read = append(read, f.read...)
+	}
+	var facts []correlation.Fact
+	for _, a := range all {
+		facts = append(facts, correlation.Facts(a)...)
+	}
+	finder := &correlation.Finder{Store: d.Store, Window: d.Window, Now: d.Now}
+	x, err := finder.Index(ctx, facts, read)
+	if err != nil {
+		d.Logger.Warn("related alerts: could not read the store; only this run's alerts count", "error", err)
+	}
+	return x
+}
+
 // relate groups repeats, finds what other tenants share with each entry
-// and what this run's tenants share, and (not in a dry run) adds repeats of
-// filed groups to their issues.
-func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, found []tenantFind, rep *Report, dryRun bool) {
+// and what the channel's tenants share in this run, and (not in a dry run)
+// adds repeats of filed groups to their issues. A scoped channel names
+// only its own tenants.
+func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, x *correlation.Index, s *stream, dryRun bool) {
 	groups := grouping.Collapse(in.Alerts, d.GroupMin)
-	rep.Groups = len(groups)
+	s.rep.Groups = len(groups)
 	grouped := map[[2]string]bool{}
 	for _, g := range groups {
 		dg := formatting.DigestGroup{Tenant: g.Tenant, Policy: g.Policy, By: string(g.By), Value: g.Value, Signature: g.Signature}
@@ -59,26 +79,19 @@ func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, found [
 		in.Groups = append(in.Groups, dg)
 	}
 
-	var read []source.Alert
-	for _, f := range found {
-		read = append(read, f.read...)
-	}
-	var facts []correlation.Fact
-	for _, a := range in.Alerts {
-		facts = append(facts, correlation.Facts(a)...)
-	}
-	finder := &correlation.Finder{Store: d.Store, Window: d.Window, Now: d.Now}
-	x, err := finder.Index(ctx, facts, read)
-	if err != nil {
-		d.Logger.Warn("related alerts: could not read the store; only this run's alerts count", "error", err)
-	}
 	in.Related = map[string][]correlation.Match{}
 	put := func(lead source.Alert, members []source.Alert) {
 		var fs []correlation.Fact
 		for _, a := range members {
 			fs = append(fs, correlation.Facts(a)...)
 		}
-		if ms := x.Related(lead.Tenant, fs); len(ms) > 0 {
+		var ms []correlation.Match
+		for _, m := range x.Related(lead.Tenant, fs) {
+			if s.shows(m.Tenant) {
+				ms = append(ms, m)
+			}
+		}
+		if len(ms) > 0 {
 			in.Related[formatting.AlertKeyOf(lead.Tenant, lead.ID)] = ms
 		}
 	}
@@ -93,14 +106,14 @@ func (d *Digest) relate(ctx context.Context, in *formatting.DigestInput, found [
 	in.CrossTenant = correlation.CrossTenant(in.Alerts)
 
 	if !dryRun && d.Repeats != nil && d.GroupMin > 0 {
-		d.appendRepeats(ctx, in, groups, grouped, rep)
+		d.appendRepeats(ctx, in, groups, grouped, &s.rep)
 	}
 }
 
 // appendRepeats finds the new alerts that repeat a group filed within the
 // window (a whole new group of them, or single ones) and adds them to its
 // issue, so they are posted as filed under it.
-func (d *Digest) appendRepeats(ctx context.Context, in *formatting.DigestInput, groups []grouping.Group, grouped map[[2]string]bool, rep *Report) {
+func (d *Digest) appendRepeats(ctx context.Context, in *formatting.DigestInput, groups []grouping.Group, grouped map[[2]string]bool, rep *ChannelReport) {
 	type unit struct {
 		tenant, sig string
 		alerts      []source.Alert

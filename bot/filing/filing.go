@@ -148,7 +148,7 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader sour
 	// The label search is the fallback guard: an issue filed before the
 	// store knew (a lost record, a crash between create and record, a
 	// human) must not get a twin. Cloud search lags, so the store comes first.
-	found, err := s.Jira.FindByLabel(ctx, s.Mapping.Project, Label(alertID))
+	found, err := s.Jira.FindByLabel(ctx, s.mapping(tenant).Project, Label(alertID))
 	found = s.ofTenant(found, tenant)
 	if err != nil {
 		log.Warn("jira label search failed; relying on the store record alone", "error", err)
@@ -187,7 +187,7 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader sour
 	wg.Go(func() { d = s.decide(ctx, log, alert) })
 	reps := s.reputations(ctx, ips)
 	wg.Wait()
-	issue := s.Mapping.Build(alert, ips, reps, d, by, s.now())
+	issue := s.mapping(tenant).Build(alert, ips, reps, d, by, s.now())
 	if earlier != nil {
 		issue.Description = earlierNote(*earlier, 1) + issue.Description
 	}
@@ -203,6 +203,19 @@ func (s *Service) fileClaimed(ctx context.Context, log *slog.Logger, reader sour
 		log.Error("issue created but not recorded in the store", "key", created.Key, "error", err)
 	}
 	return Result{Outcome: Filed, Key: created.Key, URL: created.URL, By: by.ID, Earlier: earlierKey(earlier)}, nil
+}
+
+// mapping is how a tenant's alerts become issues: the bot's mapping, in
+// the tenant's own project when its route names one (a managed SOC's
+// per-customer project).
+func (s *Service) mapping(tenant string) Mapping {
+	m := s.Mapping
+	if s.Tenants != nil {
+		if p := s.Tenants.Route(tenant).JiraProject; p != "" {
+			m.Project = p
+		}
+	}
+	return m
 }
 
 // ofTenant keeps the issues found by an alert's label that can be this

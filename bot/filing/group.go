@@ -135,7 +135,7 @@ func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader
 	if target.Key == "" {
 		// The label search is the fallback guard, as for one alert: an
 		// earlier attempt whose answer was lost may have filed it.
-		found, err := s.Jira.FindByLabel(ctx, s.Mapping.Project, Label(won[0].ID))
+		found, err := s.Jira.FindByLabel(ctx, s.mapping(g.Tenant).Project, Label(won[0].ID))
 		found = s.ofTenant(found, g.Tenant)
 		if err != nil {
 			log.Warn("jira label search failed; relying on the store records alone", "error", err)
@@ -167,7 +167,7 @@ func (s *Service) fileGroupClaimed(ctx context.Context, log *slog.Logger, reader
 	wg.Go(func() { d = s.decide(ctx, log, first) })
 	reps := s.reputations(ctx, ips)
 	wg.Wait()
-	issue := s.Mapping.BuildGroup(g, first, won, ips, reps, d, by, s.now())
+	issue := s.mapping(g.Tenant).BuildGroup(g, first, won, ips, reps, d, by, s.now())
 	if earlier != nil {
 		issue.Description = earlierNote(*earlier, len(won)) + issue.Description
 	}

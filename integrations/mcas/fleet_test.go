@@ -50,4 +50,8 @@ func TestAFleetServesEachTenantApart(t *testing.T) {
 	if _, err := gone.Alerts(context.Background(), source.AlertQuery{}); httpx.KindOf(err) != httpx.KindNotFound {
 		t.Fatalf("unknown tenant: %v", err)
 	}
+	// Every request counts, a tenant's or none's: 3 lists, 2 refused.
+	if n := f.Requests(); n != 5 {
+		t.Fatalf("the fleet counted %d requests, want 5", n)
+	}
 }

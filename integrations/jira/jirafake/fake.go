@@ -43,10 +43,13 @@ type CustomField struct {
 
 // Options configure the fake.
 type Options struct {
-	Cloud      bool
-	User       string // Cloud: e-mail for basic auth
-	Token      string // Cloud API token, or Data Center PAT
-	Project    string
+	Cloud   bool
+	User    string // Cloud: e-mail for basic auth
+	Token   string // Cloud API token, or Data Center PAT
+	Project string // default SEC
+	// Projects are the site's other projects (a managed SOC's per-customer
+	// projects): issues can be created and searched in each.
+	Projects   []string
 	IssueTypes []string
 	Priorities []string
 	Fields     []CustomField
@@ -63,6 +66,7 @@ type Options struct {
 // Issue is a created issue.
 type Issue struct {
 	ID, Key string
+	Project string
 	Fields  map[string]json.RawMessage
 	Created time.Time
 	// Workflow state (status.go): To Do until moved.
@@ -139,19 +143,35 @@ func (s *Server) Requests(key string) int {
 
 // AddIssue plants an existing issue (filed by hand, or before a restore).
 func (s *Server) AddIssue(summary string, labels []string, age time.Duration) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.add(map[string]any{"summary": summary, "labels": labels}, s.now().Add(-age)).Key
+	return s.AddIssueIn(s.opt.Project, summary, labels, age)
 }
 
-func (s *Server) add(fields map[string]any, at time.Time) Issue {
-	n := len(s.issues) + 1
+// AddIssueIn plants an existing issue in project.
+func (s *Server) AddIssueIn(project, summary string, labels []string, age time.Duration) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.add(project, map[string]any{"summary": summary, "labels": labels}, s.now().Add(-age)).Key
+}
+
+// hasProject reports whether the site has project key.
+func (s *Server) hasProject(key string) bool {
+	return key == s.opt.Project || slices.Contains(s.opt.Projects, key)
+}
+
+// add files an issue numbered after the project's last, as Jira's keys are.
+func (s *Server) add(project string, fields map[string]any, at time.Time) Issue {
+	n := 1
+	for _, is := range s.issues {
+		if is.Project == project {
+			n++
+		}
+	}
 	raw := map[string]json.RawMessage{}
 	for k, v := range fields {
 		b, _ := json.Marshal(v)
 		raw[k] = b
 	}
-	is := Issue{ID: fmt.Sprint(10000 + n), Key: fmt.Sprintf("%s-%d", s.opt.Project, n), Fields: raw, Created: at, Status: "To Do"}
+	is := Issue{ID: fmt.Sprint(10001 + len(s.issues)), Key: fmt.Sprintf("%s-%d", project, n), Project: project, Fields: raw, Created: at, Status: "To Do"}
 	s.issues = append(s.issues, is)
 	return is
 }
@@ -224,7 +244,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 	}
 	raw, _ := json.Marshal(body.Fields)
 	_ = json.Unmarshal(raw, &named)
-	if named.Project.Key != s.opt.Project {
+	if !s.hasProject(named.Project.Key) {
 		errs["project"] = "valid project is required"
 	}
 	if !slices.Contains(s.opt.IssueTypes, named.IssueType.Name) {
@@ -276,7 +296,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request) {
 		fields[k] = v
 	}
 	s.mu.Lock()
-	is := s.add(fields, s.now())
+	is := s.add(named.Project.Key, fields, s.now())
 	s.mu.Unlock()
 	writeJSON(w, http.StatusCreated, map[string]string{"id": is.ID, "key": is.Key, "self": s.URL + "/rest/api/2/issue/" + is.ID})
 }
@@ -363,7 +383,7 @@ func (s *Server) search(jql string) ([]Issue, []string) {
 	}
 	var out []Issue
 	for _, is := range s.issues {
-		if is.Deleted || (pm != nil && pm[1] != s.opt.Project) || s.now().Sub(is.Created) < s.opt.SearchLag {
+		if is.Deleted || (pm != nil && pm[1] != is.Project) || s.now().Sub(is.Created) < s.opt.SearchLag {
 			continue
 		}
 		if km != nil && !slices.Contains(keys, is.Key) {
@@ -501,7 +521,7 @@ func (s *Server) fields(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) issueTypes(w http.ResponseWriter, r *http.Request) {
-	if r.PathValue("project") != s.opt.Project {
+	if !s.hasProject(r.PathValue("project")) {
 		writeErr(w, http.StatusNotFound, []string{"No project could be found with key '" + r.PathValue("project") + "'."}, nil)
 		return
 	}

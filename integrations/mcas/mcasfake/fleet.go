@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Fleet serves many fake tenants from one server, each under a path of
@@ -15,6 +17,8 @@ type Fleet struct {
 
 	mu      sync.RWMutex
 	tenants map[string]*Server
+	order   []*Server
+	served  atomic.Int64
 }
 
 // NewFleet starts an empty fleet.
@@ -30,6 +34,7 @@ func (f *Fleet) Add(name, token string) *Server {
 	s.URL, s.client = f.srv.URL+"/"+name, f.srv.Client()
 	f.mu.Lock()
 	f.tenants[name] = s
+	f.order = append(f.order, s)
 	f.mu.Unlock()
 	return s
 }
@@ -42,6 +47,22 @@ func (f *Fleet) Tenant(name string) (*Server, bool) {
 	return s, ok
 }
 
+// URL is the fleet's base: tenant name is served at URL()+"/"+name.
+func (f *Fleet) URL() string { return f.srv.URL }
+
+// Requests is how many requests the fleet has received, for any tenant
+// or none.
+func (f *Fleet) Requests() int { return int(f.served.Load()) }
+
+// SetLatency delays every answer of every tenant served now.
+func (f *Fleet) SetLatency(d time.Duration) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	for _, s := range f.order {
+		s.SetLatency(d)
+	}
+}
+
 // Client is an HTTP client for every tenant of the fleet.
 func (f *Fleet) Client() *http.Client { return f.srv.Client() }
 
@@ -49,6 +70,7 @@ func (f *Fleet) Client() *http.Client { return f.srv.Client() }
 func (f *Fleet) Close() { f.srv.Close() }
 
 func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
+	f.served.Add(1)
 	name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	s, ok := f.Tenant(name)
 	if !ok {
