@@ -120,6 +120,8 @@ Entra ID over TLS); contoso keeps the MCAS API and a legacy token. "quit" or Ctr
                                 the group's alerts are closed with one call; details 2, close 2 for one alert
   reopen 2                      after close 2: reopen its alert in the sandbox's portal; close 2 then finds it
                                 open in MCAS, shows the entry open again and closes it anew (both closes kept)
+  repeat                        bob.smith trips the Tor policy three more times in contoso; after jira 1 and
+                                progress ×2 (SEC-1 done), digest posts them as a new entry linking SEC-1
   /mcas user bob.smith@contoso.com   after a digest: his alerts, and where else he was seen
   progress                      move the last filed issue on in Jira (In Progress, then Done) and sync;
                                 at Done the sync closes its alerts, a group's with one call (JIRA_DONE_CLOSES_ALERT=true_positive)
@@ -200,7 +202,7 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 			sb.back(stdout, strings.TrimSpace(arg))
 			continue
 		}
-		if word == "digest" || word == "jira" || word == "progress" || word == "report" || word == "details" || word == "close" || word == "reopen" {
+		if word == "digest" || word == "jira" || word == "progress" || word == "report" || word == "details" || word == "close" || word == "reopen" || word == "repeat" {
 			if wf == nil {
 				if wf, err = sb.startWorkflow(ctx, logger); err != nil {
 					fmt.Fprintln(stdout, "cannot start the workflow sandbox:", err)
@@ -220,6 +222,8 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 				wf.details(stdout, arg)
 			case "reopen":
 				wf.reopen(stdout, arg)
+			case "repeat":
+				wf.repeat(stdout)
 			case "close":
 				ask := func(string, string) (string, bool) { return "", false }
 				if interactive {

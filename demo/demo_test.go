@@ -284,3 +284,27 @@ func TestDemoServesATenantThroughGraph(t *testing.T) {
 		}
 	}
 }
+
+// Issue #16: repeats of a group whose issue is done start a new entry that
+// links it, and its Create Jira files a new issue naming the done one.
+func TestDemoShowsRepeatsAfterADoneIssue(t *testing.T) {
+	run1 := func(input string) string {
+		var out, errb bytes.Buffer
+		if code := run(context.Background(), testStart, nil, strings.NewReader(input), &out, &errb); code != console.ExitOK {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		return out.String()
+	}
+	s := run1("digest\njira 1\nprogress\nprogress\nrepeat\ndigest\n")
+	if !strings.Contains(s, "↩️ earlier: SEC-1 (") || !strings.Contains(s, "), Done: Fixed — a new issue follows these repeats") {
+		t.Fatalf("no entry linking the done issue:\n%s", s)
+	}
+	m := regexp.MustCompile(`\[Create Jira for all 3 → (jira \d+)\]`).FindStringSubmatch(s)
+	if m == nil {
+		t.Fatalf("no Create Jira for the three repeats:\n%s", s)
+	}
+	s = run1("digest\njira 1\nprogress\nprogress\nrepeat\ndigest\n" + m[1] + "\n")
+	if !strings.Contains(s, "✅ SEC-2 filed by @you") || !strings.Contains(s, "*Earlier issue:* [SEC\\-1|") {
+		t.Fatalf("the new issue does not name SEC-1:\n%s", s[strings.LastIndex(s, "> jira"):])
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
 	"github.com/soc/mcasbot/integrations/jira"
+	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 )
@@ -382,4 +383,19 @@ func (w *workflow) showGraphClose(out io.Writer, tenant, id string) {
 		}
 		fmt.Fprintln(out, ".")
 	}
+}
+
+// repeat makes bob.smith trip the Tor policy three more times in contoso,
+// just now: the next digest adds them to his group's issue while it is
+// open, or posts them as a new entry linking it once it is done.
+func (w *workflow) repeat(out io.Writer) {
+	f := w.fakes["contoso"]
+	if f == nil {
+		fmt.Fprintln(out, "contoso is not an MCAS tenant in this sandbox")
+		return
+	}
+	w.repeats++
+	f.AddAlerts(mcasfake.Repeats("contoso", "bob.smith@contoso.com", fmt.Sprintf("b%d", w.repeats+1), 3, w.clock.Now().Add(-time.Minute), 20*time.Second)...)
+	fmt.Fprintln(out, "bob.smith@contoso.com tripped \"Activity from anonymous IP addresses\" three more times in contoso; run `digest`: "+
+		"they join his group's issue while it is open, and start a new entry linking it once it is done.")
 }

@@ -55,9 +55,10 @@ type workflow struct {
 	logger  *slog.Logger
 	seeded  bool
 	tenants []source.Tenant
-	closer  *closing.Service            // Close…, and the sync's JIRA_DONE_CLOSES_ALERT
-	fakes   map[string]*mcasfake.Server // the tenants on MCAS
-	graph   *defenderfake.Tenant        // fabrikam's Defender XDR
+	closer  *closing.Service // Close…, and the sync's JIRA_DONE_CLOSES_ALERT
+	fakes   map[string]*mcasfake.Server
+	repeats int                  // `repeat`s so far, for fresh alert ids // the tenants on MCAS
+	graph   *defenderfake.Tenant // fabrikam's Defender XDR
 	clock   *clock
 }
 
