@@ -19,6 +19,9 @@ type SyncSettings struct {
 }
 
 // ReportSettings schedule the periodic report (issue #13).
+// reportScheduleVar is read by hand: its empty value turns the report off.
+const reportScheduleVar = "REPORT_SCHEDULE"
+
 type ReportSettings struct {
 	// Schedule is read by hand: caarlos0/env would turn an empty value
 	// (which switches the report off) into the default.
@@ -78,7 +81,7 @@ func validateReport(cfg *Config, vars map[string]string, fatal, warn func(string
 	}
 
 	r := &cfg.Report
-	spec, set := vars["REPORT_SCHEDULE"]
+	spec, set := vars[reportScheduleVar]
 	r.Schedule = strings.TrimSpace(spec)
 	if !set {
 		r.Schedule = DefaultReportSchedule
