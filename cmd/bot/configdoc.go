@@ -130,7 +130,7 @@ const referenceHead = `# Configuration
 <!-- Generated from cmd/bot (the Config struct's env tags and configdoc_text.go) by
      go test ./cmd/bot -run TestConfigurationReference -update. Do not edit by hand. -->
 
-Every setting, read from the environment (tenants can also come from a tenants file: `TENANTS_FILE`).
+Every setting, read from the environment (tenants can also come from a tenants file).
 How they fit together is in the [operator's guide](operator-guide.md).
 
 Every secret can be given directly or as ` + "`<NAME>_FILE`" + `, a path to a file holding it (Docker/Kubernetes
