@@ -95,7 +95,12 @@ type Failure struct {
 }
 
 // Reason says in a few words why the tenant failed.
-func (f Failure) Reason() string { return httpx.Describe(f.Err) }
+func (f Failure) Reason() string {
+	if e, ok := errors.AsType[*notAsked](f.Err); ok {
+		return e.Error()
+	}
+	return httpx.Describe(f.Err)
+}
 
 // Short says why in a word or two, for a line naming many tenants:
 // "timed out", "HTTP 401", "not answering".
