@@ -44,6 +44,9 @@ type Metrics struct {
 	ReportRuns      *prometheus.CounterVec // outcome
 	// A hung tenant (issue #16).
 	TenantSkipped *prometheus.CounterVec // tenant
+	// Many tenants (issue #18).
+	FanOutWaits prometheus.Counter
+	FullAnswers *prometheus.CounterVec // outcome
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -77,6 +80,8 @@ func NewMetrics() *Metrics {
 	m.JiraSyncCloses = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_closes_total", Help: "Alerts of done Jira issues closed by the Jira sync (JIRA_DONE_CLOSES_ALERT), by outcome (closed, already_closed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.ReportRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_report_runs_total", Help: "Scheduled report attempts by outcome (ok, chart_failed, failed: gave up after the last attempt, skipped, store_error, interrupted: shut down between retries)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.TenantSkipped = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_tenant_skipped_total", Help: "Tenant questions answered at once without the tenant, because a call to it timed out lately (TENANT_COOLDOWN)."}, []string{"tenant"})).(*prometheus.CounterVec)
+	m.FanOutWaits = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_fanout_waits_total", Help: "Tenant calls of a question that waited for one of its FANOUT_CONCURRENCY slots."})).(prometheus.Counter)
+	m.FullAnswers = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_full_answers_total", Help: "Answers too big for a message, by what became of their CSV (posted, direct_message, not_in_channel, upload_failed, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	return m
 }
 
