@@ -28,10 +28,19 @@ type fleetHarness struct {
 
 const fleetSize, withAlerts = 20, 6
 
-// fleetBot starts a bot over n tenants of one fake fleet; latency delays
-// every tenant's answers.
-func fleetBot(t testing.TB, n int, cfg bot.Config, latency time.Duration, setup func(*fleetHarness)) *fleetHarness {
+// fleetOpts shape a fleet: how far away its tenants are and their request
+// budget (per minute; -1 unlimited).
+type fleetOpts struct {
+	Latency time.Duration
+	Budget  int
+}
+
+// fleetBot starts a bot over n tenants of one fake fleet.
+func fleetBot(t testing.TB, n int, cfg bot.Config, o fleetOpts, setup func(*fleetHarness)) *fleetHarness {
 	t.Helper()
+	if o.Budget == 0 {
+		o.Budget = -1
+	}
 	fh := &fleetHarness{fleet: mcasfake.NewFleet()}
 	t.Cleanup(fh.fleet.Close)
 	fh.harness = startWith(t, cfg, nil, func(h *harness) {
@@ -41,14 +50,14 @@ func fleetBot(t testing.TB, n int, cfg bot.Config, latency time.Duration, setup 
 		for i := range n {
 			name := fmt.Sprintf("customer-%03d", i)
 			f := fh.fleet.Add(name, mcasToken)
-			f.SetLatency(latency)
+			f.SetLatency(o.Latency)
 			if i < withAlerts {
 				f.AddAlerts(mcasfake.Generate(name, 30, now, 5*24*time.Hour, uint64(i+1))...)
 			}
 			if i <= withAlerts {
 				emea = append(emea, name)
 			}
-			c, err := mcas.New(mcas.Config{Name: name, URL: f.URL, Token: mcasToken, Timeout: 5 * time.Second, RequestsPerMinute: -1, Attempts: 1},
+			c, err := mcas.New(mcas.Config{Name: name, URL: f.URL, Token: mcasToken, Timeout: 5 * time.Second, RequestsPerMinute: o.Budget, Attempts: 1},
 				fh.fleet.Client(), h.logger)
 			if err != nil {
 				t.Fatal(err)
@@ -91,7 +100,7 @@ func (fh *fleetHarness) failTwo() {
 }
 
 func TestManyTenantsEndToEnd(t *testing.T) {
-	fh := fleetBot(t, fleetSize, bot.Config{}, 0, func(fh *fleetHarness) {
+	fh := fleetBot(t, fleetSize, bot.Config{}, fleetOpts{}, func(fh *fleetHarness) {
 		hostile := mcasfake.Hostile("customer-000", now)
 		hostile.Title = `=HYPERLINK("https://evil.example","Reset password") <!channel>`
 		fh.fakes[0].AddAlerts(hostile)
@@ -214,7 +223,7 @@ func TestManyTenantsEndToEnd(t *testing.T) {
 // 150 tenants' listing is bigger than a message: a summary and the rows
 // that fit, and every tenant in a CSV in a thread.
 func TestTenantsListingBeyondAMessage(t *testing.T) {
-	fh := fleetBot(t, 150, bot.Config{}, 0, nil)
+	fh := fleetBot(t, 150, bot.Config{}, fleetOpts{}, nil)
 	id, ack := fh.command(t, "tenants")
 	if !strings.Contains(string(ack.Payload), "Listing 150 tenants") {
 		t.Fatalf("ack %s", ack.Payload)

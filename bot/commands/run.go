@@ -112,6 +112,9 @@ func (f Failure) Short() string {
 		return "not asked in time"
 	}
 	if e, ok := errors.AsType[*httpx.Error](f.Err); ok {
+		if e.Kind == httpx.KindThrottled && e.Status == 0 {
+			return "request budget spent" // refused here, never sent
+		}
 		if e.Status != 0 && e.Kind != httpx.KindTimeout {
 			return fmt.Sprintf("HTTP %d", e.Status)
 		}

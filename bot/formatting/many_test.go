@@ -174,6 +174,10 @@ func TestManyTenantAnswerCountsRatherThanNames(t *testing.T) {
 	if got := blockText(t, three, "coverage"); got != "10 tenants matched · 87 tenants had nothing" {
 		t.Errorf("coverage %q", got)
 	}
+	spent := commands.Failure{Tenant: "x", Err: &httpx.Error{Kind: httpx.KindThrottled, Detail: "the request budget is spent for the next 40s"}}
+	if spent.Short() != "request budget spent" {
+		t.Errorf("a call the budget refused: %q", spent.Short())
+	}
 	// A handful of tenants keeps today's reply.
 	few := blockText(t, cases()["alerts_partial_hostile"], "failures")
 	if !strings.HasPrefix(few, ":warning: *Partial results* — these tenants could not be queried:\n• *fabrikam*") {
