@@ -293,4 +293,3 @@ func TestTenantsShowBudgetsAndIgnoreBudgetWaits(t *testing.T) {
 		t.Fatalf("tenant %+v", ti)
 	}
 }
-

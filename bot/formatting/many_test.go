@@ -403,7 +403,7 @@ func FuzzTenantsMessage(f *testing.F) {
 		res := commands.TenantsResult{Now: now, Selection: "group:" + group}
 		for i := range n {
 			res.Tenants = append(res.Tenants, commands.TenantInfo{Name: name, Source: name, Groups: []string{group}, Budget: failure,
-				State: commands.TenantState(((state%3)+3)%3), Health: commands.Health{LastFail: now.Add(-time.Duration(i) * time.Second), Failure: failure}})
+				State: commands.TenantState(((state % 3) + 3) % 3), Health: commands.Health{LastFail: now.Add(-time.Duration(i) * time.Second), Failure: failure}})
 		}
 		res.Groups = []commands.GroupInfo{{Name: group, Tenants: []string{name}}}
 		msg := formatting.Reply(res)
@@ -413,5 +413,46 @@ func FuzzTenantsMessage(f *testing.F) {
 		js, _ := json.Marshal(msg)
 		assertNoLiveMarkup(t, js)
 		_ = formatting.Plain(res)
+	})
+}
+
+func FuzzManyTenantsAnswer(f *testing.F) {
+	f.Add("<!channel> title", "cust<@U1>", "<b>down</b>", "group:<!here>", 20, 300)
+	f.Fuzz(func(t *testing.T, title, tenant, reason, sel string, n, tenants int) {
+		n, tenants = min(max(n, 0), 100), min(max(tenants, 0), 1000)
+		names := make([]string, tenants)
+		var fs []commands.Failure
+		var ps []commands.Pending
+		for i := range names {
+			names[i] = fmt.Sprintf("%s-%d", tenant, i)
+			switch i % 3 {
+			case 1:
+				fs = append(fs, commands.Failure{Tenant: names[i], Err: errors.New(reason)})
+			case 2:
+				ps = append(ps, commands.Pending{Tenant: names[i], Queued: time.Duration(i) * time.Second})
+			}
+		}
+		as := make([]source.Alert, n)
+		for i := range as {
+			as[i] = source.Alert{ID: "1", Tenant: tenant, Time: now, Title: title, Entities: []source.Entity{{Type: "account", UPN: reason}}}
+		}
+		for _, res := range []commands.Result{
+			commands.AlertsResult{Title: title, Selection: sel, Tenants: names, Alerts: as, All: as, Failures: fs, Pending: ps, Matched: n, Empty: tenants},
+			commands.AlertResult{ID: "x", Selection: sel, Tenants: names, Failures: fs, Pending: ps},
+		} {
+			for _, full := range []*formatting.Full{nil, {Problem: reason, Summary: title}} {
+				msg, _ := formatting.ReplyFull(res, full)
+				if err := formatting.Check(msg); err != nil {
+					t.Fatalf("limit broken: %v", err)
+				}
+				js, _ := json.Marshal(msg)
+				assertNoLiveMarkup(t, js)
+			}
+			_ = formatting.Plain(res)
+		}
+		file, _ := formatting.CSV(commands.AlertsResult{Tenants: names, All: as})
+		if _, err := csv.NewReader(bytes.NewReader(file.Data[3:])).ReadAll(); err != nil {
+			t.Fatalf("CSV does not parse: %v", err)
+		}
 	})
 }
