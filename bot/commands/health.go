@@ -64,7 +64,6 @@ type TenantsResult struct {
 	Tenants   []TenantInfo
 	Groups    []GroupInfo // the groups of the tenants listed, by name
 	Now       time.Time   // when it was read, by the runner's clock
-	Cooldown  time.Duration
 }
 
 // TenantInfo is one tenant in /mcas tenants.
@@ -89,7 +88,7 @@ type GroupInfo struct {
 func (TenantsResult) result() {}
 
 func (r *Runner) tenantsResult(req TenantsRequest) TenantsResult {
-	res := TenantsResult{Selection: req.Tenant, Now: r.now(), Cooldown: r.Cooldown}
+	res := TenantsResult{Selection: req.Tenant, Now: r.now()}
 	ts, err := r.pick(req.Tenant)
 	if err != nil {
 		// Reloaded since parsing: show every tenant rather than none.

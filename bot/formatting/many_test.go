@@ -83,7 +83,7 @@ func manyCases() map[string]commands.Result {
 }
 
 func tenantsCase() commands.TenantsResult {
-	return commands.TenantsResult{Now: now, Cooldown: 30 * time.Second,
+	return commands.TenantsResult{Now: now,
 		Tenants: []commands.TenantInfo{
 			{Name: "contoso", Source: "mcas", Groups: []string{"emea", "tier1"}, Budget: "25/min", Health: commands.Health{LastOK: now.Add(-2 * time.Minute)}},
 			{Name: "fabrikam", Source: "graph", Groups: []string{"tier1"}, Budget: "25/min",
