@@ -76,6 +76,9 @@ type Bot struct {
 	OnCommand   func(name, outcome string, d time.Duration)
 	OnReconnect func() // a lost connection was re-established
 	OnInterim   func(name string, why commands.Interim)
+	// OnFullAnswer is told what became of each answer too big for a
+	// message: posted, direct_message, not_in_channel, upload_failed, failed.
+	OnFullAnswer func(outcome string)
 }
 
 // New wires a bot. api must carry the app-level token.
@@ -300,15 +303,27 @@ func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 	}
 	name := commands.Name(parsed)
 	log = log.With("command", name)
-	if !commands.Slow(parsed) {
-		b.ack(req, "slash_command", formatting.Reply(b.runner.Run(context.Background(), parsed)))
-		b.count(name, "ok", 0)
-		return
-	}
 	tenants := b.runner.Tenants.Len()
-	if t := tenantOf(parsed); t != "" {
-		tenants = 1
-		log = log.With("tenant", t)
+	if sel := commands.Selection(parsed); sel != "" {
+		ts, _ := b.runner.Tenants.Select(sel)
+		tenants = len(ts)
+		log = log.With("tenant", sel)
+	}
+	if !commands.Slow(parsed) {
+		res := b.runner.Run(context.Background(), parsed)
+		if msg, left := formatting.ReplyFull(res, nil); left == 0 && fitsAck(msg) {
+			b.ack(req, "slash_command", msg)
+			b.count(name, "ok", 0)
+			return
+		}
+		// Too big for the ack: the reply comes through response_url, with
+		// the whole answer as a CSV.
+		b.ack(req, "slash_command", formatting.LookingUp(parsed, tenants))
+		b.submit(log, cmd.ResponseURL, func(ctx context.Context) {
+			b.reply(ctx, log, cmd.ResponseURL, b.answer(ctx, log, cmd, res))
+			b.count(name, "ok", 0)
+		})
+		return
 	}
 	b.ack(req, "slash_command", formatting.LookingUp(parsed, tenants))
 	start := time.Now()
@@ -332,7 +347,7 @@ func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 					log.Warn("tenant failed", "tenant", f.Tenant, "error", f.Err)
 				}
 			}
-			b.reply(ctx, log, cmd.ResponseURL, b.cardMessage(res))
+			b.reply(ctx, log, cmd.ResponseURL, b.answer(ctx, log, cmd, res))
 			log.Info("command answered", "outcome", outcome, "took", time.Since(start).Round(time.Millisecond))
 			b.count(name, outcome, time.Since(start))
 		})
@@ -360,20 +375,6 @@ func (b *Bot) count(name, outcome string, d time.Duration) {
 	if b.OnCommand != nil {
 		b.OnCommand(name, outcome, d)
 	}
-}
-
-func tenantOf(r commands.Request) string {
-	switch r := r.(type) {
-	case commands.AlertsRequest:
-		return r.Tenant
-	case commands.IPRequest:
-		return r.Tenant
-	case commands.UserRequest:
-		return r.Tenant
-	case commands.AlertRequest:
-		return r.Tenant
-	}
-	return ""
 }
 
 func pendingNames(r commands.Result) []string {

@@ -37,6 +37,9 @@ type Metrics struct {
 	Coalesced      prometheus.Counter
 	Interim        *prometheus.CounterVec // reason: deadline, budget
 	BudgetFallback prometheus.Counter
+	// Many tenants (issue #18).
+	FanOutWaits prometheus.Counter
+	FullAnswers *prometheus.CounterVec // outcome
 	// Jira sync and report (issue #13).
 	JiraSyncRuns    *prometheus.CounterVec // outcome
 	JiraSyncChanges prometheus.Counter
@@ -77,6 +80,8 @@ func NewMetrics() *Metrics {
 	m.Coalesced = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_query_coalesced_total", Help: "Tenant queries that joined an identical MCAS call in flight."})).(prometheus.Counter)
 	m.Interim = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_interim_replies_total", Help: "Replies shown before every tenant answered, by reason (deadline, budget)."}, []string{"reason"})).(*prometheus.CounterVec)
 	m.BudgetFallback = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_budget_fallback_total", Help: "MCAS requests admitted by the local fallback budget while the shared one was unreachable."})).(prometheus.Counter)
+	m.FanOutWaits = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_fanout_waits_total", Help: "Tenant calls of a question that waited for one of its FANOUT_CONCURRENCY slots."})).(prometheus.Counter)
+	m.FullAnswers = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_full_answers_total", Help: "Answers too big for a message, by what became of their CSV (posted, direct_message, not_in_channel, upload_failed, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.JiraSyncRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_runs_total", Help: "Jira status syncs by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.JiraSyncChanges = f(prometheus.NewCounter(prometheus.CounterOpts{Name: "mcasbot_jira_sync_changes_total", Help: "Filed issues whose Jira status, assignee or resolution changed (or that were deleted)."})).(prometheus.Counter)
 	m.JiraSyncCloses = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_closes_total", Help: "Alerts of done Jira issues closed by the Jira sync (JIRA_DONE_CLOSES_ALERT), by outcome (closed, already_closed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)

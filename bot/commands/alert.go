@@ -16,10 +16,10 @@ import (
 	"github.com/soc/mcasbot/store"
 )
 
-// AlertRequest is `/mcas alert <id> [tenant=NAME]`.
+// AlertRequest is `/mcas alert <id> [tenant=…]`.
 type AlertRequest struct {
 	ID     string
-	Tenant string // "" asks every tenant
+	Tenant string // a selection (a name, names, groups); "" asks every tenant
 }
 
 func (AlertRequest) command() string { return "alert" }
@@ -34,11 +34,12 @@ type Records interface {
 // it (ids are per tenant and can repeat), and for a single match the
 // AbuseIPDB verdict of each IP and the bot's own records.
 type AlertResult struct {
-	ID       string
-	Tenants  []string // asked
-	Found    []source.Alert
-	Failures []Failure
-	Pending  []Pending // tenants that have not answered yet (an interim reply)
+	ID        string
+	Selection string   // the tenant selection as asked ("" every tenant)
+	Tenants   []string // asked
+	Found     []source.Alert
+	Failures  []Failure
+	Pending   []Pending // tenants that have not answered yet (an interim reply)
 	// Set when exactly one tenant has the alert.
 	Reputation map[string]abuseipdb.Report
 	RepNotes   map[string]string // why an IP has no verdict
@@ -75,6 +76,9 @@ func parseAlertCmd(p Parser, def *Definition, a args) (Request, error) {
 				return nil, err
 			}
 		default:
+			if err := p.misselected(w); err != nil {
+				return nil, err
+			}
 			return nil, &UsageError{Problem: fmt.Sprintf("did not understand %q", clip(w))}
 		}
 	}
@@ -116,7 +120,12 @@ func (a *Answer) askAlert(r *Runner, ctx context.Context, wg *sync.WaitGroup, re
 				var found []source.Alert
 				var al source.Alert
 				err := r.skip(t.Name())
+				var release func()
 				if err == nil {
+					release, err = r.fanOutSlot(ctx, a.gate)
+				}
+				if err == nil {
+					defer release()
 					var queued atomic.Bool
 					actx, cancel := context.WithTimeout(ctx, r.timeout())
 					defer cancel()

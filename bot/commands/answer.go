@@ -43,6 +43,9 @@ type Answer struct {
 	start  time.Time
 	notice time.Duration
 	done   chan struct{}
+	sel    string        // the tenant selection asked
+	selErr error         // the selection no longer resolves (a reload)
+	gate   chan struct{} // the question's fan-out slots (Runner.FanOut)
 
 	mu      sync.Mutex
 	changed chan struct{}
@@ -76,7 +79,8 @@ const verdictGrace = time.Second
 
 // Start runs req and returns at once; the answer fills in as tenants reply.
 func (r *Runner) Start(ctx context.Context, req Request) *Answer {
-	a := &Answer{start: time.Now(), notice: r.QueueNotice, done: make(chan struct{}), changed: make(chan struct{}), repDone: true}
+	a := &Answer{start: time.Now(), notice: r.QueueNotice, done: make(chan struct{}), changed: make(chan struct{}), repDone: true,
+		sel: Selection(req), gate: make(chan struct{}, r.fanOut())}
 	if a.notice <= 0 {
 		a.notice = 2 * time.Second
 	}
@@ -106,7 +110,7 @@ func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 		})
 		for i, t := range a.track(r.pick(req.Tenant)) {
 			wg.Go(func() {
-				p, asOf, err := ask(r, ctx, r.query(t, ipKey(req), req.Limit), func(ctx context.Context, limit int) (page[source.Activity], error) {
+				p, asOf, err := ask(r, ctx, a.query(r, t, ipKey(req), req.Limit), func(ctx context.Context, limit int) (page[source.Activity], error) {
 					l, err := t.Activities(ctx, source.ActivityQuery{IP: req.Addr.String(), Limit: limit})
 					return page[source.Activity]{Items: l.Activities, More: l.More}, err
 				}, a.queuedFn(i))
@@ -116,6 +120,8 @@ func (r *Runner) Start(ctx context.Context, req Request) *Answer {
 	case AlertRequest:
 		a.base = AlertResult{ID: req.ID}
 		a.askAlert(r, ctx, &wg, req)
+	case TenantsRequest:
+		a.base = r.tenantsResult(req)
 	default:
 		a.base = HelpResult{Definitions: Definitions}
 	}
@@ -132,7 +138,7 @@ func (a *Answer) askAlerts(r *Runner, ctx context.Context, wg *sync.WaitGroup, t
 	a.limit = limit
 	for i, t := range a.track(r.pick(tenant)) {
 		wg.Go(func() {
-			p, asOf, err := ask(r, ctx, r.query(t, key, limit), func(ctx context.Context, limit int) (page[source.Alert], error) {
+			p, asOf, err := ask(r, ctx, a.query(r, t, key, limit), func(ctx context.Context, limit int) (page[source.Alert], error) {
 				q := q
 				q.Limit = limit
 				l, err := t.Alerts(ctx, q)
@@ -145,8 +151,9 @@ func (a *Answer) askAlerts(r *Runner, ctx context.Context, wg *sync.WaitGroup, t
 
 // query is the shared form of one tenant's question. The limit asked
 // upstream is at least the default: the same one call, reusable by more.
-func (r *Runner) query(t source.Tenant, key string, limit int) tenantQuery {
-	return tenantQuery{tenant: t.Name(), key: t.Name() + "|" + key, limit: limit, fetch: max(limit, DefaultLim)}
+func (a *Answer) query(r *Runner, t source.Tenant, key string, limit int) tenantQuery {
+	return tenantQuery{tenant: t.Name(), key: t.Name() + "|" + key, limit: limit, fetch: max(limit, DefaultLim),
+		gate: func(ctx context.Context) (func(), error) { return r.fanOutSlot(ctx, a.gate) }}
 }
 
 // failure names what went wrong; a command that ran out of time while the
@@ -154,6 +161,9 @@ func (r *Runner) query(t source.Tenant, key string, limit int) tenantQuery {
 func (r *Runner) failure(ctx context.Context, t source.Tenant, op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if _, ok := errors.AsType[*notAsked](err); ok {
+		return err
 	}
 	// The command's time ran out, or the shared call's (the same length,
 	// started by another command): the same verdict either way.
@@ -165,7 +175,10 @@ func (r *Runner) failure(ctx context.Context, t source.Tenant, op string, err er
 	return err
 }
 
-func (a *Answer) track(tenants []source.Tenant) []source.Tenant {
+// track makes a part of the answer for each tenant asked; a selection
+// that no longer resolves is remembered, to be shown as the failure.
+func (a *Answer) track(tenants []source.Tenant, err error) []source.Tenant {
+	a.selErr = err
 	a.parts = make([]part, len(tenants))
 	for i, t := range tenants {
 		a.parts[i].tenant = t.Name()
@@ -225,6 +238,11 @@ func (a *Answer) Result() Result {
 	var alerts []source.Alert
 	var acts []source.Activity
 	more := false
+	matched, empty := 0, 0
+	if a.selErr != nil {
+		names = append(names, a.sel)
+		failures = append(failures, Failure{Tenant: a.sel, Err: a.selErr})
+	}
 	for _, p := range a.parts {
 		names = append(names, p.tenant)
 		switch {
@@ -237,6 +255,11 @@ func (a *Answer) Result() Result {
 		case p.err != nil:
 			failures = append(failures, Failure{Tenant: p.tenant, Err: p.err})
 		default:
+			if len(p.alerts.Items)+len(p.acts.Items) > 0 {
+				matched++
+			} else {
+				empty++
+			}
 			alerts = append(alerts, p.alerts.Items...)
 			acts = append(acts, p.acts.Items...)
 			more = more || p.alerts.More || p.acts.More
@@ -247,13 +270,15 @@ func (a *Answer) Result() Result {
 	}
 	switch res := a.base.(type) {
 	case AlertsResult:
-		res.Tenants, res.Failures, res.Pending, res.AsOf = names, failures, pending, asOf
+		res.Selection, res.Tenants, res.Failures, res.Pending, res.AsOf = a.sel, names, failures, pending, asOf
 		res.Alerts, res.More = newest(alerts, more, a.limit, func(x source.Alert) time.Time { return x.Time })
+		res.All, res.Matched, res.Empty = alerts, matched, empty
 		res.Related = a.related
 		return res
 	case IPResult:
-		res.Tenants, res.Failures, res.Pending, res.AsOf = names, failures, pending, asOf
+		res.Selection, res.Tenants, res.Failures, res.Pending, res.AsOf = a.sel, names, failures, pending, asOf
 		res.Activities, res.More = newest(acts, more, a.limit, func(x source.Activity) time.Time { return x.Time })
+		res.All, res.Matched, res.Empty = acts, matched, empty
 		res.Reputation, res.RepNote = a.rep, a.repNote
 		if !a.repDone {
 			res.RepNote = "AbuseIPDB has not answered yet"
@@ -261,7 +286,7 @@ func (a *Answer) Result() Result {
 		res.Related = a.related
 		return res
 	case AlertResult:
-		res.Tenants, res.Failures, res.Pending, res.Found = names, failures, pending, alerts
+		res.Selection, res.Tenants, res.Failures, res.Pending, res.Found = a.sel, names, failures, pending, alerts
 		if !a.repDone && len(pending) == 0 && len(alerts) == 1 {
 			res.RepNotes = map[string]string{}
 			for _, ip := range alerts[0].IPs() {

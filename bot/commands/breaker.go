@@ -162,6 +162,7 @@ func (r *Runner) guarded(ctx context.Context, tenant string, call func() (queued
 		if _, out := errors.AsType[*outOfTime](err); out && (queued || waited) {
 			err = queuedOut{err}
 		}
+		r.record(tenant, err)
 		return struct{}{}, err
 	}
 	if b == nil {
@@ -182,6 +183,12 @@ func (r *Runner) notAnswering(tenant string, b *tenantBreaker, probing bool) err
 	if r.OnSkipped != nil {
 		r.OnSkipped(tenant)
 	}
+	return r.skipped(tenant, b, probing)
+}
+
+// skipped says since when the tenant is not answering and, unless a
+// question is checking it now (probing), when it is asked again.
+func (r *Runner) skipped(tenant string, b *tenantBreaker, probing bool) *NotAnswering {
 	at := b.trippedAt()
 	now := r.now()
 	e := &NotAnswering{Tenant: tenant, Ago: max(0, now.Sub(at))}

@@ -45,7 +45,7 @@ func (d *Definition) hasKey(k string) bool {
 
 var (
 	optLimit  = Option{Key: "limit", Values: "1-100", Default: "20"}
-	optTenant = Option{Key: "tenant", Values: "NAME", Default: "every tenant"}
+	optTenant = Option{Key: "tenant", Values: "NAME[,NAME…]|group:GROUP", Default: "every tenant"}
 )
 
 // Definitions are every command, in help order.
@@ -60,15 +60,16 @@ var Definitions = []*Definition{
 			optTenant,
 			{Key: "since", Values: "24h|7d|YYYY-MM-DD", Default: "7d"},
 		},
-		Examples: []string{"/mcas alerts", "/mcas alerts 10 high", "/mcas alerts severity=medium since=24h tenant=contoso", "/mcas alerts status=all since=2026-11-01"},
-		parse:    parseAlerts,
+		Examples: []string{"/mcas alerts", "/mcas alerts 10 high", "/mcas alerts severity=medium since=24h tenant=contoso", "/mcas alerts high tenant=group:emea",
+			"/mcas alerts status=all since=2026-11-01 tenant=contoso,fabrikam"},
+		parse: parseAlerts,
 	},
 	{
 		Name:     "ip",
 		Args:     "<IPv4 or IPv6>",
 		Summary:  "Recent activity from an address, with its AbuseIPDB reputation.",
 		Options:  []Option{optLimit, optTenant},
-		Examples: []string{"/mcas ip 185.220.101.4", "/mcas ip 2a02:c207:3009:9999::1 limit=50"},
+		Examples: []string{"/mcas ip 185.220.101.4", "/mcas ip 2a02:c207:3009:9999::1 limit=50 tenant=group:emea"},
 		parse:    parseIPCmd,
 	},
 	{
@@ -76,7 +77,7 @@ var Definitions = []*Definition{
 		Args:     "<upn or username>",
 		Summary:  "A user's alerts.",
 		Options:  []Option{optLimit, optTenant},
-		Examples: []string{"/mcas user alice@contoso.com", "/mcas user bob.smith@fabrikam.com tenant=fabrikam"},
+		Examples: []string{"/mcas user alice@contoso.com", "/mcas user bob.smith@fabrikam.com tenant=fabrikam", "/mcas user alice@contoso.com tenant=group:emea,fabrikam"},
 		parse:    parseUserCmd,
 	},
 	{
@@ -84,8 +85,15 @@ var Definitions = []*Definition{
 		Args:     "<id>",
 		Summary:  "One alert in full: status, entities with IP reputation, evidence, its Jira issue; Create Jira and Close… from there.",
 		Options:  []Option{optTenant},
-		Examples: []string{"/mcas alert 65a1b2c3d4e5f60718293a4b", "/mcas alert 65a1b2c3d4e5f60718293a4b tenant=contoso"},
+		Examples: []string{"/mcas alert 65a1b2c3d4e5f60718293a4b", "/mcas alert 65a1b2c3d4e5f60718293a4b tenant=contoso", "/mcas alert 65a1b2c3d4e5f60718293a4b tenant=group:emea"},
 		parse:    parseAlertCmd,
+	},
+	{
+		Name:     "tenants",
+		Summary:  "Every tenant and group: each tenant's source and how its last answers went (on this replica).",
+		Options:  []Option{optTenant},
+		Examples: []string{"/mcas tenants", "/mcas tenants tenant=group:emea"},
+		parse:    parseTenantsCmd,
 	},
 	{
 		Name:     "help",
@@ -130,6 +138,9 @@ func parseAlerts(p Parser, def *Definition, a args) (Request, error) {
 		case durationRE.MatchString(lw) || looksLikeDate(w):
 			key = "since"
 		default:
+			if err := p.misselected(w); err != nil {
+				return nil, err
+			}
 			return nil, &UsageError{Problem: fmt.Sprintf("did not understand %q", clip(w))}
 		}
 		if err := a.set(def, key, w); err != nil {
@@ -212,6 +223,9 @@ func subject(def *Definition, p Parser, a *args, what string) (string, error) {
 				return "", err
 			}
 		default:
+			if err := p.misselected(w); err != nil {
+				return "", err
+			}
 			return "", &UsageError{Problem: fmt.Sprintf("did not understand %q", clip(w))}
 		}
 	}
@@ -271,4 +285,34 @@ func parseUserCmd(p Parser, def *Definition, a args) (Request, error) {
 		return nil, err
 	}
 	return UserRequest{User: user, Limit: limit, Tenant: tenant}, nil
+}
+
+// TenantsRequest is `/mcas tenants`: the tenants, their groups and health.
+type TenantsRequest struct {
+	Tenant string // a selection; "" for every tenant
+}
+
+func (TenantsRequest) command() string { return "tenants" }
+
+func parseTenantsCmd(p Parser, def *Definition, a args) (Request, error) {
+	for _, w := range a.positional {
+		if !p.isTenant(w) {
+			if err := p.misselected(w); err != nil {
+				return nil, err
+			}
+			return nil, &UsageError{Problem: fmt.Sprintf("did not understand %q", clip(w))}
+		}
+		if err := a.set(def, "tenant", w); err != nil {
+			return nil, err
+		}
+	}
+	var req TenantsRequest
+	if v, ok := a.kv["tenant"]; ok {
+		t, err := p.tenant(v)
+		if err != nil {
+			return nil, usageErr(err)
+		}
+		req.Tenant = t
+	}
+	return req, nil
 }

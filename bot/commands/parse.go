@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/soc/mcasbot/source"
+	"github.com/soc/mcasbot/tenants"
 )
 
 // Limits on what a user may type.
@@ -33,7 +35,7 @@ type AlertsRequest struct {
 	Severities []source.Severity // empty: all
 	Severity   string            // as given, for display
 	Status     source.Status
-	Tenant     string // "" for every tenant
+	Tenant     string // a selection (contoso, contoso,fabrikam, group:emea); "" for every tenant
 	Since      time.Time
 	SinceText  string
 }
@@ -42,14 +44,14 @@ type AlertsRequest struct {
 type IPRequest struct {
 	Addr   netip.Addr
 	Limit  int
-	Tenant string
+	Tenant string // a selection; "" for every tenant
 }
 
 // UserRequest is `/mcas user`.
 type UserRequest struct {
 	User   string
 	Limit  int
-	Tenant string
+	Tenant string // a selection; "" for every tenant
 }
 
 // HelpRequest is `/mcas help` or `/mcas` alone.
@@ -71,9 +73,10 @@ type UsageError struct {
 
 func (e *UsageError) Error() string { return e.Problem }
 
-// Parser knows the configured tenants and the clock.
+// Parser knows the configured tenants, their groups and the clock.
 type Parser struct {
 	Tenants []string
+	Groups  map[string][]string // group → its tenants; nil: no groups
 	Now     func() time.Time
 }
 
@@ -249,18 +252,56 @@ func parseUser(s string) (string, error) {
 	return s, nil
 }
 
+// tenant reads a tenant selection (tenant=contoso, tenant=contoso,fabrikam,
+// tenant=group:emea, mixed) and returns it canonical: each part once, a
+// name as configured, a group as group:<name>. An unknown name or group is
+// an error that suggests the closest one.
 func (p Parser) tenant(s string) (string, error) {
-	for _, t := range p.Tenants {
-		if strings.EqualFold(t, s) {
-			return t, nil
+	set := p.set()
+	if _, err := set.Select(s); err != nil {
+		return "", err
+	}
+	var parts []string
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.ToLower(strings.TrimSpace(part))
+		if part == "" {
+			continue
+		}
+		if !strings.HasPrefix(part, tenants.GroupPrefix) {
+			for _, n := range set.Names {
+				if strings.EqualFold(n, part) {
+					part = n
+					break
+				}
+			}
+		}
+		if !slices.Contains(parts, part) {
+			parts = append(parts, part)
 		}
 	}
-	return "", fmt.Errorf("unknown tenant %q (configured: %s)", clip(s), strings.Join(p.Tenants, ", "))
+	return strings.Join(parts, ","), nil
 }
 
+func (p Parser) set() tenants.Set { return tenants.Set{Names: p.Tenants, Groups: p.Groups} }
+
+// isTenant reports whether a positional word is a tenant selection.
 func (p Parser) isTenant(s string) bool {
 	_, err := p.tenant(s)
 	return err == nil
+}
+
+// misselected is the selection error of a positional word that was meant
+// as one (a group, a list, a known group's bare name); nil otherwise.
+func (p Parser) misselected(w string) error {
+	lw := strings.ToLower(w)
+	_, group := p.Groups[lw]
+	if !group && !strings.HasPrefix(lw, tenants.GroupPrefix) && !strings.Contains(lw, ",") {
+		return nil
+	}
+	if _, err := p.tenant(w); err != nil {
+		return usageErr(err)
+	}
+	return nil
 }
 
 func (p Parser) now() time.Time {

@@ -12,7 +12,8 @@ import (
 
 var (
 	now    = time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
-	parser = Parser{Tenants: []string{"contoso", "fabrikam"}, Now: func() time.Time { return now }}
+	parser = Parser{Tenants: []string{"contoso", "fabrikam", "northwind"}, Groups: map[string][]string{"emea": {"contoso", "northwind"}, "tier1": {"fabrikam"}},
+		Now: func() time.Time { return now }}
 )
 
 func TestParseValid(t *testing.T) {
@@ -35,6 +36,18 @@ func TestParseValid(t *testing.T) {
 		{"user <mailto:bob@fabrikam.com|bob@fabrikam.com>", UserRequest{User: "bob@fabrikam.com", Limit: 20}},
 		{"user CONTOSO\\alice contoso", UserRequest{User: "CONTOSO\\alice", Limit: 20, Tenant: "contoso"}},
 		{"user bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com tenant=fabrikam", UserRequest{User: "bob.smith_contoso.com#EXT#@fabrikam.onmicrosoft.com", Limit: 20, Tenant: "fabrikam"}},
+		// Tenant selections (issue #18): names, groups, mixed; canonical
+		// (configured names, each once, in the order given).
+		{"alerts tenant=contoso,FABRIKAM", AlertsRequest{Limit: 20, Severity: "all", Status: source.StatusOpen, Tenant: "contoso,fabrikam", Since: now.Add(-7 * 24 * time.Hour), SinceText: "7d"}},
+		{"alerts tenant=group:EMEA", AlertsRequest{Limit: 20, Severity: "all", Status: source.StatusOpen, Tenant: "group:emea", Since: now.Add(-7 * 24 * time.Hour), SinceText: "7d"}},
+		{"alerts tenant=group:emea,Fabrikam,,group:emea", AlertsRequest{Limit: 20, Severity: "all", Status: source.StatusOpen, Tenant: "group:emea,fabrikam", Since: now.Add(-7 * 24 * time.Hour), SinceText: "7d"}},
+		{"alerts high group:tier1", AlertsRequest{Limit: 20, Severity: "high", Severities: []source.Severity{source.SeverityHigh}, Status: source.StatusOpen, Tenant: "group:tier1", Since: now.Add(-7 * 24 * time.Hour), SinceText: "7d"}},
+		{"ip 185.220.101.4 tenant=group:emea", IPRequest{Addr: mustAddr("185.220.101.4"), Limit: 20, Tenant: "group:emea"}},
+		{"user alice@contoso.com contoso,northwind", UserRequest{User: "alice@contoso.com", Limit: 20, Tenant: "contoso,northwind"}},
+		{"alert 65a1b2c3d4e5f60718293a4b tenant=group:emea", AlertRequest{ID: "65a1b2c3d4e5f60718293a4b", Tenant: "group:emea"}},
+		{"tenants", TenantsRequest{}},
+		{"tenants group:tier1", TenantsRequest{Tenant: "group:tier1"}},
+		{"tenants tenant=northwind,contoso", TenantsRequest{Tenant: "northwind,contoso"}},
 	}
 	for _, tc := range cases {
 		got, err := parser.Parse(tc.in)
@@ -62,7 +75,20 @@ func TestParseRejects(t *testing.T) {
 		{"alerts 500", "limit must be from 1 to 100, not 500", "alerts"},
 		{"alerts severity=critical", `unknown severity "critical"`, "alerts"},
 		{"alerts status=pending", `unknown status "pending"`, "alerts"},
-		{"alerts tenant=initech", `unknown tenant "initech" (configured: contoso, fabrikam)`, "alerts"},
+		{"alerts tenant=initech", `no tenant "initech" (known: contoso, fabrikam, northwind)`, "alerts"},
+		{"alerts tenant=contso", `no tenant "contso" (did you mean contoso?)`, "alerts"},
+		{"alerts tenant=contoso,fabrikan", `no tenant "fabrikan" (did you mean fabrikam?)`, "alerts"},
+		{"alerts tenant=group:emae", `no group "emae" (did you mean group:emea?)`, "alerts"},
+		{"alerts tenant=group:apac", `no group "apac" (known: group:emea, group:tier1)`, "alerts"},
+		{"alerts tenant=emea", `"emea" is a group: write tenant=group:emea`, "alerts"},
+		{"alerts emea", `"emea" is a group: write tenant=group:emea`, "alerts"},
+		{"alerts high group:apac", `no group "apac"`, "alerts"},
+		{"alerts tenant=,", "name a tenant or a group", "alerts"},
+		{"ip 1.2.3.4 contoso,initech", `no tenant "initech"`, "ip"},
+		{"user alice group:nope", `no group "nope"`, "user"},
+		{"alert 65a1b2c3d4e5f60718293a4b group:x", `no group "x"`, "alert"},
+		{"tenants banana", `did not understand "banana"`, "tenants"},
+		{"tenants tenant=contoso tenant=fabrikam", "tenant is given twice", "tenants"},
 		{"alerts since=yesterday", `since "yesterday" is not a duration`, "alerts"},
 		{"alerts since=-2d", "since must be a positive duration", "alerts"},
 		{"alerts since=0h", "since must be a positive duration", "alerts"},
@@ -99,25 +125,34 @@ func TestParseRejects(t *testing.T) {
 }
 
 func TestUsageLinesComeFromDefinitions(t *testing.T) {
-	want := "/mcas alerts [limit=1-100] [severity=low|medium|high|informational|all] [status=open|closed|all] [tenant=NAME] [since=24h|7d|YYYY-MM-DD]"
+	want := "/mcas alerts [limit=1-100] [severity=low|medium|high|informational|all] [status=open|closed|all] [tenant=NAME[,NAME…]|group:GROUP] [since=24h|7d|YYYY-MM-DD]"
 	if got := Lookup("alerts").Usage(); got != want {
 		t.Fatalf("usage %q", got)
 	}
-	if got := Lookup("ip").Usage(); got != "/mcas ip <IPv4 or IPv6> [limit=1-100] [tenant=NAME]" {
+	if got := Lookup("ip").Usage(); got != "/mcas ip <IPv4 or IPv6> [limit=1-100] [tenant=NAME[,NAME…]|group:GROUP]" {
 		t.Fatalf("usage %q", got)
 	}
-	// Every example in the help must itself parse.
+	// Every example in the help must itself parse, and every command that
+	// asks tenants takes a selection and shows one in an example.
 	for _, d := range Definitions {
+		selects := false
 		for _, ex := range d.Examples {
-			if _, err := parser.Parse(strings.TrimPrefix(ex, "/mcas")); err != nil {
+			req, err := parser.Parse(strings.TrimPrefix(ex, "/mcas"))
+			if err != nil {
 				t.Errorf("example %q does not parse: %v", ex, err)
+				continue
 			}
+			selects = selects || strings.Contains(Selection(req), "group:") || strings.Contains(Selection(req), ",")
+		}
+		if d.Name != "help" && (!d.hasKey("tenant") || !selects) {
+			t.Errorf("%s: no tenant option, or no example selecting several tenants or a group", d.Name)
 		}
 	}
 }
 
 func FuzzParse(f *testing.F) {
-	for _, s := range []string{"alerts 10 high", "ip 1.2.3.4", "user <!channel>", "alerts since=2026-01-01 tenant=contoso",
+	for _, s := range []string{"alerts 10 high", "ip 1.2.3.4", "user <!channel>", "alerts since=2026-01-01 tenant=contoso", "alerts tenant=group:emea,fabrikam",
+		"tenants group:tier1", "alerts contoso,group:emea,",
 		"ip ::ffff:1.2.3.4", "user <mailto:a@b.c|a@b.c>", "alerts limit=5 limit=5", "\x00", "alerts \u202e", "ip [::1]", "alerts since=-1d"} {
 		f.Add(s)
 	}
@@ -142,6 +177,17 @@ func FuzzParse(f *testing.F) {
 		case UserRequest:
 			if r.User == "" || strings.ContainsAny(r.User, "<>& ") || utf8.RuneCountInString(r.User) > MaxArgLen {
 				t.Fatalf("accepted bad user %q", r.User)
+			}
+		}
+		// Whatever was accepted as a selection resolves to known tenants,
+		// and the canonical form parses to itself.
+		if sel := Selection(req); sel != "" {
+			names, err := parser.set().Select(sel)
+			if err != nil || len(names) == 0 {
+				t.Fatalf("accepted selection %q that does not resolve: %v", sel, err)
+			}
+			if again, err := parser.tenant(sel); err != nil || again != sel {
+				t.Fatalf("canonical selection %q is not stable: %q, %v", sel, again, err)
 			}
 		}
 	})

@@ -3,6 +3,7 @@ package commands
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -56,6 +57,14 @@ type Runner struct {
 	// MaxCalls bounds the calls in flight to one tenant (default 8; the
 	// bot's WORKERS).
 	MaxCalls int
+	// FanOut bounds the tenant calls in flight for one question
+	// (FANOUT_CONCURRENCY, default 128): at 500 tenants a question asks
+	// 128 at a time, not 500 at once. MaxCalls still bounds each tenant
+	// across questions.
+	FanOut int
+	// OnFanOutWait, optional, is told of every tenant call of a question
+	// that waited for one of the question's FanOut slots.
+	OnFanOutWait func()
 
 	shareOnce sync.Once
 	share     *sharing
@@ -63,11 +72,14 @@ type Runner struct {
 	breakers  map[string]*tenantBreaker
 	slotMu    sync.Mutex
 	slots     map[string]chan struct{}
+	healthMu  sync.Mutex
+	health    map[string]Health
 }
 
 // Parser returns a parser that knows the runner's tenants.
 func (r *Runner) Parser() Parser {
-	return Parser{Tenants: r.Tenants.Set().Names, Now: r.Now}
+	set := r.Tenants.Set()
+	return Parser{Tenants: set.Names, Groups: set.Groups, Now: r.Now}
 }
 
 // Parse reads command text.
@@ -83,18 +95,55 @@ type Failure struct {
 }
 
 // Reason says in a few words why the tenant failed.
-func (f Failure) Reason() string { return httpx.Describe(f.Err) }
+func (f Failure) Reason() string {
+	if e, ok := errors.AsType[*notAsked](f.Err); ok {
+		return e.Error()
+	}
+	return httpx.Describe(f.Err)
+}
+
+// Short says why in a word or two, for a line naming many tenants:
+// "timed out", "HTTP 401", "not answering".
+func (f Failure) Short() string {
+	if _, ok := errors.AsType[*NotAnswering](f.Err); ok {
+		return "not answering"
+	}
+	if _, ok := errors.AsType[*notAsked](f.Err); ok {
+		return "not asked in time"
+	}
+	if e, ok := errors.AsType[*httpx.Error](f.Err); ok {
+		if e.Kind == httpx.KindThrottled && e.Status == 0 {
+			return "request budget spent" // refused here, never sent
+		}
+		if e.Status != 0 && e.Kind != httpx.KindTimeout {
+			return fmt.Sprintf("HTTP %d", e.Status)
+		}
+		return string(e.Kind)
+	}
+	if errors.Is(f.Err, context.DeadlineExceeded) {
+		return string(httpx.KindTimeout)
+	}
+	return httpx.Truncate(f.Reason(), 40)
+}
 
 // Result is what a command produced.
 type Result interface{ result() }
 
 // AlertsResult answers alerts and user.
 type AlertsResult struct {
-	Title    string
-	Filters  []Filter
-	Tenants  []string // queried
-	Alerts   []source.Alert
-	More     bool // more matched than were shown
+	Title     string
+	Filters   []Filter
+	Selection string   // the tenant selection as asked ("" every tenant)
+	Tenants   []string // queried
+	Alerts    []source.Alert
+	More      bool // more matched than were shown
+	// All is every alert the tenants returned (up to the limit each),
+	// newest first; Alerts is the first Limit of them.
+	All []source.Alert
+	// Matched and Empty count the tenants that answered with alerts and
+	// with none.
+	Matched, Empty int
+
 	Failures []Failure
 	Pending  []Pending // tenants that have not answered yet (an interim reply)
 	AsOf     time.Time // when the oldest reused answer in it was fetched; zero: all fresh
@@ -105,9 +154,15 @@ type AlertsResult struct {
 type IPResult struct {
 	Addr       netip.Addr
 	Filters    []Filter
+	Selection  string
 	Tenants    []string
 	Activities []source.Activity
 	More       bool
+	All        []source.Activity // every activity the tenants returned, newest first
+	// Matched and Empty count the tenants that answered with activity and
+	// with none.
+	Matched, Empty int
+
 	Failures   []Failure
 	Reputation *abuseipdb.Report
 	// RepNote says why there is no reputation, when there is none.
@@ -156,8 +211,28 @@ func (r *Runner) timeout() time.Duration {
 
 // Slow reports whether req calls upstreams (and so deserves a "looking up" ack).
 func Slow(req Request) bool {
-	_, help := req.(HelpRequest)
-	return !help
+	switch req.(type) {
+	case HelpRequest, TenantsRequest:
+		return false
+	}
+	return true
+}
+
+// Selection is the tenant selection a request asks ("" every tenant).
+func Selection(req Request) string {
+	switch r := req.(type) {
+	case AlertsRequest:
+		return r.Tenant
+	case IPRequest:
+		return r.Tenant
+	case UserRequest:
+		return r.Tenant
+	case AlertRequest:
+		return r.Tenant
+	case TenantsRequest:
+		return r.Tenant
+	}
+	return ""
 }
 
 // newest sorts merged tenant pages newest first and keeps limit of them;
@@ -194,14 +269,10 @@ func (r *Runner) reputation(ctx context.Context, addr netip.Addr) (*abuseipdb.Re
 	return &rep, ""
 }
 
-func (r *Runner) pick(tenant string) []source.Tenant {
-	if tenant == "" {
-		return r.Tenants.Tenants()
-	}
-	if t, ok := r.Tenants.Tenant(tenant); ok {
-		return []source.Tenant{t}
-	}
-	return nil
+// pick resolves a selection to the tenants served now. It fails only
+// when the tenants were reloaded since the command was parsed.
+func (r *Runner) pick(sel string) ([]source.Tenant, error) {
+	return r.Tenants.Select(sel)
 }
 
 // now is the runner's clock (Now, or the wall clock), in UTC.

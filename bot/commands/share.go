@@ -41,6 +41,9 @@ type tenantQuery struct {
 	key    string // tenant, command and normalized filters, without the limit
 	limit  int    // what the command shows
 	fetch  int    // what is asked upstream (at least the default, for reuse)
+	// gate, when set, waits for one of the question's fan-out slots; the
+	// returned func gives it back.
+	gate func(context.Context) (func(), error)
 }
 
 // cached is a reusable answer.
@@ -154,6 +157,14 @@ func ask[T any](r *Runner, ctx context.Context, q tenantQuery, fetch func(contex
 	}
 	if s.cache != nil {
 		r.hook(r.OnCache, false)
+	}
+	// A reused answer takes no fan-out slot; a call, or joining one, does.
+	if q.gate != nil {
+		release, err := q.gate(ctx)
+		if err != nil {
+			return page[T]{}, time.Time{}, err
+		}
+		defer release()
 	}
 	fkey := q.key + "\x00" + strconv.Itoa(q.fetch)
 	b := s.acquire(fkey)

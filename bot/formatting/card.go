@@ -530,9 +530,9 @@ func alertResultMessage(r commands.AlertResult, noJira, noClose bool) *slack.Web
 		blocks = append(blocks, section("none", ":x: No tenant answered, so alert "+id+" could not be looked up."))
 		fallback = "No tenant answered"
 	default:
-		asked := answered(r)
-		blocks = append(blocks, section("none", fmt.Sprintf(":mag: No alert %s in %s.", id, CutEscaped(Clean(strings.Join(asked, ", ")), 500))))
-		fallback = fmt.Sprintf("No alert %s in %s", r.ID, strings.Join(asked, ", "))
+		asked := answeredText(r)
+		blocks = append(blocks, section("none", fmt.Sprintf(":mag: No alert %s in %s.", id, CutEscaped(Clean(asked), 500))))
+		fallback = fmt.Sprintf("No alert %s in %s", r.ID, asked)
 	}
 	blocks = append(blocks, failureBlocks(r.Failures, len(r.Tenants))...)
 	if sel := detailsSelect("Details for…", r.Found, true); sel != nil {
@@ -703,8 +703,7 @@ func plainAlertResult(b *strings.Builder, r commands.AlertResult) {
 	case len(r.Failures) > 0 && len(r.Failures) == len(r.Tenants):
 		fmt.Fprintf(b, "No tenant answered, so alert %s could not be looked up.\n", r.ID)
 	default:
-		asked := answered(r)
-		fmt.Fprintf(b, "No alert %s in %s.\n", r.ID, strings.Join(asked, ", "))
+		fmt.Fprintf(b, "No alert %s in %s.\n", r.ID, Clean(answeredText(r)))
 	}
 }
 
@@ -716,6 +715,16 @@ func AlreadyClosedText(c Closed) string {
 		w += "."
 	}
 	return ":information_source: Already " + strings.ToLower(w[:1]) + w[1:]
+}
+
+// answeredText names the tenants that answered an alert lookup, or counts
+// them beyond a handful (issue #18).
+func answeredText(r commands.AlertResult) string {
+	asked := answered(r)
+	if many(len(r.Tenants)) {
+		return fmt.Sprintf("the %d %s that answered", len(asked), plural(len(asked), "tenant", "tenants"))
+	}
+	return strings.Join(asked, ", ")
 }
 
 // answered are the tenants that answered an alert lookup.

@@ -73,7 +73,7 @@ func cases() map[string]commands.Result {
 	_, usage := commands.Parser{Tenants: []string{"contoso"}}.Parse("ip 999.1.1.1")
 	var ue *commands.UsageError
 	errors.As(usage, &ue)
-	return map[string]commands.Result{
+	m := map[string]commands.Result{
 		"alerts": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam"}, Alerts: alerts(5)},
 		"alerts_partial_hostile": commands.AlertsResult{Title: "MCAS alerts", Filters: filters, Tenants: []string{"contoso", "fabrikam"}, Alerts: []source.Alert{hostile()},
 			Failures: []commands.Failure{{Tenant: "fabrikam", Err: upstreamErr(httpx.KindThrottled, 429, "<b>Too many</b> requests")}}},
@@ -103,6 +103,11 @@ func cases() map[string]commands.Result {
 		"help":        commands.HelpResult{Definitions: commands.Definitions},
 		"usage_error": commands.HelpResult{Problem: ue},
 	}
+	// Many tenants (issue #18, many_test.go).
+	for k, v := range manyCases() {
+		m[k] = v
+	}
+	return m
 }
 
 func golden(t *testing.T, name string, got []byte) {
@@ -142,7 +147,8 @@ func TestGoldenSlack(t *testing.T) {
 
 func TestGoldenPlain(t *testing.T) {
 	for _, name := range []string{"alerts", "alerts_partial_hostile", "ip", "usage_error", "alerts_pending", "alerts_queued", "alerts_as_of",
-		"alerts_not_answering", "alerts_not_answering_one", "alerts_not_answering_checked"} {
+		"alerts_not_answering", "alerts_not_answering_one", "alerts_not_answering_checked",
+		"alerts_many", "alerts_group", "alerts_many_pending", "ip_many", "alert_many_none", "tenants"} {
 		golden(t, name+".golden.txt", []byte(formatting.Plain(cases()[name])))
 	}
 }

@@ -74,10 +74,12 @@ func pendingBlocks(pending []commands.Pending, tenants int) []slack.Block {
 	if len(pending) == 0 {
 		return nil
 	}
-	bold := func(s string) string { return "*" + CutEscaped(Clean(s), 60) + "*" }
+	if many(tenants) {
+		return []slack.Block{section("pending", ":hourglass_flowing_sand: "+pendingLine(pending, boldName)+" — this message will update")}
+	}
 	lines := make([]string, len(pending))
 	for i, p := range pending {
-		lines[i] = ":hourglass_flowing_sand: " + PendingText(p, tenants == 1, bold)
+		lines[i] = ":hourglass_flowing_sand: " + PendingText(p, tenants == 1, boldName)
 	}
 	return []slack.Block{section("pending", Cut(strings.Join(lines, "\n"), MaxSectionText))}
 }
@@ -85,6 +87,9 @@ func pendingBlocks(pending []commands.Pending, tenants int) []slack.Block {
 func pendingFallback(pending []commands.Pending) string {
 	if len(pending) == 0 {
 		return ""
+	}
+	if many(len(pending)) {
+		return fmt.Sprintf(", waiting for %d tenants", len(pending))
 	}
 	names := make([]string, len(pending))
 	for i, p := range pending {

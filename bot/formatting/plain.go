@@ -16,7 +16,8 @@ func Plain(res commands.Result) string {
 	var b strings.Builder
 	switch r := res.(type) {
 	case commands.AlertsResult:
-		plainHead(&b, r.Title, r.Tenants, r.Filters, len(r.Alerts), r.More, "alert", "alerts")
+		plainHead(&b, r.Title, r.Tenants, r.Selection, r.Filters, len(r.Alerts), r.More, "alert", "alerts")
+		plainCoverage(&b, len(r.Tenants), r.Matched, r.Empty, len(r.Pending) > 0)
 		plainFailures(&b, r.Failures, len(r.Tenants))
 		plainInterim(&b, r.Pending, len(r.Tenants), r.AsOf)
 		if len(r.Alerts) == 0 && len(r.Pending) == 0 {
@@ -30,7 +31,8 @@ func Plain(res commands.Result) string {
 		plainTable(&b, titles(alertColumns), rows)
 		plainRelated(&b, r.Related)
 	case commands.IPResult:
-		plainHead(&b, "Activity from "+r.Addr.String(), r.Tenants, r.Filters, len(r.Activities), r.More, "activity", "activities")
+		plainHead(&b, "Activity from "+r.Addr.String(), r.Tenants, r.Selection, r.Filters, len(r.Activities), r.More, "activity", "activities")
+		plainCoverage(&b, len(r.Tenants), r.Matched, r.Empty, len(r.Pending) > 0)
 		if r.Reputation != nil {
 			rep := *r.Reputation
 			fmt.Fprintf(&b, "AbuseIPDB: confidence %d%%, %d reports from %d users, ISP %s, usage %s, country %s, Tor %v, last reported %s\n",
@@ -52,6 +54,8 @@ func Plain(res commands.Result) string {
 		plainTable(&b, titles(activityColumns), rows)
 	case commands.AlertResult:
 		plainAlertResult(&b, r)
+	case commands.TenantsResult:
+		plainTenants(&b, r)
 	case commands.HelpResult:
 		if r.Problem != nil {
 			fmt.Fprintf(&b, "error: %s\n", Clean(r.Problem.Problem))
@@ -67,6 +71,7 @@ func Plain(res commands.Result) string {
 				fmt.Fprintf(&b, "    e.g. %s\n", e)
 			}
 		}
+		b.WriteString("Pick tenants with tenant=contoso, tenant=contoso,fabrikam or tenant=group:emea (or mixed); /mcas tenants lists them.\n")
 	}
 	return b.String()
 }
@@ -78,9 +83,9 @@ func lastReported(never bool, s string) string {
 	return s + " UTC"
 }
 
-func plainHead(b *strings.Builder, title string, tenants []string, filters []commands.Filter, n int, more bool, one, many string) {
+func plainHead(b *strings.Builder, title string, tenants []string, sel string, filters []commands.Filter, n int, more bool, one, many string) {
 	fmt.Fprintf(b, "%s\n", Clean(title))
-	parts := []string{"tenants: " + strings.Join(tenants, ", ")}
+	parts := []string{tenantsText(tenants, sel, "tenants: ")}
 	for _, f := range filters {
 		parts = append(parts, f.Key+" "+f.Value)
 	}
@@ -92,7 +97,17 @@ func plainHead(b *strings.Builder, title string, tenants []string, filters []com
 	fmt.Fprintf(b, "%s\n", Clean(strings.Join(parts, " · ")))
 }
 
+func plainCoverage(b *strings.Builder, tenants, matched, empty int, interim bool) {
+	if many(tenants) && matched+empty > 0 {
+		fmt.Fprintf(b, "%s\n", coverage(matched, empty, interim))
+	}
+}
+
 func plainFailures(b *strings.Builder, fs []commands.Failure, tenants int) {
+	if len(fs) > 0 && many(tenants) {
+		fmt.Fprintf(b, "WARNING: %s\n", failureLine(fs, Clean, Clean))
+		return
+	}
 	for _, f := range fs {
 		if na, ok := errors.AsType[*commands.NotAnswering](f.Err); ok {
 			fmt.Fprintf(b, "WARNING: %s\n", NotAnsweringText(na, tenants == 1, Clean))
@@ -106,6 +121,10 @@ func plainFailures(b *strings.Builder, fs []commands.Failure, tenants int) {
 func plainInterim(b *strings.Builder, pending []commands.Pending, tenants int, at time.Time) {
 	if !at.IsZero() {
 		fmt.Fprintf(b, "as of %s UTC (reused answer)\n", at.UTC().Format("15:04:05"))
+	}
+	if len(pending) > 0 && many(tenants) {
+		fmt.Fprintf(b, "WAITING: %s\n", pendingLine(pending, Clean))
+		return
 	}
 	for _, p := range pending {
 		fmt.Fprintf(b, "WAITING: %s\n", PendingText(p, tenants == 1, Clean))

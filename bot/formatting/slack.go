@@ -19,14 +19,25 @@ const TimeLayout = "2006-01-02 15:04"
 // Reply renders a command result as an ephemeral response_url message
 // that replaces the "looking up…" acknowledgement.
 func Reply(res commands.Result) *slack.WebhookMessage {
+	msg, _ := ReplyFull(res, nil)
+	return msg
+}
+
+// ReplyFull is Reply that also returns how many rows Slack's limits left
+// out of the reply; full, when set, says where the whole answer went (or
+// why it went nowhere).
+func ReplyFull(res commands.Result, full *Full) (*slack.WebhookMessage, int) {
 	var msg *slack.WebhookMessage
+	left := 0
 	switch r := res.(type) {
 	case commands.AlertsResult:
-		msg = alertsMessage(r)
+		msg, left = alertsMessage(r, full)
 	case commands.IPResult:
-		msg = ipMessage(r)
+		msg, left = ipMessage(r, full)
 	case commands.AlertResult:
 		msg = alertResultMessage(r, false, false)
+	case commands.TenantsResult:
+		msg, left = tenantsMessage(r, full)
 	case commands.HelpResult:
 		msg = Help(r.Problem)
 	default:
@@ -34,7 +45,7 @@ func Reply(res commands.Result) *slack.WebhookMessage {
 	}
 	msg.ResponseType = slack.ResponseTypeEphemeral
 	msg.ReplaceOriginal = true
-	return msg
+	return msg, left
 }
 
 // Notice is a one-line ephemeral message; text is mrkdwn the caller built
@@ -50,8 +61,15 @@ func Notice(text string) *slack.WebhookMessage {
 
 // LookingUp is the immediate acknowledgement of a command that calls upstreams.
 func LookingUp(req commands.Request, tenants int) *slack.WebhookMessage {
+	if commands.Name(req) == "tenants" {
+		return Notice(fmt.Sprintf(":mag: Listing %d %s…", tenants, plural(tenants, "tenant", "tenants")))
+	}
 	what := map[string]string{"alerts": "alerts", "ip": "activity for that address", "user": "that user's alerts", "alert": "that alert"}[commands.Name(req)]
-	return Notice(fmt.Sprintf(":mag: Looking up %s in %d %s…", what, tenants, plural(tenants, "tenant", "tenants")))
+	in := fmt.Sprintf("%d %s", tenants, plural(tenants, "tenant", "tenants"))
+	if sel := commands.Selection(req); strings.Contains(sel, "group:") {
+		in += " (" + CutEscaped(sel, 100) + ")"
+	}
+	return Notice(fmt.Sprintf(":mag: Looking up %s in %s…", what, in))
 }
 
 // Refusal tells a user they may not run commands here.
@@ -77,6 +95,8 @@ func Help(problem *commands.UsageError) *slack.WebhookMessage {
 		blocks = append(blocks, section("cmd-"+d.Name, defText(d)))
 	}
 	blocks = append(blocks, context("notes", "Options are `key=value` in any order; `/mcas alerts 10 high` works too. Times are UTC."))
+	blocks = append(blocks, context("tenants", "Every command asks every tenant unless you pick some: `tenant=contoso`, `tenant=contoso,fabrikam`, "+
+		"`tenant=group:emea`, or mixed (`tenant=group:emea,fabrikam`). `/mcas tenants` lists the tenants and groups."))
 	return &slack.WebhookMessage{ResponseType: slack.ResponseTypeEphemeral, Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}
 }
 
@@ -235,7 +255,7 @@ func location(a source.Activity) string {
 	return a.Country
 }
 
-func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
+func alertsMessage(r commands.AlertsResult, full *Full) (*slack.WebhookMessage, int) {
 	title := Cut(Clean(r.Title), MaxHeader)
 	n := len(r.Alerts)
 	summary := fmt.Sprintf("%d %s", n, plural(n, "alert", "alerts"))
@@ -243,7 +263,10 @@ func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
 		summary += " shown, more match"
 	}
 	summary += soFar(r.Pending)
-	blocks := []slack.Block{header("title", title), context("filters", contextLine(r.Tenants, r.Filters, summary)+asOf(r.AsOf))}
+	blocks := []slack.Block{header("title", title), context("filters", contextLine(r.Tenants, r.Selection, r.Filters, summary)+asOf(r.AsOf))}
+	if cb := coverageBlock(len(r.Tenants), r.Matched, r.Empty, len(r.Pending) > 0); cb != nil {
+		blocks = append(blocks, cb)
+	}
 	blocks = append(blocks, failureBlocks(r.Failures, len(r.Tenants))...)
 	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
 	fallback := fmt.Sprintf("%s: %s", title, summary) + pendingFallback(r.Pending)
@@ -251,7 +274,7 @@ func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
 		if len(r.Pending) == 0 {
 			blocks = append(blocks, section("empty", emptyText(r.Failures, len(r.Tenants), "No alerts match these filters.")))
 		}
-		return &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}
+		return &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}, 0
 	}
 	t, spent, left := table("alerts", alertColumns, r.Alerts)
 	// A "Details for…" menu under the table opens any row's card; its
@@ -264,15 +287,15 @@ func alertsMessage(r commands.AlertsResult) *slack.WebhookMessage {
 	if rb := relatedBlock(r.Related); rb != nil {
 		blocks = append(blocks, rb)
 	}
-	msg := withTable(fallback, blocks, t, spent, left, "alerts")
+	msg, left := withTable(fallback, blocks, t, spent, left, "alerts", full)
 	if sel := detailsSelect("Details for…", r.Alerts[:len(t.Rows)-1], true); sel != nil {
 		msg.Attachments[0].Blocks.BlockSet = append(msg.Attachments[0].Blocks.BlockSet, sel)
 	}
 	underTable(msg, "related")
-	return msg
+	return msg, left
 }
 
-func ipMessage(r commands.IPResult) *slack.WebhookMessage {
+func ipMessage(r commands.IPResult, full *Full) (*slack.WebhookMessage, int) {
 	title := "Activity from " + r.Addr.String()
 	n := len(r.Activities)
 	summary := fmt.Sprintf("%d %s", n, plural(n, "activity", "activities"))
@@ -280,7 +303,10 @@ func ipMessage(r commands.IPResult) *slack.WebhookMessage {
 		summary += " shown, more match"
 	}
 	summary += soFar(r.Pending)
-	blocks := []slack.Block{header("title", title), reputationBlock(r), context("filters", contextLine(r.Tenants, r.Filters, summary)+asOf(r.AsOf))}
+	blocks := []slack.Block{header("title", title), reputationBlock(r), context("filters", contextLine(r.Tenants, r.Selection, r.Filters, summary)+asOf(r.AsOf))}
+	if cb := coverageBlock(len(r.Tenants), r.Matched, r.Empty, len(r.Pending) > 0); cb != nil {
+		blocks = append(blocks, cb)
+	}
 	blocks = append(blocks, failureBlocks(r.Failures, len(r.Tenants))...)
 	blocks = append(blocks, pendingBlocks(r.Pending, len(r.Tenants))...)
 	if rb := ipRelatedBlock(r); rb != nil {
@@ -295,17 +321,24 @@ func ipMessage(r commands.IPResult) *slack.WebhookMessage {
 		if len(r.Pending) == 0 {
 			blocks = append(blocks, section("empty", emptyText(r.Failures, len(r.Tenants), "No recent activity from this address.")))
 		}
-		return &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}
+		return &slack.WebhookMessage{Text: Escape(fallback), Blocks: &slack.Blocks{BlockSet: blocks}}, 0
 	}
 	t, spent, left := table("activities", activityColumns, r.Activities)
-	return withTable(fallback, blocks, t, spent, left, "activities")
+	return withTable(fallback, blocks, t, spent, left, "activities", full)
 }
 
-func withTable(fallback string, blocks []slack.Block, t *slack.TableBlock, spent []int, left int, noun string) *slack.WebhookMessage {
+// withTable puts the table under the blocks and cuts its rows until the
+// message fits. It returns the message and how many rows were left out;
+// the note on them says where the whole answer is when full says so.
+func withTable(fallback string, blocks []slack.Block, t *slack.TableBlock, spent []int, left int, noun string, full *Full) (*slack.WebhookMessage, int) {
 	// The whole message has its own budget: measure the rest once (with
 	// room for the note), then drop rows from the end until it fits.
 	rest, _ := Measure(&slack.WebhookMessage{Text: fallback, Blocks: &slack.Blocks{BlockSet: blocks}})
-	budget := messageBudget - rest.Chars - 120
+	room := 120 // the note on rows left out
+	if full != nil {
+		room = 480 // …and where the whole answer is
+	}
+	budget := messageBudget - rest.Chars - room
 	total := 0
 	for _, n := range spent {
 		total += n
@@ -318,13 +351,13 @@ func withTable(fallback string, blocks []slack.Block, t *slack.TableBlock, spent
 		reason = "message size"
 	}
 	if left > 0 {
-		blocks = append(blocks, context("left-out", fmt.Sprintf("… %d more %s not shown (Slack's %s limit). Narrow the filters to see them.", left, noun, reason)))
+		blocks = append(blocks, context("left-out", leftOutText(left, noun, reason, full)))
 	}
 	return &slack.WebhookMessage{
 		Text:        Escape(fallback),
 		Blocks:      &slack.Blocks{BlockSet: blocks},
 		Attachments: []slack.Attachment{{Blocks: slack.Blocks{BlockSet: []slack.Block{t}}}},
-	}
+	}, left
 }
 
 func reputationBlock(r commands.IPResult) slack.Block {
@@ -376,8 +409,8 @@ func orDash(s string) string {
 	return s
 }
 
-func contextLine(tenants []string, filters []commands.Filter, summary string) string {
-	parts := []string{"Tenants: " + strings.Join(tenants, ", ")}
+func contextLine(tenants []string, sel string, filters []commands.Filter, summary string) string {
+	parts := []string{tenantsText(tenants, sel, "Tenants: ")}
 	for _, f := range filters {
 		parts = append(parts, f.Key+" "+f.Value)
 	}
@@ -385,11 +418,16 @@ func contextLine(tenants []string, filters []commands.Filter, summary string) st
 	return CutEscaped(Clean(strings.Join(parts, " · ")), MaxSectionText)
 }
 
+// failureBlocks names the tenants that could not be queried: one by one
+// for a handful, in one line beyond.
 func failureBlocks(fs []commands.Failure, tenants int) []slack.Block {
 	if len(fs) == 0 {
 		return nil
 	}
-	bold := func(s string) string { return "*" + CutEscaped(Clean(s), 60) + "*" }
+	if many(tenants) {
+		return []slack.Block{section("failures", ":warning: "+failureLine(fs, boldName, escapeClean))}
+	}
+	bold := boldName
 	lines := make([]string, 0, len(fs)+1)
 	lines = append(lines, ":warning: *Partial results* — these tenants could not be queried:")
 	for _, f := range fs {

@@ -66,6 +66,7 @@ type Server struct {
 	x         extras            // files.go: uploads, users.lookupByEmail
 	scopes    []string          // auth.test's X-OAuth-Scopes
 	noScopes  bool              // leave X-OAuth-Scopes out
+	outside   map[string]bool   // channels the bot is not in (members.go)
 
 	// Modals and interactions (views.go).
 	triggers    map[string]*trigger
@@ -480,6 +481,11 @@ func (s *Server) chat(method string) http.HandlerFunc {
 		if p.Channel == "" {
 			s.mu.Unlock()
 			writeJSON(w, map[string]any{"ok": false, "error": "channel_not_found"})
+			return
+		}
+		if method != "chat.postEphemeral" && s.outsideOf(p.Channel) {
+			s.mu.Unlock()
+			writeJSON(w, map[string]any{"ok": false, "error": "not_in_channel"})
 			return
 		}
 		if method == "chat.postMessage" {

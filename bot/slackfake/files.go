@@ -146,6 +146,10 @@ func (s *Server) completeUpload(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.outsideOf(channel) {
+		writeJSON(w, map[string]any{"ok": false, "error": "not_in_channel"})
+		return
+	}
 	var out []map[string]string
 	for _, f := range files {
 		up, ok := s.x.uploads[f.ID]

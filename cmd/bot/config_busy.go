@@ -11,6 +11,9 @@ type busyConfig struct {
 	// TenantCooldown is how long a tenant whose call timed out is skipped
 	// by commands, on this replica (issue #16); 0 turns it off.
 	TenantCooldown time.Duration `env:"TENANT_COOLDOWN" envDefault:"30s"`
+	// FanoutConcurrency bounds the tenant calls in flight for one question
+	// (issue #18); each tenant's own calls stay bounded by WORKERS.
+	FanoutConcurrency int `env:"FANOUT_CONCURRENCY" envDefault:"128"`
 }
 
 func validateBusy(cfg *Config, fatal, warn func(string, ...any)) {
@@ -26,6 +29,9 @@ func validateBusy(cfg *Config, fatal, warn func(string, ...any)) {
 	}
 	if b.TenantCooldown < 0 || b.TenantCooldown > 10*time.Minute {
 		fatal("TENANT_COOLDOWN must be from 0 (off) to 10m: how long commands skip a tenant that timed out, not %s", b.TenantCooldown)
+	}
+	if b.FanoutConcurrency < 1 || b.FanoutConcurrency > 1000 {
+		fatal("FANOUT_CONCURRENCY must be from 1 to 1000: how many tenants one question asks at a time, not %d", b.FanoutConcurrency)
 	}
 	if b.Replicas < 1 || b.Replicas > 10 {
 		fatal("MCAS_REPLICAS must be from 1 to 10 (Slack allows 10 connections), not %d", b.Replicas)

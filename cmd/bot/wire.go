@@ -56,7 +56,7 @@ func (a *app) Close() {
 // wire builds the clients; withStore opens the state store too.
 func wire(ctx context.Context, cfg *Config, configured []Tenant, logger *slog.Logger, withStore bool) (*app, error) {
 	a := &app{cfg: cfg, logger: logger, hc: httpClient(), runner: &commands.Runner{Tenants: tenants.Static(), Timeout: cfg.CommandTimout, CacheTTL: cfg.Busy.QueryCacheTTL,
-		Cooldown: cfg.Busy.TenantCooldown, MaxCalls: cfg.Workers, Logger: logger}}
+		Cooldown: cfg.Busy.TenantCooldown, MaxCalls: cfg.Workers, FanOut: cfg.Busy.FanoutConcurrency, Logger: logger}}
 	if withStore {
 		st, err := store.Open(ctx, cfg.DatabaseURL.Reveal())
 		if err != nil {
@@ -215,6 +215,8 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 	a.runner.OnSkipped = func(t string) { m.TenantSkipped.WithLabelValues(t).Inc() }
 	m.WatchTenants(a.runner.Tenants.Set().Names, func(t string) int { return int(a.runner.TenantState(t)) })
 	b.OnInterim = func(_ string, why commands.Interim) { m.Interim.WithLabelValues(string(why)).Inc() }
+	a.runner.OnFanOutWait = m.FanOutWaits.Inc
+	b.OnFullAnswer = func(o string) { m.FullAnswers.WithLabelValues(o).Inc() }
 	for _, bu := range a.budgets {
 		bu.OnFallback = m.BudgetFallback.Inc
 	}
