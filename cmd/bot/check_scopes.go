@@ -22,6 +22,10 @@ type slackFeature struct {
 // need no scope, only interactivity.
 var slackFeatures = []slackFeature{
 	{name: "/mcas", scopes: []string{"commands"}, on: func(*Config) bool { return true }},
+	// An answer bigger than a message: a short message in the channel and
+	// the whole answer as a CSV in its thread.
+	{name: "full answers to big questions (a CSV in a thread)", scopes: []string{"chat:write", "files:write"}, on: func(*Config) bool { return true },
+		fallback: "the reply shows what fits and says the CSV could not be posted"},
 	// chat.postMessage, and chat.update after Create Jira and Close….
 	{name: "the digest", scopes: []string{"chat:write"}, on: (*Config).DigestEnabled},
 	{name: "the report", scopes: []string{"chat:write"}, on: (*Config).ReportEnabled},

@@ -49,9 +49,12 @@ func TestCheckScopesMissing(t *testing.T) {
 	}{
 		{
 			name: "report on, no files:write", scopes: without("files:write"), code: exitOK, scope: "files:write",
-			want: []string{"slack      WARN  bot token lacks files:write, needed by the report's chart (meanwhile the report is posted without it): add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app"},
+			want: []string{"slack      WARN  bot token lacks files:write, needed by full answers to big questions (a CSV in a thread) and the report's chart (meanwhile the reply shows what fits and says the CSV could not be posted; the report is posted without it): add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app"},
 		},
-		{name: "report off, no files:write", env: []string{"REPORT_SCHEDULE=off"}, scopes: without("files:write"), code: exitOK, scope: "files:write"},
+		{
+			name: "report off, no files:write", env: []string{"REPORT_SCHEDULE=off"}, scopes: without("files:write"), code: exitOK, scope: "files:write",
+			want: []string{"slack      WARN  bot token lacks files:write, needed by full answers to big questions (a CSV in a thread) (meanwhile the reply shows what fits and says the CSV could not be posted): add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app"},
+		},
 		{
 			name: "Jira sync on, no users:read.email", scopes: without("users:read.email"), code: exitOK, scope: "users:read.email",
 			want: []string{"slack      WARN  bot token lacks users:read.email, needed by assignee mentions from the Jira sync (meanwhile assignees show their Jira names): add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app"},
@@ -60,7 +63,7 @@ func TestCheckScopesMissing(t *testing.T) {
 		{name: "Jira off, no users:read.email", env: []string{"JIRA_URL="}, scopes: without("users:read.email"), code: exitOK, scope: "users:read.email"},
 		{
 			name: "no chat:write", scopes: without("chat:write"), code: exitUpstream, scope: "chat:write",
-			want: []string{"slack      FAIL  bot token lacks chat:write, needed by the digest, the report and Jira status updates in the digest: add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app"},
+			want: []string{"slack      FAIL  bot token lacks chat:write, needed by full answers to big questions (a CSV in a thread), the digest, the report and Jira status updates in the digest (meanwhile the reply shows what fits and says the CSV could not be posted): add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app"},
 		},
 		{
 			name: "no commands", scopes: without("commands"), code: exitUpstream, scope: "commands",
@@ -68,7 +71,9 @@ func TestCheckScopesMissing(t *testing.T) {
 		},
 		{
 			name: "no scope at all, only /mcas on", env: []string{"DIGEST_CHANNEL=", "JIRA_URL="}, scopes: []string{}, code: exitUpstream, scope: "lacks",
-			want: []string{"slack      FAIL  bot token lacks commands, needed by /mcas: add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app"},
+			want: []string{"slack      FAIL  bot token lacks commands, needed by /mcas: add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app",
+				"slack      WARN  bot token lacks chat:write, needed by full answers to big questions (a CSV in a thread) (meanwhile the reply shows what fits and says the CSV could not be posted): add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app",
+				"slack      WARN  bot token lacks files:write, needed by full answers to big questions (a CSV in a thread) (meanwhile the reply shows what fits and says the CSV could not be posted): add it on the app's OAuth & Permissions page (Bot Token Scopes), then reinstall the app"},
 		},
 	}
 	for _, tc := range cases {
@@ -155,9 +160,9 @@ func TestScopesNeededFollowTheConfig(t *testing.T) {
 		want []string
 	}{
 		{"everything on by default", base, []string{"commands", "chat:write", "files:write", "users:read", "users:read.email"}},
-		{"report off", with(base, "REPORT_SCHEDULE=off"), []string{"commands", "chat:write", "users:read", "users:read.email"}},
+		{"report off", with(base, "REPORT_SCHEDULE=off"), []string{"commands", "chat:write", "files:write", "users:read", "users:read.email"}},
 		{"Jira sync off", with(base, "JIRA_SYNC_INTERVAL=0"), []string{"commands", "chat:write", "files:write"}},
-		{"only /mcas", nil, []string{"commands"}},
+		{"only /mcas", nil, []string{"commands", "chat:write", "files:write"}},
 		{"report in its own channel, no digest", []string{"REPORT_CHANNEL=C0REPORT"}, []string{"commands", "chat:write", "files:write"}},
 	}
 	for _, tc := range cases {
