@@ -124,7 +124,10 @@ var ServiceSources = []string{
 }
 
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	// A tenant's name is also a metric label and a column in answers:
+	// as long as MCAS_TENANT_<i>_NAME allows.
+	tenantRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 	channelRE = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 	projectRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,9}$`)
 	guidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -247,6 +250,9 @@ func (p *parser) parse(data []byte) *File {
 	return f
 }
 
+// tenantWhat is how messages name a tenant's entry.
+const tenantWhat = "a tenant"
+
 // mapping walks a mapping node, refusing unknown and repeated keys, and
 // keys that would hold a secret.
 func (p *parser) mapping(n *yaml.Node, what string, keys map[string]func(k, v *yaml.Node)) {
@@ -254,21 +260,26 @@ func (p *parser) mapping(n *yaml.Node, what string, keys map[string]func(k, v *y
 		p.errorf(n.Line, "%s must be a mapping of key: value", what)
 		return
 	}
+	// A tenant's keys need no "where": the line says which tenant.
+	where := what + ": "
+	if what == tenantWhat {
+		where = ""
+	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if seen[k.Value] {
-			p.errorf(k.Line, "%s: %s is given twice", what, k.Value)
+			p.errorf(k.Line, "%s%s is given twice", where, clip(k.Value))
 			continue
 		}
 		seen[k.Value] = true
 		if use, ok := secretKeys[strings.ToLower(k.Value)]; ok {
-			p.errorf(k.Line, "%s: %s would put a secret in the tenants file; put it in a file and name it with %s", what, k.Value, use)
+			p.errorf(k.Line, "%s%s would put a secret in the tenants file; put it in a file and name it with %s", where, k.Value, use)
 			continue
 		}
 		fn, ok := keys[k.Value]
 		if !ok {
-			p.errorf(k.Line, "%s: unknown key %q%s", what, k.Value, suggest(k.Value, keys))
+			p.errorf(k.Line, "%sunknown key %q%s", where, clip(k.Value), suggest(k.Value, keys))
 			continue
 		}
 		fn(k, v)
@@ -372,7 +383,7 @@ func (p *parser) tenant(n *yaml.Node, f *File) (Tenant, bool) {
 	t := Tenant{Line: n.Line}
 	ok := true
 	var urlLine, tokenLine, sourcesLine int
-	p.mapping(n, "a tenant", map[string]func(k, v *yaml.Node){
+	p.mapping(n, tenantWhat, map[string]func(k, v *yaml.Node){
 		"name":   func(k, v *yaml.Node) { t.Name = p.scalar(v, "name") },
 		"source": func(k, v *yaml.Node) { t.Source = p.source(v) },
 		"url": func(k, v *yaml.Node) {
@@ -412,8 +423,8 @@ func (p *parser) tenant(n *yaml.Node, f *File) (Tenant, bool) {
 	case t.Name == "":
 		p.errorf(n.Line, "a tenant without a name: every entry needs name:")
 		return t, false
-	case !nameRE.MatchString(t.Name):
-		p.errorf(n.Line, "tenant name %q: use lowercase letters, digits, - and _ (like contoso), at most 63", clip(t.Name))
+	case !tenantRE.MatchString(t.Name):
+		p.errorf(n.Line, "tenant name %q: use lowercase letters, digits, - and _ (like contoso), at most 40", clip(t.Name))
 		ok = false
 	}
 	if t.Source == "" {

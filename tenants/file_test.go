@@ -76,7 +76,7 @@ tenants:
 		`line 2: defaults: unknown key "sourse" (did you mean source?)`,
 		`line 4: digest_channel "#soc" is not a channel ID`,
 		`line 6: tenant "contoso": no sign-in: give token_file`,
-		`line 8: a tenant: token would put a secret in the tenants file; put it in a file and name it with token_file`,
+		`line 8: token would put a secret in the tenants file; put it in a file and name it with token_file`,
 		`line 9: tenant "contoso" is listed twice (first on line 6)`,
 		`line 11: token_file: cannot read /run/secrets/missing: no such file`,
 		`line 12: tenant name "Fabrikam!": use lowercase letters`,
