@@ -44,6 +44,8 @@ type Metrics struct {
 	ReportRuns      *prometheus.CounterVec // outcome
 	// A hung tenant (issue #16).
 	TenantSkipped *prometheus.CounterVec // tenant
+	// The tenants file (issue #18).
+	TenantReloads *prometheus.CounterVec // outcome: ok, failed
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -77,17 +79,38 @@ func NewMetrics() *Metrics {
 	m.JiraSyncCloses = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_jira_sync_closes_total", Help: "Alerts of done Jira issues closed by the Jira sync (JIRA_DONE_CLOSES_ALERT), by outcome (closed, already_closed, in_progress, refused, failed)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.ReportRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_report_runs_total", Help: "Scheduled report attempts by outcome (ok, chart_failed, failed: gave up after the last attempt, skipped, store_error, interrupted: shut down between retries)."}, []string{"outcome"})).(*prometheus.CounterVec)
 	m.TenantSkipped = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_tenant_skipped_total", Help: "Tenant questions answered at once without the tenant, because a call to it timed out lately (TENANT_COOLDOWN)."}, []string{"tenant"})).(*prometheus.CounterVec)
+	m.TenantReloads = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_tenants_reloads_total", Help: "Reloads of the tenants file (SIGHUP or a change of its contents) by outcome (ok; failed: the tenants loaded before are still served)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	for _, o := range []string{"ok", "failed"} {
+		m.TenantReloads.WithLabelValues(o)
+	}
 	return m
 }
 
-// WatchTenants exports each tenant's state on this replica, read at scrape
-// time: 0 answering, 1 being checked (one question asks it), 2 not
-// answering (questions skip it until TENANT_COOLDOWN is over).
-func (m *Metrics) WatchTenants(tenants []string, state func(tenant string) int) {
-	for _, t := range tenants {
-		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcasbot_tenant_state",
-			Help:        "A tenant's state on this replica: 0 answering, 1 being checked by one question, 2 not answering (skipped).",
-			ConstLabels: prometheus.Labels{"tenant": t}}, func() float64 { return float64(state(t)) }))
+// WatchTenants exports the tenants served now, read at scrape time (a
+// reload changes them): how many, and each one's state on this replica:
+// 0 answering, 1 being checked (one question asks it), 2 not answering
+// (questions skip it until TENANT_COOLDOWN is over).
+func (m *Metrics) WatchTenants(tenants func() []string, state func(tenant string) int) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcasbot_tenants", Help: "Tenants served now."},
+			func() float64 { return float64(len(tenants())) }),
+		tenantStates{names: tenants, state: state})
+}
+
+var tenantStateDesc = prometheus.NewDesc("mcasbot_tenant_state",
+	"A tenant's state on this replica: 0 answering, 1 being checked by one question, 2 not answering (skipped).", []string{"tenant"}, nil)
+
+// tenantStates is one mcasbot_tenant_state per tenant served at scrape time.
+type tenantStates struct {
+	names func() []string
+	state func(string) int
+}
+
+func (t tenantStates) Describe(ch chan<- *prometheus.Desc) { ch <- tenantStateDesc }
+
+func (t tenantStates) Collect(ch chan<- prometheus.Metric) {
+	for _, n := range t.names() {
+		ch <- prometheus.MustNewConstMetric(tenantStateDesc, prometheus.GaugeValue, float64(t.state(n)), n)
 	}
 }
 

@@ -67,6 +67,9 @@ type Server struct {
 	scopes    []string          // auth.test's X-OAuth-Scopes
 	noScopes  bool              // leave X-OAuth-Scopes out
 
+	// conversations.info (conversations.go).
+	channels map[string]channel
+
 	// Modals and interactions (views.go).
 	triggers    map[string]*trigger
 	views       map[string]*view
@@ -95,6 +98,7 @@ func New() *Server {
 		c.Handle("/chat.postEphemeral", s.chat("chat.postEphemeral"))
 		c.Handle("/response/", s.response)
 		s.addExtras(c)
+		s.addConversations(c)
 		c.Handle("/views.open", s.viewsOpen)
 		c.Handle("/views.update", s.viewsUpdate)
 	})

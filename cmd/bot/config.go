@@ -59,15 +59,16 @@ type Config struct {
 	AllowedChannels   []string `env:"SLACK_ALLOWED_CHANNELS"`
 	AllowedUsers      []string `env:"SLACK_ALLOWED_USERS"`
 
-	Tenant        tenantEnv     `envPrefix:"MCAS_"`
-	Entra         entraEnv      // AZURE_*, GRAPH_URL: config_entra.go
-	Graph         graphEnv      // tenants read through Microsoft Graph: config_graph.go
-	Tenants       []tenantEnv   `envPrefix:"MCAS_TENANT"`
-	MCASTimeout   time.Duration `env:"MCAS_TIMEOUT" envDefault:"20s"`
-	MCASRate      int           `env:"MCAS_REQUESTS_PER_MINUTE" envDefault:"25"`
-	MCASAttempts  int           `env:"MCAS_ATTEMPTS" envDefault:"3"`
-	CommandTimout time.Duration `env:"COMMAND_TIMEOUT" envDefault:"25s"`
-	Workers       int           `env:"WORKERS" envDefault:"8"`
+	Tenant        tenantEnv      `envPrefix:"MCAS_"`
+	Entra         entraEnv       // AZURE_*, GRAPH_URL: config_entra.go
+	Graph         graphEnv       // tenants read through Microsoft Graph: config_graph.go
+	Tenants       []tenantEnv    `envPrefix:"MCAS_TENANT"`
+	TenantsFile   tenantsFileEnv // TENANTS_FILE: config_tenants.go
+	MCASTimeout   time.Duration  `env:"MCAS_TIMEOUT" envDefault:"20s"`
+	MCASRate      int            `env:"MCAS_REQUESTS_PER_MINUTE" envDefault:"25"`
+	MCASAttempts  int            `env:"MCAS_ATTEMPTS" envDefault:"3"`
+	CommandTimout time.Duration  `env:"COMMAND_TIMEOUT" envDefault:"25s"`
+	Workers       int            `env:"WORKERS" envDefault:"8"`
 	Busy          busyConfig
 
 	AbuseKey      Secret        `env:"ABUSEIPDB_API_KEY"`
@@ -120,6 +121,7 @@ type Config struct {
 	// Derived while loading.
 	minSeverity source.Severity
 	mapping     filing.Mapping
+	roster      *roster // the tenants file's groups and routes (nil without one)
 }
 
 // DigestEnabled reports whether a digest channel is configured.
@@ -144,6 +146,7 @@ type Tenant struct {
 type Problem struct {
 	Fatal bool
 	Msg   string
+	Area  string // "": a setting; areaTenants: the tenants file
 }
 
 func (p Problem) String() string {
@@ -262,9 +265,10 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 		}
 	}
 
-	tenants := resolveTenants(&cfg, vars, fatal, warn, secret)
+	tenants, fileProblems := configuredTenants(&cfg, vars, fatal, warn, secret)
+	ps = append(ps, fileProblems...)
 	if need.tenants && len(tenants) == 0 && !hasFatal(ps) {
-		fatal("no MCAS tenant configured: set MCAS_URL and MCAS_TOKEN (or AZURE_TENANT_ID), or MCAS_TENANT_0_NAME/_URL/_TOKEN (or _AZURE_TENANT_ID; and _1_, _2_, … for more)")
+		fatal("no MCAS tenant configured: set TENANTS_FILE (a tenants file like tenants.example.yaml), or MCAS_URL and MCAS_TOKEN (or AZURE_TENANT_ID), or MCAS_TENANT_0_NAME/_URL/_TOKEN (or _AZURE_TENANT_ID; and _1_, _2_, … for more)")
 	}
 
 	if cfg.MCASTimeout <= 0 {

@@ -200,8 +200,13 @@ func validateEntra(cfg *Config, tenants []Tenant, fatal, warn func(string, ...an
 		warn("GRAPH_URL uses plain http: Graph tokens would travel unencrypted")
 	}
 	// (The workload identity webhook sets it for every pod: no news then.)
-	if len(cfg.Tenants) > 0 && strings.TrimSpace(e.TenantID) != "" && e.FederatedTokenFile == "" {
-		warn("AZURE_TENANT_ID is ignored with MCAS_TENANT_<i>_*: give each tenant its own MCAS_TENANT_<i>_AZURE_TENANT_ID")
+	if strings.TrimSpace(e.TenantID) != "" && e.FederatedTokenFile == "" {
+		switch {
+		case cfg.TenantsFile.Path != "":
+			warn("AZURE_TENANT_ID is ignored with TENANTS_FILE: each tenant's entra: tenant_id names its directory")
+		case len(cfg.Tenants) > 0:
+			warn("AZURE_TENANT_ID is ignored with MCAS_TENANT_<i>_*: give each tenant its own MCAS_TENANT_<i>_AZURE_TENANT_ID")
+		}
 	}
 	var managed []string
 	for _, t := range tenants {
@@ -210,7 +215,11 @@ func validateEntra(cfg *Config, tenants []Tenant, fatal, warn func(string, ...an
 		}
 	}
 	if len(managed) > 1 {
-		warn("tenants %s all sign in with the managed identity, which gets tokens only in its own directory: give the others an application (MCAS_TENANT_<i>_AZURE_CLIENT_ID)", strings.Join(managed, ", "))
+		how := "MCAS_TENANT_<i>_AZURE_CLIENT_ID"
+		if cfg.TenantsFile.Path != "" {
+			how = "entra: client_id with client_secret_file or certificate_file"
+		}
+		warn("tenants %s all sign in with the managed identity, which gets tokens only in its own directory: give the others an application (%s)", strings.Join(managed, ", "), how)
 	}
 	if cfg.JiraEnabled() && cfg.mapping.TestsGroups() {
 		for _, t := range tenants {

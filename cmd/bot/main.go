@@ -127,7 +127,8 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	if !ok {
 		return exitUsage
 	}
-	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat, secretsOf(cfg, tenants))
+	secrets := newRedactor(secretsOf(cfg, tenants))
+	logger := newRedactingLogger(stderr, cfg.LogLevel, cfg.LogFormat, secrets)
 	for _, p := range problems {
 		logger.Warn("configuration: " + p.Msg)
 	}
@@ -147,10 +148,11 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	monitor := &store.Monitor{Store: a.store, Logger: logger}
 	go monitor.Run(ctx)
 	metrics.Watch(b.Connected, monitor.Healthy, a.quota())
+	tenantsCheck := a.watchTenants(ctx, secrets, metrics)
 	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
 		srv := ops.Server(cfg.HTTPAddr, ops.Handler(metrics,
 			ops.Check{Name: "slack_socket_mode", OK: b.Connected},
-			ops.Check{Name: "state_store", OK: monitor.Healthy}))
+			ops.Check{Name: "state_store", OK: monitor.Healthy}, tenantsCheck))
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			logger.Error("cannot listen for health and metrics", "addr", cfg.HTTPAddr, "error", err)
