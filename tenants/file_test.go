@@ -3,9 +3,12 @@ package tenants_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/soc/mcasbot/tenants"
 )
@@ -214,4 +217,33 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The Helm chart's example values carry tenants files too: they must load
+// (a key the parser refuses would stop the bot at start).
+func TestTheChartsTenantsFilesLoad(t *testing.T) {
+	files, _ := filepath.Glob("../deploy/helm/mcasbot/ci/*.yaml")
+	found := 0
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var values struct {
+			Tenants struct{ Content string } `yaml:"tenants"`
+		}
+		if err := yaml.Unmarshal(b, &values); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if values.Tenants.Content == "" {
+			continue
+		}
+		found++
+		if f, ps := tenants.Parse([]byte(values.Tenants.Content), nil); f == nil || len(ps) > 0 {
+			t.Errorf("%s: the tenants file has problems: %v", name, ps)
+		}
+	}
+	if found == 0 {
+		t.Fatal("no chart values with a tenants file")
+	}
 }
