@@ -151,18 +151,44 @@ var secretKeys = map[string]string{
 // enough to stop it loading, and every problem found either way. exists
 // reports whether a secret file can be read (nil: not checked).
 func Parse(data []byte, exists func(path string) error) (*File, Problems) {
-	p := &parser{exists: exists}
+	f, ps := ParseEntries(data, exists)
+	if ps.Err() != nil {
+		return nil, ps
+	}
+	return f, ps
+}
+
+// ParseEntries is Parse, but returns the entries found right even when
+// others are wrong (nil only when the file is no tenants file at all), so
+// that whoever checks them further, reading their secret files, reports
+// every problem at once. The file is not to be served when Problems.Err
+// is not nil.
+func ParseEntries(data []byte, exists func(path string) error) (*File, Problems) {
+	p := &parser{exists: exists, flawed: map[int]bool{}}
 	f := p.parse(data)
 	sort.SliceStable(p.problems, func(i, j int) bool { return p.problems[i].Line < p.problems[j].Line })
-	if p.problems.Err() != nil {
+	if f == nil {
 		return nil, p.problems
 	}
-	return f, p.problems
+	right := *f
+	right.Tenants = slices.DeleteFunc(slices.Clone(f.Tenants), func(t Tenant) bool { return p.flawed[t.Line] })
+	return &right, p.problems
 }
 
 type parser struct {
 	exists   func(string) error
 	problems Problems
+	flawed   map[int]bool // tenants (by line) with an error in their entry
+}
+
+func (p *parser) errors() int {
+	n := 0
+	for _, pr := range p.problems {
+		if !pr.Warning {
+			n++
+		}
+	}
+	return n
 }
 
 func (p *parser) errorf(line int, format string, a ...any) {
@@ -212,7 +238,11 @@ func (p *parser) parse(data []byte) *File {
 	}
 	seen := map[string]int{}
 	for _, n := range tenantsNode.Content {
+		before := p.errors()
 		t, ok := p.tenant(n, f)
+		if p.errors() > before {
+			p.flawed[t.Line] = true
+		}
 		if t.Name != "" {
 			if first, dup := seen[t.Name]; dup {
 				p.errorf(t.Line, "tenant %q is listed twice (first on line %d)", t.Name, first)
@@ -280,6 +310,11 @@ func (p *parser) mapping(n *yaml.Node, what string, keys map[string]func(k, v *y
 		fn, ok := keys[k.Value]
 		if !ok {
 			p.errorf(k.Line, "%sunknown key %q%s", where, clip(k.Value), suggest(k.Value, keys))
+			continue
+		}
+		// digest_channel: #soc is a key without a value and a comment.
+		if c := k.LineComment; v.Tag == "!!null" && len(c) > 1 && c[0] == '#' && c[1] != ' ' {
+			p.errorf(k.Line, "%s%s has no value: YAML reads %s as a comment (quote a value that starts with #)", where, k.Value, clip(c))
 			continue
 		}
 		fn(k, v)

@@ -151,6 +151,7 @@ func TestBadShapes(t *testing.T) {
 		"tenants:\n  - name: [a, b]\n": "name must be a single value",
 		"groups: [emea]\ntenants: []":  "groups must map each group's name",
 		"tenants:\n\t- name: a":        "not YAML",
+		"tenants:\n  - name: a\n    digest_channel: #soc\n": `line 3: digest_channel has no value: YAML reads #soc as a comment (quote a value that starts with #)`,
 	} {
 		f, ps := tenants.Parse([]byte(file), nil)
 		if f != nil || ps.Err() == nil || !strings.Contains(ps.Err().Error(), want) {
@@ -245,5 +246,29 @@ func TestTheChartsTenantsFilesLoad(t *testing.T) {
 	}
 	if found == 0 {
 		t.Fatal("no chart values with a tenants file")
+	}
+}
+
+// ParseEntries gives the entries that are right, so their secret files
+// can be checked in the same round as the others' mistakes.
+func TestParseEntriesKeepsTheRightOnes(t *testing.T) {
+	file := `tenants:
+  - name: contoso
+    url: https://contoso.eu2.portal.cloudappsecurity.com
+    token_file: /t
+  - name: fabrikam
+    url: https://fabrikam.us3.portal.cloudappsecurity.com
+    entra: {tenant_id: not a directory}
+  - name: northwind
+    url: https://northwind.eu2.portal.cloudappsecurity.com
+    token_file: /t
+    colour: blue
+`
+	if f, _ := tenants.Parse([]byte(file), nil); f != nil {
+		t.Fatal("a file with errors loaded")
+	}
+	f, ps := tenants.ParseEntries([]byte(file), nil)
+	if f == nil || ps.Err() == nil || !slices.Equal(f.Set().Names, []string{"contoso"}) {
+		t.Fatalf("entries %+v, problems %v", f, ps)
 	}
 }

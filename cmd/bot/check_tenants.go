@@ -16,22 +16,26 @@ import (
 // else, each with its file and line, or that the file is valid; it returns
 // the other problems.
 func checkTenantsFile(cfg *Config, tenants []Tenant, problems Problems, add adder) Problems {
-	var rest Problems
+	var rest, file Problems
 	bad := false
 	for _, p := range problems {
 		if p.Area != areaTenants {
 			rest = append(rest, p)
 			continue
 		}
-		r := warn
-		if p.Fatal {
-			r, bad = fail, true
-		}
-		add(areaTenants, r, "%s", p.Msg)
+		file = append(file, p)
+		bad = bad || p.Fatal
 	}
 	if path := cfg.TenantsFile.Path; path != "" && !bad && cfg.roster != nil {
 		groups := len(cfg.roster.Groups)
 		add(areaTenants, pass, "%s: %d %s in %d %s, every entry valid", path, len(tenants), plural(len(tenants), "tenant", "tenants"), groups, plural(groups, "group", "groups"))
+	}
+	for _, p := range file {
+		r := warn
+		if p.Fatal {
+			r = fail
+		}
+		add(areaTenants, r, "%s", p.Msg)
 	}
 	return rest
 }

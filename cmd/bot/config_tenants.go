@@ -117,7 +117,9 @@ func loadTenantsFile(cfg *Config, path string, data []byte) (r *roster, ps Probl
 		}
 		ps = append(ps, Problem{Fatal: fatal, Area: areaTenants, Msg: at + msg})
 	}
-	f, fps := tenants.Parse(data, readable)
+	// The entries that parse are resolved even when others do not, so
+	// that every problem is told at once.
+	f, fps := tenants.ParseEntries(data, readable)
 	for _, p := range fps {
 		add(!p.Warning, p.Line, p.Msg)
 	}
