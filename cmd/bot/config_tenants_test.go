@@ -230,3 +230,16 @@ func TestTenantsFileProblemsNameTheFileAndLine(t *testing.T) {
 		}
 	}
 }
+
+func TestAZURE_TENANT_IDIsNewsWithATenantsFile(t *testing.T) {
+	w := newTenantsWorld(t)
+	_, _, ps := Load(w.env("AZURE_TENANT_ID="+dirContoso), needs{slack: true, tenants: true})
+	if ps.Err() != nil || !strings.Contains(fmt.Sprint(ps), "AZURE_TENANT_ID is ignored with TENANTS_FILE: each tenant's entra: tenant_id names its directory") {
+		t.Fatalf("%v", ps)
+	}
+	// Not when the workload identity webhook set it for every pod.
+	_, _, ps = Load(w.env("AZURE_TENANT_ID="+dirContoso, "AZURE_CLIENT_SECRET=", "AZURE_FEDERATED_TOKEN_FILE=/var/run/secrets/azure/tokens/azure-identity-token"), needs{slack: true, tenants: true})
+	if ps.Err() != nil || strings.Contains(fmt.Sprint(ps), "AZURE_TENANT_ID is ignored") {
+		t.Fatalf("%v", ps)
+	}
+}
