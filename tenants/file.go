@@ -24,6 +24,10 @@ type File struct {
 	Defaults Defaults
 	Groups   map[string]Group // by name
 	Tenants  []Tenant         // in file order
+	// Files are the secret files every entry names, those with problems
+	// too: a reload watches them, so a secret mounted after the file
+	// that names it is seen when it comes.
+	Files []string
 }
 
 // Defaults apply to every tenant that does not set its own.
@@ -172,6 +176,7 @@ func ParseEntries(data []byte, exists func(path string) error) (*File, Problems)
 	}
 	right := *f
 	right.Tenants = slices.DeleteFunc(slices.Clone(f.Tenants), func(t Tenant) bool { return p.flawed[t.Line] })
+	right.Files = p.files
 	return &right, p.problems
 }
 
@@ -179,6 +184,7 @@ type parser struct {
 	exists   func(string) error
 	problems Problems
 	flawed   map[int]bool // tenants (by line) with an error in their entry
+	files    []string
 }
 
 func (p *parser) errors() int {
@@ -549,11 +555,14 @@ func (p *parser) entra(n *yaml.Node) *Entra {
 
 // file checks a secret file can be read.
 func (p *parser) file(line int, key, path string) {
+	if path != "" && !slices.Contains(p.files, path) {
+		p.files = append(p.files, path)
+	}
 	if path == "" || p.exists == nil {
 		return
 	}
 	if err := p.exists(path); err != nil {
-		p.errorf(line, "%s: cannot read %s: %v", key, clip(path), err)
+		p.errorf(line, "%s: cannot read %s: %v", key, clipN(path, 256), err)
 	}
 }
 
@@ -594,10 +603,13 @@ func (p *parser) severity(v *yaml.Node) string {
 }
 
 // clip keeps a hostile value short in messages.
-func clip(s string) string {
+func clip(s string) string { return clipN(s, 60) }
+
+// clipN keeps a value to n runes (a path may need more than a name).
+func clipN(s string, n int) string {
 	r := []rune(s)
-	if len(r) > 60 {
-		return string(r[:60]) + "…"
+	if len(r) > n {
+		return string(r[:n]) + "…"
 	}
 	return s
 }

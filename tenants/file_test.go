@@ -258,7 +258,7 @@ func TestParseEntriesKeepsTheRightOnes(t *testing.T) {
     token_file: /t
   - name: fabrikam
     url: https://fabrikam.us3.portal.cloudappsecurity.com
-    entra: {tenant_id: not a directory}
+    entra: {tenant_id: not a directory, client_id: 6e1f0c7b-2a4d-4b8e-9c3f-5d7a1e0b4c26, client_secret_file: /s}
   - name: northwind
     url: https://northwind.eu2.portal.cloudappsecurity.com
     token_file: /t
@@ -270,5 +270,9 @@ func TestParseEntriesKeepsTheRightOnes(t *testing.T) {
 	f, ps := tenants.ParseEntries([]byte(file), nil)
 	if f == nil || ps.Err() == nil || !slices.Equal(f.Set().Names, []string{"contoso"}) {
 		t.Fatalf("entries %+v, problems %v", f, ps)
+	}
+	// Every secret file named, by wrong entries too (a reload watches them).
+	if !slices.Equal(f.Files, []string{"/t", "/s"}) {
+		t.Fatalf("files %v", f.Files)
 	}
 }

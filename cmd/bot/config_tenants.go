@@ -61,7 +61,7 @@ func configuredTenants(cfg *Config, vars map[string]string, fatal, warn func(str
 	if err != nil {
 		return nil, Problems{{Fatal: true, Area: areaTenants, Msg: fmt.Sprintf("TENANTS_FILE: cannot read %s: %v", path, errUnwrap(err))}}
 	}
-	r, ps := loadTenantsFile(cfg, path, data)
+	r, ps, _ := loadTenantsFile(cfg, path, data)
 	cfg.roster = r
 	if r == nil {
 		return nil, ps
@@ -108,8 +108,9 @@ func fileKey(field string) string {
 
 // loadTenantsFile checks a tenants file (data, read from path) and
 // resolves its tenants the way the variables' are resolved. Every problem
-// names the file and line. r is nil when a problem is an error.
-func loadTenantsFile(cfg *Config, path string, data []byte) (r *roster, ps Problems) {
+// names the file and line. r is nil when a problem is an error; named are
+// the secret files the file names, either way.
+func loadTenantsFile(cfg *Config, path string, data []byte) (r *roster, ps Problems, named []string) {
 	add := func(fatal bool, line int, msg string) {
 		at := path + ": "
 		if line > 0 {
@@ -124,16 +125,14 @@ func loadTenantsFile(cfg *Config, path string, data []byte) (r *roster, ps Probl
 		add(!p.Warning, p.Line, p.Msg)
 	}
 	if f == nil {
-		return nil, ps
+		return nil, ps, nil
 	}
 	r = &roster{Groups: f.Set().Groups, Routes: map[string]tenants.Route{}}
-	var files []string
 	seen := map[string]bool{}
 	for _, t := range f.Tenants {
 		fatal := func(format string, a ...any) { add(true, t.Line, fmt.Sprintf(format, a...)) }
 		warn := func(format string, a ...any) { add(false, t.Line, fmt.Sprintf(format, a...)) }
 		s := fileSpec(t)
-		files = append(files, secretFiles(t)...)
 		tn, ok := resolveTenant(cfg, s, seen, fatal, warn, fileSecret(fatal))
 		if !ok {
 			continue
@@ -144,10 +143,10 @@ func loadTenantsFile(cfg *Config, path string, data []byte) (r *roster, ps Probl
 		}
 	}
 	if hasFatal(ps) {
-		return nil, ps
+		return nil, ps, f.Files
 	}
-	r.Version = tenants.Version{Sum: tenants.Sum(data, files), Files: files}
-	return r, ps
+	r.Version = tenants.Version{Sum: tenants.Sum(data, f.Files), Files: f.Files}
+	return r, ps, f.Files
 }
 
 // fileSpec is a tenants file entry as resolveTenant reads it.
@@ -161,16 +160,6 @@ func fileSpec(t tenants.Tenant) tenantSpec {
 		s.ClientSecretFile, s.CertPath, s.CertPasswordFile = e.ClientSecretFile, e.CertificateFile, e.CertificatePasswordFile
 	}
 	return s
-}
-
-// secretFiles are the files an entry names, whose contents count as the
-// file's for reloads.
-func secretFiles(t tenants.Tenant) []string {
-	out := []string{t.TokenFile}
-	if e := t.Entra; e != nil {
-		out = append(out, e.ClientSecretFile, e.CertificateFile, e.CertificatePasswordFile)
-	}
-	return slices.DeleteFunc(out, func(f string) bool { return f == "" })
 }
 
 // fileSecret reads a secret file a tenants file names (key is its key).

@@ -48,7 +48,7 @@ func (r *tenantsReload) reload(trigger string, data []byte, readErr error) ([]st
 	// Resolve on a copy: the running bot's settings never change under it.
 	cfg := *a.cfg
 	cfg.Entra.Secrets = nil
-	ro, ps := loadTenantsFile(&cfg, r.path, data)
+	ro, ps, named := loadTenantsFile(&cfg, r.path, data)
 	if ro != nil {
 		// Hidden before anything is built or logged.
 		r.secrets.Add(secretsOf(&cfg, ro.Tenants)...)
@@ -62,7 +62,17 @@ func (r *tenantsReload) reload(trigger string, data []byte, readErr error) ([]st
 		}
 	}
 	if ro == nil {
-		return r.refuse(log, problems...)
+		// Watch what it names too: a secret file mounted after the file
+		// (Kubernetes updates a ConfigMap and a Secret apart) brings the
+		// reload back.
+		files, err := r.refuse(log, problems...)
+		files = slices.Clone(files)
+		for _, f := range named {
+			if !slices.Contains(files, f) {
+				files = append(files, f)
+			}
+		}
+		return files, err
 	}
 	old := map[string]*wiredTenant{}
 	for _, w := range a.tenants {

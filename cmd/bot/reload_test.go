@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -240,11 +241,27 @@ func TestAChangedTenantsFileReachesTheNextCommand(t *testing.T) {
 		_, body := httpGet(t, base+"/readyz")
 		return strings.Contains(body, `"ok":true`)
 	})
+
+	// A tenant whose secret file is mounted after the file naming it (a
+	// ConfigMap and a Secret update apart): refused, then served when the
+	// secret comes, without a signal.
+	w.tenant("northwind", "tok-northwind-SECRET-file", "", 4)
+	late := filepath.Join(w.dir, "northwind-token")
+	w.write("tenants:\n" + w.tokenEntry("fabrikam", tok["fabrikam"]) + w.tokenEntry("northwind", late))
+	eventually(t, "the refusal for the missing secret", func() bool {
+		return strings.Contains(logs.String(), "northwind-token: no such file or directory")
+	})
+	w.secret("northwind-token", "tok-northwind-SECRET-file")
+	eventually(t, "northwind added", func() bool { return strings.Contains(logs.String(), `"added":["northwind"]`) })
+	if out := command(t, w.slack, "alerts tenant=northwind limit=20"); !strings.Contains(out, "northwind.portal") {
+		t.Fatalf("northwind: %s", out)
+	}
+
 	everything := logs.String() + body + metrics
 	for _, p := range w.slack.Posts() {
 		everything += p.Text + string(p.Blocks) + string(p.Attach)
 	}
-	for _, secret := range []string{"tok-contoso-SECRET-file", "tok-fabrikam-SECRET-file", "xoxb-fleet-secret", "xapp-fleet-secret"} {
+	for _, secret := range []string{"tok-contoso-SECRET-file", "tok-fabrikam-SECRET-file", "tok-northwind-SECRET-file", "xoxb-fleet-secret", "xapp-fleet-secret"} {
 		if strings.Contains(everything, secret) {
 			t.Fatalf("secret %q shown", secret)
 		}
