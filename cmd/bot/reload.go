@@ -79,7 +79,7 @@ func (r *tenantsReload) reload(trigger string, data []byte, readErr error) ([]st
 		old[w.spec.Name] = w
 	}
 	var ws []*wiredTenant
-	var added, changed []string
+	added, changed, removed := []string{}, []string{}, []string{} // [] in the log, not null
 	for _, t := range ro.Tenants {
 		w := old[t.Name]
 		if w != nil && w.sum == t.fingerprint() {
@@ -101,7 +101,6 @@ func (r *tenantsReload) reload(trigger string, data []byte, readErr error) ([]st
 	if len(problems) > 0 {
 		return r.refuse(log, problems...)
 	}
-	var removed []string
 	for _, w := range a.tenants {
 		if !slices.ContainsFunc(ro.Tenants, func(t Tenant) bool { return t.Name == w.spec.Name }) {
 			removed = append(removed, w.spec.Name)
