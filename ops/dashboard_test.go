@@ -27,7 +27,7 @@ func exported(t *testing.T) map[string][]string {
 	m := ops.NewMetrics()
 	up := func() bool { return true }
 	m.Watch(up, up, func() (int, bool) { return 1, true })
-	m.WatchTenants([]string{"contoso"}, func(string) int { return 0 })
+	m.WatchTenants(func() []string { return []string{"contoso"} }, func(string) int { return 0 })
 	// A vector shows on /metrics once it has a child: give each one.
 	v := reflect.ValueOf(m).Elem()
 	for i := range v.NumField() {

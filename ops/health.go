@@ -12,6 +12,10 @@ import (
 type Check struct {
 	Name string
 	OK   func() bool
+	// Detail, optional, is shown in /readyz's body under details.<Name>,
+	// up or down: what an operator needs to know, such as a refused reload
+	// of the tenants file while the tenants loaded before are served.
+	Detail func() any
 }
 
 // Handler serves /healthz, /readyz and /metrics.
@@ -22,6 +26,7 @@ func Handler(m *Metrics, checks ...Check) http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		status := map[string]string{}
+		details := map[string]any{}
 		var down []string
 		for _, c := range checks {
 			if c.OK() {
@@ -30,12 +35,20 @@ func Handler(m *Metrics, checks ...Check) http.Handler {
 				status[c.Name] = "down"
 				down = append(down, c.Name)
 			}
+			if c.Detail != nil {
+				details[c.Name] = c.Detail()
+			}
 		}
+		body := map[string]any{"status": "ready", "checks": status}
+		if len(details) > 0 {
+			body["details"] = details
+		}
+		code := http.StatusOK
 		if len(down) > 0 {
-			writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "not ready", "down": down, "checks": status})
-			return
+			code = http.StatusServiceUnavailable
+			body["status"], body["down"] = "not ready", down
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"status": "ready", "checks": status})
+		writeJSON(w, code, body)
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}))
 	return mux

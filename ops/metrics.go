@@ -52,6 +52,8 @@ type Metrics struct {
 	StoreBytes prometheus.Gauge
 	Pruned     *prometheus.CounterVec // table
 	PruneRuns  *prometheus.CounterVec // outcome
+	// The tenants file (issue #18).
+	TenantReloads *prometheus.CounterVec // outcome: ok, failed
 }
 
 // NewMetrics registers every metric on a fresh registry (with the Go and
@@ -91,17 +93,38 @@ func NewMetrics() *Metrics {
 	m.StoreBytes = f(prometheus.NewGauge(prometheus.GaugeOpts{Name: "mcasbot_store_bytes", Help: "Bytes the state store takes on disk (SQLite: the database file; PostgreSQL: its tables with indexes), counted with mcasbot_store_rows."})).(prometheus.Gauge)
 	m.Pruned = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_store_pruned_rows_total", Help: "Rows pruned from the state store (STATE_RETENTION), by table."}, []string{"table"})).(*prometheus.CounterVec)
 	m.PruneRuns = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_prune_runs_total", Help: "Daily state prunes by outcome (ok, failed, skipped, store_error)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	m.TenantReloads = f(prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcasbot_tenants_reloads_total", Help: "Reloads of the tenants file (SIGHUP or a change of its contents) by outcome (ok; failed: the tenants loaded before are still served)."}, []string{"outcome"})).(*prometheus.CounterVec)
+	for _, o := range []string{"ok", "failed"} {
+		m.TenantReloads.WithLabelValues(o)
+	}
 	return m
 }
 
-// WatchTenants exports each tenant's state on this replica, read at scrape
-// time: 0 answering, 1 being checked (one question asks it), 2 not
-// answering (questions skip it until TENANT_COOLDOWN is over).
-func (m *Metrics) WatchTenants(tenants []string, state func(tenant string) int) {
-	for _, t := range tenants {
-		m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcasbot_tenant_state",
-			Help:        "A tenant's state on this replica: 0 answering, 1 being checked by one question, 2 not answering (skipped).",
-			ConstLabels: prometheus.Labels{"tenant": t}}, func() float64 { return float64(state(t)) }))
+// WatchTenants exports the tenants served now, read at scrape time (a
+// reload changes them): how many, and each one's state on this replica:
+// 0 answering, 1 being checked (one question asks it), 2 not answering
+// (questions skip it until TENANT_COOLDOWN is over).
+func (m *Metrics) WatchTenants(tenants func() []string, state func(tenant string) int) {
+	m.Registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcasbot_tenants", Help: "Tenants served now."},
+			func() float64 { return float64(len(tenants())) }),
+		tenantStates{names: tenants, state: state})
+}
+
+var tenantStateDesc = prometheus.NewDesc("mcasbot_tenant_state",
+	"A tenant's state on this replica: 0 answering, 1 being checked by one question, 2 not answering (skipped).", []string{"tenant"}, nil)
+
+// tenantStates is one mcasbot_tenant_state per tenant served at scrape time.
+type tenantStates struct {
+	names func() []string
+	state func(string) int
+}
+
+func (t tenantStates) Describe(ch chan<- *prometheus.Desc) { ch <- tenantStateDesc }
+
+func (t tenantStates) Collect(ch chan<- prometheus.Metric) {
+	for _, n := range t.names() {
+		ch <- prometheus.MustNewConstMetric(tenantStateDesc, prometheus.GaugeValue, float64(t.state(n)), n)
 	}
 }
 

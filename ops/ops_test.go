@@ -91,7 +91,9 @@ func TestTenantStatesAndSkipsAreExported(t *testing.T) {
 	m := ops.NewMetrics()
 	var contoso atomic.Int32
 	contoso.Store(2)
-	m.WatchTenants([]string{"contoso", "fabrikam"}, func(t string) int {
+	var served atomic.Pointer[[]string]
+	served.Store(&[]string{"contoso", "fabrikam"})
+	m.WatchTenants(func() []string { return *served.Load() }, func(t string) int {
 		if t == "contoso" {
 			return int(contoso.Load())
 		}
@@ -114,6 +116,8 @@ func TestTenantStatesAndSkipsAreExported(t *testing.T) {
 		`mcasbot_tenant_state{tenant="contoso"} 2`,
 		`mcasbot_tenant_state{tenant="fabrikam"} 0`,
 		`mcasbot_tenant_skipped_total{tenant="contoso"} 3`,
+		`mcasbot_tenants 2`,
+		`mcasbot_tenants_reloads_total{outcome="failed"} 0`,
 	} {
 		if !strings.Contains(s, want) {
 			t.Errorf("metrics lack %s", want)
@@ -122,6 +126,39 @@ func TestTenantStatesAndSkipsAreExported(t *testing.T) {
 	contoso.Store(1) // read at scrape time
 	if s := scrape(); !strings.Contains(s, `mcasbot_tenant_state{tenant="contoso"} 1`) {
 		t.Errorf("the state is not read at scrape time:\n%s", s)
+	}
+	// A reload changes the tenants: so do the metrics.
+	served.Store(&[]string{"fabrikam", "northwind", "tailspin"})
+	s = scrape()
+	if strings.Contains(s, `mcasbot_tenant_state{tenant="contoso"}`) || !strings.Contains(s, `mcasbot_tenant_state{tenant="northwind"} 0`) || !strings.Contains(s, "mcasbot_tenants 3") {
+		t.Errorf("the tenants are not read at scrape time:\n%s", s)
+	}
+}
+
+// A detail shows in /readyz's body whether its check is up or down.
+func TestReadinessShowsDetails(t *testing.T) {
+	var up atomic.Bool
+	up.Store(true)
+	detail := map[string]any{"last_reload": map[string]any{"ok": false, "problems": []string{"tenants.yaml:3: unknown key \"sourse\""}}}
+	srv := httptest.NewServer(ops.Handler(ops.NewMetrics(), ops.Check{Name: "slack_socket_mode", OK: up.Load},
+		ops.Check{Name: "tenants", OK: func() bool { return true }, Detail: func() any { return detail }}))
+	defer srv.Close()
+	for _, want := range []int{200, 503} {
+		resp, err := http.Get(srv.URL + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Status  string
+			Checks  map[string]string
+			Details map[string]json.RawMessage
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != want || body.Checks["tenants"] != "up" || !strings.Contains(string(body.Details["tenants"]), `unknown key \"sourse\"`) {
+			t.Fatalf("readyz %d %+v", resp.StatusCode, body)
+		}
+		up.Store(false)
 	}
 }
 

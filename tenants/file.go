@@ -24,6 +24,10 @@ type File struct {
 	Defaults Defaults
 	Groups   map[string]Group // by name
 	Tenants  []Tenant         // in file order
+	// Files are the secret files every entry names, those with problems
+	// too: a reload watches them, so a secret mounted after the file
+	// that names it is seen when it comes.
+	Files []string
 }
 
 // Defaults apply to every tenant that does not set its own.
@@ -124,7 +128,10 @@ var ServiceSources = []string{
 }
 
 var (
-	nameRE    = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	// A tenant's name is also a metric label and a column in answers:
+	// as long as MCAS_TENANT_<i>_NAME allows.
+	tenantRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,39}$`)
 	channelRE = regexp.MustCompile(`^[CG][A-Z0-9]{2,}$`)
 	projectRE = regexp.MustCompile(`^[A-Z][A-Z0-9_]{1,9}$`)
 	guidRE    = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
@@ -148,18 +155,46 @@ var secretKeys = map[string]string{
 // enough to stop it loading, and every problem found either way. exists
 // reports whether a secret file can be read (nil: not checked).
 func Parse(data []byte, exists func(path string) error) (*File, Problems) {
-	p := &parser{exists: exists}
+	f, ps := ParseEntries(data, exists)
+	if ps.Err() != nil {
+		return nil, ps
+	}
+	return f, ps
+}
+
+// ParseEntries is Parse, but returns the entries found right even when
+// others are wrong (nil only when the file is no tenants file at all), so
+// that whoever checks them further, reading their secret files, reports
+// every problem at once. The file is not to be served when Problems.Err
+// is not nil.
+func ParseEntries(data []byte, exists func(path string) error) (*File, Problems) {
+	p := &parser{exists: exists, flawed: map[int]bool{}}
 	f := p.parse(data)
 	sort.SliceStable(p.problems, func(i, j int) bool { return p.problems[i].Line < p.problems[j].Line })
-	if p.problems.Err() != nil {
+	if f == nil {
 		return nil, p.problems
 	}
-	return f, p.problems
+	right := *f
+	right.Tenants = slices.DeleteFunc(slices.Clone(f.Tenants), func(t Tenant) bool { return p.flawed[t.Line] })
+	right.Files = p.files
+	return &right, p.problems
 }
 
 type parser struct {
 	exists   func(string) error
 	problems Problems
+	flawed   map[int]bool // tenants (by line) with an error in their entry
+	files    []string
+}
+
+func (p *parser) errors() int {
+	n := 0
+	for _, pr := range p.problems {
+		if !pr.Warning {
+			n++
+		}
+	}
+	return n
 }
 
 func (p *parser) errorf(line int, format string, a ...any) {
@@ -209,7 +244,11 @@ func (p *parser) parse(data []byte) *File {
 	}
 	seen := map[string]int{}
 	for _, n := range tenantsNode.Content {
+		before := p.errors()
 		t, ok := p.tenant(n, f)
+		if p.errors() > before {
+			p.flawed[t.Line] = true
+		}
 		if t.Name != "" {
 			if first, dup := seen[t.Name]; dup {
 				p.errorf(t.Line, "tenant %q is listed twice (first on line %d)", t.Name, first)
@@ -247,6 +286,9 @@ func (p *parser) parse(data []byte) *File {
 	return f
 }
 
+// tenantWhat is how messages name a tenant's entry.
+const tenantWhat = "a tenant"
+
 // mapping walks a mapping node, refusing unknown and repeated keys, and
 // keys that would hold a secret.
 func (p *parser) mapping(n *yaml.Node, what string, keys map[string]func(k, v *yaml.Node)) {
@@ -254,21 +296,31 @@ func (p *parser) mapping(n *yaml.Node, what string, keys map[string]func(k, v *y
 		p.errorf(n.Line, "%s must be a mapping of key: value", what)
 		return
 	}
+	// A tenant's keys need no "where": the line says which tenant.
+	where := what + ": "
+	if what == tenantWhat {
+		where = ""
+	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		if seen[k.Value] {
-			p.errorf(k.Line, "%s: %s is given twice", what, k.Value)
+			p.errorf(k.Line, "%s%s is given twice", where, clip(k.Value))
 			continue
 		}
 		seen[k.Value] = true
 		if use, ok := secretKeys[strings.ToLower(k.Value)]; ok {
-			p.errorf(k.Line, "%s: %s would put a secret in the tenants file; put it in a file and name it with %s", what, k.Value, use)
+			p.errorf(k.Line, "%s%s would put a secret in the tenants file; put it in a file and name it with %s", where, k.Value, use)
 			continue
 		}
 		fn, ok := keys[k.Value]
 		if !ok {
-			p.errorf(k.Line, "%s: unknown key %q%s", what, k.Value, suggest(k.Value, keys))
+			p.errorf(k.Line, "%sunknown key %q%s", where, clip(k.Value), suggest(k.Value, keys))
+			continue
+		}
+		// digest_channel: #soc is a key without a value and a comment.
+		if c := k.LineComment; v.Tag == "!!null" && len(c) > 1 && c[0] == '#' && c[1] != ' ' {
+			p.errorf(k.Line, "%s%s has no value: YAML reads %s as a comment (quote a value that starts with #)", where, k.Value, clip(c))
 			continue
 		}
 		fn(k, v)
@@ -372,7 +424,7 @@ func (p *parser) tenant(n *yaml.Node, f *File) (Tenant, bool) {
 	t := Tenant{Line: n.Line}
 	ok := true
 	var urlLine, tokenLine, sourcesLine int
-	p.mapping(n, "a tenant", map[string]func(k, v *yaml.Node){
+	p.mapping(n, tenantWhat, map[string]func(k, v *yaml.Node){
 		"name":   func(k, v *yaml.Node) { t.Name = p.scalar(v, "name") },
 		"source": func(k, v *yaml.Node) { t.Source = p.source(v) },
 		"url": func(k, v *yaml.Node) {
@@ -412,8 +464,8 @@ func (p *parser) tenant(n *yaml.Node, f *File) (Tenant, bool) {
 	case t.Name == "":
 		p.errorf(n.Line, "a tenant without a name: every entry needs name:")
 		return t, false
-	case !nameRE.MatchString(t.Name):
-		p.errorf(n.Line, "tenant name %q: use lowercase letters, digits, - and _ (like contoso), at most 63", clip(t.Name))
+	case !tenantRE.MatchString(t.Name):
+		p.errorf(n.Line, "tenant name %q: use lowercase letters, digits, - and _ (like contoso), at most 40", clip(t.Name))
 		ok = false
 	}
 	if t.Source == "" {
@@ -503,11 +555,14 @@ func (p *parser) entra(n *yaml.Node) *Entra {
 
 // file checks a secret file can be read.
 func (p *parser) file(line int, key, path string) {
+	if path != "" && !slices.Contains(p.files, path) {
+		p.files = append(p.files, path)
+	}
 	if path == "" || p.exists == nil {
 		return
 	}
 	if err := p.exists(path); err != nil {
-		p.errorf(line, "%s: cannot read %s: %v", key, clip(path), err)
+		p.errorf(line, "%s: cannot read %s: %v", key, clipN(path, 256), err)
 	}
 }
 
@@ -548,10 +603,13 @@ func (p *parser) severity(v *yaml.Node) string {
 }
 
 // clip keeps a hostile value short in messages.
-func clip(s string) string {
+func clip(s string) string { return clipN(s, 60) }
+
+// clipN keeps a value to n runes (a path may need more than a name).
+func clipN(s string, n int) string {
 	r := []rune(s)
-	if len(r) > 60 {
-		return string(r[:60]) + "…"
+	if len(r) > n {
+		return string(r[:n]) + "…"
 	}
 	return s
 }

@@ -3,9 +3,12 @@ package tenants_test
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/soc/mcasbot/tenants"
 )
@@ -76,7 +79,7 @@ tenants:
 		`line 2: defaults: unknown key "sourse" (did you mean source?)`,
 		`line 4: digest_channel "#soc" is not a channel ID`,
 		`line 6: tenant "contoso": no sign-in: give token_file`,
-		`line 8: a tenant: token would put a secret in the tenants file; put it in a file and name it with token_file`,
+		`line 8: token would put a secret in the tenants file; put it in a file and name it with token_file`,
 		`line 9: tenant "contoso" is listed twice (first on line 6)`,
 		`line 11: token_file: cannot read /run/secrets/missing: no such file`,
 		`line 12: tenant name "Fabrikam!": use lowercase letters`,
@@ -148,6 +151,7 @@ func TestBadShapes(t *testing.T) {
 		"tenants:\n  - name: [a, b]\n": "name must be a single value",
 		"groups: [emea]\ntenants: []":  "groups must map each group's name",
 		"tenants:\n\t- name: a":        "not YAML",
+		"tenants:\n  - name: a\n    digest_channel: #soc\n": `line 3: digest_channel has no value: YAML reads #soc as a comment (quote a value that starts with #)`,
 	} {
 		f, ps := tenants.Parse([]byte(file), nil)
 		if f != nil || ps.Err() == nil || !strings.Contains(ps.Err().Error(), want) {
@@ -214,4 +218,61 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The Helm chart's example values carry tenants files too: they must load
+// (a key the parser refuses would stop the bot at start).
+func TestTheChartsTenantsFilesLoad(t *testing.T) {
+	files, _ := filepath.Glob("../deploy/helm/mcasbot/ci/*.yaml")
+	found := 0
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var values struct {
+			Tenants struct{ Content string } `yaml:"tenants"`
+		}
+		if err := yaml.Unmarshal(b, &values); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if values.Tenants.Content == "" {
+			continue
+		}
+		found++
+		if f, ps := tenants.Parse([]byte(values.Tenants.Content), nil); f == nil || len(ps) > 0 {
+			t.Errorf("%s: the tenants file has problems: %v", name, ps)
+		}
+	}
+	if found == 0 {
+		t.Fatal("no chart values with a tenants file")
+	}
+}
+
+// ParseEntries gives the entries that are right, so their secret files
+// can be checked in the same round as the others' mistakes.
+func TestParseEntriesKeepsTheRightOnes(t *testing.T) {
+	file := `tenants:
+  - name: contoso
+    url: https://contoso.eu2.portal.cloudappsecurity.com
+    token_file: /t
+  - name: fabrikam
+    url: https://fabrikam.us3.portal.cloudappsecurity.com
+    entra: {tenant_id: not a directory, client_id: 6e1f0c7b-2a4d-4b8e-9c3f-5d7a1e0b4c26, client_secret_file: /s}
+  - name: northwind
+    url: https://northwind.eu2.portal.cloudappsecurity.com
+    token_file: /t
+    colour: blue
+`
+	if f, _ := tenants.Parse([]byte(file), nil); f != nil {
+		t.Fatal("a file with errors loaded")
+	}
+	f, ps := tenants.ParseEntries([]byte(file), nil)
+	if f == nil || ps.Err() == nil || !slices.Equal(f.Set().Names, []string{"contoso"}) {
+		t.Fatalf("entries %+v, problems %v", f, ps)
+	}
+	// Every secret file named, by wrong entries too (a reload watches them).
+	if !slices.Equal(f.Files, []string{"/t", "/s"}) {
+		t.Fatalf("files %v", f.Files)
+	}
 }

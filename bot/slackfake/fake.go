@@ -68,6 +68,9 @@ type Server struct {
 	noScopes  bool              // leave X-OAuth-Scopes out
 	outside   map[string]bool   // channels the bot is not in (members.go)
 
+	// conversations.info (conversations.go).
+	channels map[string]channel
+
 	// Modals and interactions (views.go).
 	triggers    map[string]*trigger
 	views       map[string]*view
@@ -96,6 +99,7 @@ func New() *Server {
 		c.Handle("/chat.postEphemeral", s.chat("chat.postEphemeral"))
 		c.Handle("/response/", s.response)
 		s.addExtras(c)
+		s.addConversations(c)
 		c.Handle("/views.open", s.viewsOpen)
 		c.Handle("/views.update", s.viewsUpdate)
 	})

@@ -35,7 +35,7 @@ func checkCmd(ctx context.Context, stdout, stderr io.Writer, environ []string) i
 	add := func(area string, r result, format string, a ...any) {
 		lines = append(lines, checkLine{area, r, fmt.Sprintf(format, a...)})
 	}
-	for _, p := range problems {
+	for _, p := range checkTenantsFile(cfg, tenants, problems, add) {
 		r := warn
 		if p.Fatal {
 			r = fail
@@ -54,6 +54,7 @@ func checkCmd(ctx context.Context, stdout, stderr io.Writer, environ []string) i
 	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
 	checkSlack(ctx, cfg, a, add)
+	checkDigestChannels(ctx, cfg, a, add)
 	checkTenants(ctx, a, tenants, add)
 	checkGraphTenants(ctx, a, tenants, add)
 	checkAbuse(ctx, a, add)

@@ -15,11 +15,15 @@ import (
 // checkTenants names how each tenant signs in, gets its token, reads one
 // alert, and warns for each tenant still on a legacy token.
 func checkTenants(ctx context.Context, a *app, tenants []Tenant, add adder) {
-	for _, c := range a.mcas {
+	for _, w := range a.tenants {
+		c := w.mcas
+		if c == nil {
+			continue
+		}
 		t := tenantNamed(tenants, c.Name())
 		can := "token valid, can read alerts"
 		var tok string
-		if cred := a.entra[t.Name]; cred != nil {
+		if cred := w.cred; cred != nil {
 			var err error
 			if tok, err = token(ctx, a, cred, mcas.Scope); err != nil {
 				add("mcas", fail, "%s: %s: no token: %s", t.Name, t.AuthName(), httpx.Describe(err))
@@ -88,7 +92,7 @@ func checkGraph(ctx context.Context, a *app, tenants []Tenant, add adder) {
 	}
 	scope := graph.ScopeFor(a.cfg.Entra.GraphURL)
 	for _, t := range tenants {
-		cred := a.entra[t.Name]
+		cred := a.cred(t.Name)
 		if cred == nil {
 			add("graph", warn, "%s: signs in with a legacy token, so group priority rules never match its alerts", t.Name)
 			continue

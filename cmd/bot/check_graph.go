@@ -26,9 +26,13 @@ func checkGraphTenants(ctx context.Context, a *app, tenants []Tenant, add adder)
 	}
 	add("tenants", pass, "%s", strings.Join(names, " · "))
 	scope := graph.ScopeFor(a.cfg.Entra.GraphURL)
-	for _, c := range a.defender {
+	for _, w := range a.tenants {
+		c := w.defender
+		if c == nil {
+			continue
+		}
 		t := tenantNamed(tenants, c.Name())
-		cred := a.entra[t.Name]
+		cred := w.cred
 		if cred == nil {
 			add("defender", fail, "%s: no Entra ID credential", t.Name)
 			continue

@@ -59,15 +59,16 @@ type Config struct {
 	AllowedChannels   []string `env:"SLACK_ALLOWED_CHANNELS"`
 	AllowedUsers      []string `env:"SLACK_ALLOWED_USERS"`
 
-	Tenant        tenantEnv     `envPrefix:"MCAS_"`
-	Entra         entraEnv      // AZURE_*, GRAPH_URL: config_entra.go
-	Graph         graphEnv      // tenants read through Microsoft Graph: config_graph.go
-	Tenants       []tenantEnv   `envPrefix:"MCAS_TENANT"`
-	MCASTimeout   time.Duration `env:"MCAS_TIMEOUT" envDefault:"20s"`
-	MCASRate      int           `env:"MCAS_REQUESTS_PER_MINUTE" envDefault:"25"`
-	MCASAttempts  int           `env:"MCAS_ATTEMPTS" envDefault:"3"`
-	CommandTimout time.Duration `env:"COMMAND_TIMEOUT" envDefault:"25s"`
-	Workers       int           `env:"WORKERS" envDefault:"8"`
+	Tenant        tenantEnv      `envPrefix:"MCAS_"`
+	Entra         entraEnv       // AZURE_*, GRAPH_URL: config_entra.go
+	Graph         graphEnv       // tenants read through Microsoft Graph: config_graph.go
+	Tenants       []tenantEnv    `envPrefix:"MCAS_TENANT"`
+	TenantsFile   tenantsFileEnv // TENANTS_FILE: config_tenants.go
+	MCASTimeout   time.Duration  `env:"MCAS_TIMEOUT" envDefault:"20s"`
+	MCASRate      int            `env:"MCAS_REQUESTS_PER_MINUTE" envDefault:"25"`
+	MCASAttempts  int            `env:"MCAS_ATTEMPTS" envDefault:"3"`
+	CommandTimout time.Duration  `env:"COMMAND_TIMEOUT" envDefault:"25s"`
+	Workers       int            `env:"WORKERS" envDefault:"8"`
 	Busy          busyConfig
 	Retention     retentionEnv // STATE_RETENTION: config_retention.go
 
@@ -121,6 +122,7 @@ type Config struct {
 	// Derived while loading.
 	minSeverity source.Severity
 	mapping     filing.Mapping
+	roster      *roster // the tenants file's groups and routes (nil without one)
 }
 
 // DigestEnabled reports whether a digest channel is configured.
@@ -145,6 +147,7 @@ type Tenant struct {
 type Problem struct {
 	Fatal bool
 	Msg   string
+	Area  string // "": a setting; areaTenants: the tenants file
 }
 
 func (p Problem) String() string {
@@ -263,9 +266,10 @@ func Load(environ []string, need needs) (*Config, []Tenant, Problems) {
 		}
 	}
 
-	tenants := resolveTenants(&cfg, vars, fatal, warn, secret)
+	tenants, fileProblems := configuredTenants(&cfg, vars, fatal, warn, secret)
+	ps = append(ps, fileProblems...)
 	if need.tenants && len(tenants) == 0 && !hasFatal(ps) {
-		fatal("no MCAS tenant configured: set MCAS_URL and MCAS_TOKEN (or AZURE_TENANT_ID), or MCAS_TENANT_0_NAME/_URL/_TOKEN (or _AZURE_TENANT_ID; and _1_, _2_, … for more)")
+		fatal("no MCAS tenant configured: set TENANTS_FILE (a tenants file like tenants.example.yaml), or MCAS_URL and MCAS_TOKEN (or AZURE_TENANT_ID), or MCAS_TENANT_0_NAME/_URL/_TOKEN (or _AZURE_TENANT_ID; and _1_, _2_, … for more)")
 	}
 
 	if cfg.MCASTimeout <= 0 {
@@ -413,6 +417,7 @@ var (
 	tenantFields = append([]string{"NAME", "URL", "TOKEN", "TOKEN_FILE", "SOURCE", "SERVICE_SOURCES"}, entraTenantFields...)
 )
 
+// resolveTenants reads the MCAS_URL/MCAS_TOKEN or MCAS_TENANT_<i>_* form.
 func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string, ...any), secret func(string, *Secret, string)) []Tenant {
 	// caarlos0/env stops at the first missing index: find what it skipped.
 	for k := range vars {
@@ -441,42 +446,106 @@ func resolveTenants(cfg *Config, vars map[string]string, fatal, warn func(string
 	var out []Tenant
 	seen := map[string]bool{}
 	for i, t := range raw {
-		p := prefix(i)
-		secret(p+"TOKEN", &t.Token, t.TokenFile)
-		if src, ok := tenantSource(t, p, fatal, warn); !ok {
-			continue
-		} else if src == source.Graph {
-			if g, ok := graphTenant(cfg, vars, t, p, single, seen, fatal, warn, secret); ok {
-				out = append(out, g)
-			}
-			continue
+		if tn, ok := resolveTenant(cfg, envSpec(cfg, vars, t, prefix(i), single), seen, fatal, warn, secret); ok {
+			out = append(out, tn)
 		}
-		u, err := url.Parse(strings.TrimRight(t.URL, "/"))
-		switch {
-		case t.URL == "":
-			fatal("%sURL is not set (e.g. https://contoso.eu2.portal.cloudappsecurity.com)", p)
-			continue
-		case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-			fatal("%sURL %q is not an https URL", p, t.URL)
-			continue
-		case u.Scheme == "http":
-			warn("%sURL uses plain http: the token would travel unencrypted", p)
-		}
-		name := t.Name
-		if name == "" {
-			name, _, _ = strings.Cut(u.Hostname(), ".")
-		}
-		if !tenantName.MatchString(name) {
-			fatal("%sNAME %q must be 1-40 letters, digits, - or _", p, name)
-			continue
-		}
-		if seen[strings.ToLower(name)] {
-			fatal("tenant name %q is used twice; set %sNAME", name, p)
-			continue
-		}
-		seen[strings.ToLower(name)] = true
-		ent := tenantEntra(cfg, vars, p, name, single, t.Token != "" || t.TokenFile != "", fatal, warn, secret)
-		out = append(out, Tenant{Name: name, URL: u.String(), Token: t.Token, Entra: ent, Source: source.MCAS})
 	}
 	return out
+}
+
+// envSpec is one tenant of the environment variables (p is its prefix).
+func envSpec(cfg *Config, vars map[string]string, t tenantEnv, p string, single bool) tenantSpec {
+	s := tenantSpec{key: func(field string) string { return p + field }, Name: t.Name, Source: t.Source, URL: t.URL,
+		Token: t.Token, TokenFile: t.TokenFile}
+	for src := range strings.SplitSeq(t.ServiceSources, ",") {
+		if src = strings.TrimSpace(src); src != "" {
+			s.ServiceSources = append(s.ServiceSources, src)
+		}
+	}
+	if single {
+		// The single-tenant form signs in with the standard variables.
+		s.key = func(field string) string {
+			if field == "AZURE_TENANT_ID" {
+				return field
+			}
+			return p + field
+		}
+		s.TenantID = strings.TrimSpace(cfg.Entra.TenantID)
+		return s
+	}
+	own := func(k string) string { return strings.TrimSpace(vars[p+k]) }
+	s.TenantID, s.ClientID = own("AZURE_TENANT_ID"), own("AZURE_CLIENT_ID")
+	s.ClientSecret, s.ClientSecretFile = Secret(own("AZURE_CLIENT_SECRET")), own("AZURE_CLIENT_SECRET_FILE")
+	s.CertPath = own("AZURE_CLIENT_CERTIFICATE_PATH")
+	s.CertPassword, s.CertPasswordFile = Secret(own("AZURE_CLIENT_CERTIFICATE_PASSWORD")), own("AZURE_CLIENT_CERTIFICATE_PASSWORD_FILE")
+	return s
+}
+
+// tenantSpec is one tenant as configured, by MCAS_TENANT_<i>_* or by an
+// entry of the tenants file: both are checked and resolved by
+// resolveTenant. Fields are named by the variables' suffixes.
+type tenantSpec struct {
+	// key names a setting in messages: "MCAS_TENANT_1_URL", or the
+	// tenants file's "url" for key("URL").
+	key            func(field string) string
+	Name, Source   string
+	URL            string
+	Token          Secret
+	TokenFile      string
+	ServiceSources []string
+	// Entra ID: with only TenantID, the standard AZURE_* credential.
+	TenantID         string
+	ClientID         string
+	ClientSecret     Secret
+	ClientSecretFile string
+	CertPath         string
+	CertPassword     Secret
+	CertPasswordFile string
+}
+
+// ownApp reports whether the tenant names an Entra application of its own.
+func (s tenantSpec) ownApp() bool {
+	return s.ClientID != "" || s.ClientSecret != "" || s.ClientSecretFile != "" || s.CertPath != "" || s.CertPassword != "" || s.CertPasswordFile != ""
+}
+
+// resolveTenant checks one tenant and resolves its sign-in; seen holds
+// the names taken so far.
+func resolveTenant(cfg *Config, s tenantSpec, seen map[string]bool, fatal, warn func(string, ...any), secret func(string, *Secret, string)) (Tenant, bool) {
+	k := s.key
+	secret(k("TOKEN"), &s.Token, s.TokenFile)
+	if src, ok := tenantSource(s, fatal, warn); !ok {
+		return Tenant{}, false
+	} else if src == source.Graph {
+		return graphTenant(cfg, s, seen, fatal, warn, secret)
+	}
+	u, err := url.Parse(strings.TrimRight(s.URL, "/"))
+	switch {
+	case s.URL == "":
+		fatal("%s is not set (e.g. https://contoso.eu2.portal.cloudappsecurity.com)", k("URL"))
+		return Tenant{}, false
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		fatal("%s %q is not an https URL", k("URL"), s.URL)
+		return Tenant{}, false
+	case u.Scheme == "http":
+		warn("%s uses plain http: the token would travel unencrypted", k("URL"))
+	}
+	name := s.Name
+	if name == "" {
+		name, _, _ = strings.Cut(u.Hostname(), ".")
+	}
+	if !tenantName.MatchString(name) {
+		fatal("%s %q must be 1-40 letters, digits, - or _", k("NAME"), name)
+		return Tenant{}, false
+	}
+	if seen[strings.ToLower(name)] {
+		fatal("tenant name %q is used twice; set %s", name, k("NAME"))
+		return Tenant{}, false
+	}
+	seen[strings.ToLower(name)] = true
+	legacy := s.Token != "" || s.TokenFile != ""
+	ent := tenantEntra(cfg, s, name, legacy, fatal, warn, secret)
+	if ent == nil && !legacy {
+		return Tenant{}, false
+	}
+	return Tenant{Name: name, URL: u.String(), Token: s.Token, Entra: ent, Source: source.MCAS}, true
 }

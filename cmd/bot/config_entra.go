@@ -54,36 +54,23 @@ func (t Tenant) AuthName() string {
 // The first match wins: the tenant's own application (a secret, else a
 // certificate), else the standard variables (secret, certificate,
 // federated token file), else a managed identity.
-func tenantEntra(cfg *Config, vars map[string]string, p, name string, single, legacy bool, fatal, warn func(string, ...any), secret func(string, *Secret, string)) *entra.Settings {
-	own := func(k string) string {
-		if single {
-			return "" // the single-tenant form uses the standard variables
-		}
-		return strings.TrimSpace(vars[p+k])
-	}
-	tidVar, tenantID := p+"AZURE_TENANT_ID", own("AZURE_TENANT_ID")
-	if single {
-		tidVar, tenantID = "AZURE_TENANT_ID", strings.TrimSpace(cfg.Entra.TenantID)
-	}
-	clientID := own("AZURE_CLIENT_ID")
-	sec, secFile := Secret(own("AZURE_CLIENT_SECRET")), own("AZURE_CLIENT_SECRET_FILE")
-	certPath := own("AZURE_CLIENT_CERTIFICATE_PATH")
-	pw, pwFile := Secret(own("AZURE_CLIENT_CERTIFICATE_PASSWORD")), own("AZURE_CLIENT_CERTIFICATE_PASSWORD_FILE")
-	ownApp := clientID != "" || sec != "" || secFile != "" || certPath != "" || pw != "" || pwFile != ""
+func tenantEntra(cfg *Config, t tenantSpec, name string, legacy bool, fatal, warn func(string, ...any), secret func(string, *Secret, string)) *entra.Settings {
+	k := t.key
+	ownApp := t.ownApp()
 	switch {
-	case tenantID != "" && legacy:
-		fatal("%s: both %sTOKEN and %s are set; use one (Entra ID replaces the legacy token)", name, p, tidVar)
+	case t.TenantID != "" && legacy:
+		fatal("%s: both %s and %s are set; use one (Entra ID replaces the legacy token)", name, k("TOKEN"), k("AZURE_TENANT_ID"))
 		return nil
 	case legacy && ownApp:
-		fatal("%s: %sAZURE_* application settings need %s (the tenant's directory ID); or drop them and keep %sTOKEN", name, p, tidVar, p)
+		fatal("%s: %s application settings need %s (the tenant's directory ID); or drop them and keep %s", name, k("AZURE_*"), k("AZURE_TENANT_ID"), k("TOKEN"))
 		return nil
 	case legacy:
 		return nil
-	case tenantID == "":
-		fatal("%sTOKEN is not set (or sign in with Entra ID: set %s)", p, tidVar)
+	case t.TenantID == "":
+		fatal("%s is not set (or sign in with Entra ID: set %s)", k("TOKEN"), k("AZURE_TENANT_ID"))
 		return nil
-	case !guidRE.MatchString(tenantID) && !directoryRE.MatchString(tenantID):
-		fatal("%s: %s is not a directory (tenant) ID like 72f988bf-86f1-41af-91ab-2d7cd011db47 or a domain like contoso.onmicrosoft.com", name, tidVar)
+	case !guidRE.MatchString(t.TenantID) && !directoryRE.MatchString(t.TenantID):
+		fatal("%s: %s is not a directory (tenant) ID like 72f988bf-86f1-41af-91ab-2d7cd011db47 or a domain like contoso.onmicrosoft.com", name, k("AZURE_TENANT_ID"))
 		return nil
 	}
 	if !ownApp {
@@ -92,31 +79,32 @@ func tenantEntra(cfg *Config, vars map[string]string, p, name string, single, le
 			return nil
 		}
 		s := *std
-		s.Tenant, s.TenantID = name, tenantID
+		s.Tenant, s.TenantID = name, t.TenantID
 		return &s
 	}
-	secret(p+"AZURE_CLIENT_SECRET", &sec, secFile)
-	secret(p+"AZURE_CLIENT_CERTIFICATE_PASSWORD", &pw, pwFile)
+	sec, pw := t.ClientSecret, t.CertPassword
+	secret(k("AZURE_CLIENT_SECRET"), &sec, t.ClientSecretFile)
+	secret(k("AZURE_CLIENT_CERTIFICATE_PASSWORD"), &pw, t.CertPasswordFile)
 	cfg.Entra.Secrets = append(cfg.Entra.Secrets, sec, pw)
-	s := &entra.Settings{Tenant: name, TenantID: tenantID, ClientID: clientID, AuthorityHost: cfg.Entra.AuthorityHost}
+	s := &entra.Settings{Tenant: name, TenantID: t.TenantID, ClientID: t.ClientID, AuthorityHost: cfg.Entra.AuthorityHost}
 	switch {
-	case clientID == "":
-		fatal("%s: %sAZURE_CLIENT_SECRET or _CERTIFICATE_PATH needs %sAZURE_CLIENT_ID (the application's client ID)", name, p, p)
+	case t.ClientID == "":
+		fatal("%s: %s or %s needs %s (the application's client ID)", name, k("AZURE_CLIENT_SECRET"), k("AZURE_CLIENT_CERTIFICATE_PATH"), k("AZURE_CLIENT_ID"))
 		return nil
-	case !guidRE.MatchString(clientID):
-		fatal("%s: %sAZURE_CLIENT_ID is not an application (client) ID, a GUID like 0b5c1e7a-3f1d-4c59-9a57-5a1f00000001", name, p)
+	case !guidRE.MatchString(t.ClientID):
+		fatal("%s: %s is not an application (client) ID, a GUID like 0b5c1e7a-3f1d-4c59-9a57-5a1f00000001", name, k("AZURE_CLIENT_ID"))
 		return nil
 	case sec != "":
-		if certPath != "" {
-			warn("%s: %sAZURE_CLIENT_SECRET and %sAZURE_CLIENT_CERTIFICATE_PATH are both set: the secret is used", name, p, p)
+		if t.CertPath != "" {
+			warn("%s: %s and %s are both set: the secret is used", name, k("AZURE_CLIENT_SECRET"), k("AZURE_CLIENT_CERTIFICATE_PATH"))
 		}
 		s.Method, s.Secret = entra.ClientSecret, sec.Reveal()
-	case certPath != "":
-		if !loadCert(s, p+"AZURE_CLIENT_CERTIFICATE_PATH", certPath, pw, fatal) {
+	case t.CertPath != "":
+		if !loadCert(s, k("AZURE_CLIENT_CERTIFICATE_PATH"), t.CertPath, pw, fatal) {
 			return nil
 		}
 	default:
-		fatal("%s: %sAZURE_CLIENT_ID needs %sAZURE_CLIENT_SECRET (or _FILE) or %sAZURE_CLIENT_CERTIFICATE_PATH", name, p, p, p)
+		fatal("%s: %s needs %s (or %s) or %s", name, k("AZURE_CLIENT_ID"), k("AZURE_CLIENT_SECRET"), k("AZURE_CLIENT_SECRET_FILE"), k("AZURE_CLIENT_CERTIFICATE_PATH"))
 		return nil
 	}
 	return s
@@ -212,8 +200,13 @@ func validateEntra(cfg *Config, tenants []Tenant, fatal, warn func(string, ...an
 		warn("GRAPH_URL uses plain http: Graph tokens would travel unencrypted")
 	}
 	// (The workload identity webhook sets it for every pod: no news then.)
-	if len(cfg.Tenants) > 0 && strings.TrimSpace(e.TenantID) != "" && e.FederatedTokenFile == "" {
-		warn("AZURE_TENANT_ID is ignored with MCAS_TENANT_<i>_*: give each tenant its own MCAS_TENANT_<i>_AZURE_TENANT_ID")
+	if strings.TrimSpace(e.TenantID) != "" && e.FederatedTokenFile == "" {
+		switch {
+		case cfg.TenantsFile.Path != "":
+			warn("AZURE_TENANT_ID is ignored with TENANTS_FILE: each tenant's entra: tenant_id names its directory")
+		case len(cfg.Tenants) > 0:
+			warn("AZURE_TENANT_ID is ignored with MCAS_TENANT_<i>_*: give each tenant its own MCAS_TENANT_<i>_AZURE_TENANT_ID")
+		}
 	}
 	var managed []string
 	for _, t := range tenants {
@@ -222,7 +215,11 @@ func validateEntra(cfg *Config, tenants []Tenant, fatal, warn func(string, ...an
 		}
 	}
 	if len(managed) > 1 {
-		warn("tenants %s all sign in with the managed identity, which gets tokens only in its own directory: give the others an application (MCAS_TENANT_<i>_AZURE_CLIENT_ID)", strings.Join(managed, ", "))
+		how := "MCAS_TENANT_<i>_AZURE_CLIENT_ID"
+		if cfg.TenantsFile.Path != "" {
+			how = "entra: client_id with client_secret_file or certificate_file"
+		}
+		warn("tenants %s all sign in with the managed identity, which gets tokens only in its own directory: give the others an application (%s)", strings.Join(managed, ", "), how)
 	}
 	if cfg.JiraEnabled() && cfg.mapping.TestsGroups() {
 		for _, t := range tenants {

@@ -23,17 +23,18 @@ type graphEnv struct {
 }
 
 // tenantSource reads a tenant's SOURCE: mcas (the default) or graph.
-func tenantSource(t tenantEnv, p string, fatal, warn func(string, ...any)) (string, bool) {
+func tenantSource(t tenantSpec, fatal, warn func(string, ...any)) (string, bool) {
+	k := t.key
 	switch s := strings.ToLower(strings.TrimSpace(t.Source)); s {
 	case "", source.MCAS:
-		if t.ServiceSources != "" {
-			warn("%sSERVICE_SOURCES is for %sSOURCE=graph; an MCAS tenant reads Defender for Cloud Apps only: ignored", p, p)
+		if len(t.ServiceSources) > 0 {
+			warn("%s is for %s=graph; an MCAS tenant reads Defender for Cloud Apps only: ignored", k("SERVICE_SOURCES"), k("SOURCE"))
 		}
 		return source.MCAS, true
 	case source.Graph:
 		return source.Graph, true
 	default:
-		fatal("%sSOURCE must be mcas (the Defender for Cloud Apps REST API, the default) or graph (Microsoft Graph's security API), not %q", p, t.Source)
+		fatal("%s must be mcas (the Defender for Cloud Apps REST API, the default) or graph (Microsoft Graph's security API), not %q", k("SOURCE"), t.Source)
 		return "", false
 	}
 }
@@ -41,56 +42,45 @@ func tenantSource(t tenantEnv, p string, fatal, warn func(string, ...any)) (stri
 // graphTenant resolves a tenant read through Graph: a name (no URL to
 // take it from), its Entra ID application (Graph has no other sign-in),
 // and the products it reads.
-func graphTenant(cfg *Config, vars map[string]string, t tenantEnv, p string, single bool, seen map[string]bool,
-	fatal, warn func(string, ...any), secret func(string, *Secret, string)) (Tenant, bool) {
+func graphTenant(cfg *Config, t tenantSpec, seen map[string]bool, fatal, warn func(string, ...any), secret func(string, *Secret, string)) (Tenant, bool) {
+	k := t.key
 	name := strings.TrimSpace(t.Name)
 	switch {
 	case name == "":
-		fatal("%sNAME is required with %sSOURCE=graph (there is no portal URL to take it from)", p, p)
+		fatal("%s is required with %s=graph (there is no portal URL to take it from)", k("NAME"), k("SOURCE"))
 		return Tenant{}, false
 	case !tenantName.MatchString(name):
-		fatal("%sNAME %q must be 1-40 letters, digits, - or _", p, name)
+		fatal("%s %q must be 1-40 letters, digits, - or _", k("NAME"), name)
 		return Tenant{}, false
 	case seen[strings.ToLower(name)]:
-		fatal("tenant name %q is used twice; set %sNAME", name, p)
+		fatal("tenant name %q is used twice; set %s", name, k("NAME"))
 		return Tenant{}, false
 	}
 	seen[strings.ToLower(name)] = true
 	if t.Token != "" || t.TokenFile != "" {
-		fatal("%s: %sTOKEN is an MCAS API token; a graph tenant signs in with its Entra ID application (%sAZURE_TENANT_ID and the AZURE_* settings): drop the token", name, p, p)
+		fatal("%s: %s is an MCAS API token; a graph tenant signs in with its Entra ID application (%s and the AZURE_* settings): drop the token", name, k("TOKEN"), k("AZURE_TENANT_ID"))
 		return Tenant{}, false
 	}
 	if t.URL != "" {
-		warn("%s: %sURL is not used with %sSOURCE=graph: alerts are read from GRAPH_URL", name, p, p)
+		warn("%s: %s is not used with %s=graph: alerts are read from GRAPH_URL", name, k("URL"), k("SOURCE"))
 	}
-	tidVar := p + "AZURE_TENANT_ID"
-	if single {
-		tidVar = "AZURE_TENANT_ID"
-	}
-	tid := strings.TrimSpace(vars[p+"AZURE_TENANT_ID"])
-	if single {
-		tid = strings.TrimSpace(cfg.Entra.TenantID)
-	}
-	if tid == "" {
-		fatal("%s: %sSOURCE=graph needs the tenant's Entra ID application: set %s (the directory ID) and its AZURE_CLIENT_ID with a secret or certificate "+
-			"(per tenant or the standard AZURE_* variables); grant it SecurityAlert.ReadWrite.All and ThreatHunting.Read.All with admin consent", name, p, tidVar)
+	if t.TenantID == "" {
+		fatal("%s: %s=graph needs the tenant's Entra ID application: set %s (the directory ID) and its AZURE_CLIENT_ID with a secret or certificate "+
+			"(per tenant or the standard AZURE_* variables); grant it SecurityAlert.ReadWrite.All and ThreatHunting.Read.All with admin consent", name, k("SOURCE"), k("AZURE_TENANT_ID"))
 		return Tenant{}, false
 	}
-	ent := tenantEntra(cfg, vars, p, name, single, false, fatal, warn, secret)
+	ent := tenantEntra(cfg, t, name, false, fatal, warn, secret)
 	if ent == nil {
 		return Tenant{}, false
 	}
 	var products []string
-	for _, s := range strings.Split(t.ServiceSources, ",") {
-		if s = strings.TrimSpace(s); s == "" {
-			continue
-		}
-		k, ok := defender.KnownServiceSource(s)
+	for _, s := range t.ServiceSources {
+		p, ok := defender.KnownServiceSource(s)
 		if !ok {
-			fatal("%sSERVICE_SOURCES: %q is not a Defender product Graph knows; use any of %s", p, s, strings.Join(defender.ServiceSources, ", "))
+			fatal("%s: %q is not a Defender product Graph knows; use any of %s", k("SERVICE_SOURCES"), s, strings.Join(defender.ServiceSources, ", "))
 			return Tenant{}, false
 		}
-		products = append(products, k)
+		products = append(products, p)
 	}
 	return Tenant{Name: name, Entra: ent, Source: source.Graph, ServiceSources: products}, true
 }

@@ -10,7 +10,9 @@ var settingDocs = []settingDoc{
 	{name: "SLACK_ALLOWED_USERS", def: "empty = everyone", meaning: "comma list of user IDs allowed to run commands"},
 	{name: "SLACK_ACTION_USERS", def: "empty = `SLACK_ALLOWED_USERS`", meaning: "user IDs allowed to press Create Jira and to close alerts"},
 
-	{name: "MCAS_URL", section: "Tenants", meaning: "one tenant (instead of `MCAS_TENANT_<i>_*` or a tenants file): its portal URL, `https://<tenant>.<region>.portal.cloudappsecurity.com`"},
+	{name: "TENANTS_FILE", section: "Tenants", def: "— (the variables below)", meaning: "a tenants file (YAML like `tenants.example.yaml`): every tenant with its source, URL, sign-in (secrets in the files it names), groups and routes; replaces `MCAS_URL`/`MCAS_TOKEN` and `MCAS_TENANT_<i>_*` (setting both is an error); reloaded on SIGHUP and when its contents or a secret file it names change ([operator's guide](operator-guide.md#a-tenants-file-for-a-managed-soc))"},
+	{name: "TENANTS_FILE_POLL", meaning: "how often the tenants file's contents are compared for a reload (at least 100ms; `0`: on SIGHUP only)"},
+	{name: "MCAS_URL", meaning: "one tenant (instead of `MCAS_TENANT_<i>_*` or a tenants file): its portal URL, `https://<tenant>.<region>.portal.cloudappsecurity.com`"},
 	{name: "MCAS_TOKEN", meaning: "… its legacy API token (or `AZURE_TENANT_ID`: Entra ID)"},
 	{name: "MCAS_NAME", def: "the URL host's first DNS label", meaning: "… its short name"},
 	{name: "MCAS_SOURCE", def: "`mcas`", meaning: "… the API it is read through: `mcas` (the Defender for Cloud Apps REST API) or `graph` (Microsoft Graph's security API, Defender XDR; signs in with Entra ID, needs no URL)"},

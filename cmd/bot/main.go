@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -131,7 +132,8 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	if !ok {
 		return exitUsage
 	}
-	logger := newLogger(stderr, cfg.LogLevel, cfg.LogFormat, secretsOf(cfg, tenants))
+	secrets := newRedactor(secretsOf(cfg, tenants))
+	logger := newRedactingLogger(stderr, cfg.LogLevel, cfg.LogFormat, secrets)
 	for _, p := range problems {
 		logger.Warn("configuration: " + p.Msg)
 	}
@@ -151,10 +153,11 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 	monitor := &store.Monitor{Store: a.store, Logger: logger}
 	go monitor.Run(ctx)
 	metrics.Watch(b.Connected, monitor.Healthy, a.quota())
+	tenantsCheck := a.watchTenants(ctx, secrets, metrics)
 	if cfg.HTTPAddr != "" && cfg.HTTPAddr != "off" {
 		srv := ops.Server(cfg.HTTPAddr, ops.Handler(metrics,
 			ops.Check{Name: "slack_socket_mode", OK: b.Connected},
-			ops.Check{Name: "state_store", OK: monitor.Healthy}))
+			ops.Check{Name: "state_store", OK: monitor.Healthy}, tenantsCheck))
 		ln, err := net.Listen("tcp", cfg.HTTPAddr)
 		if err != nil {
 			logger.Error("cannot listen for health and metrics", "addr", cfg.HTTPAddr, "error", err)
@@ -182,7 +185,13 @@ func runBot(ctx context.Context, stderr io.Writer, environ []string) int {
 			logger.Error("cannot schedule the digest", "error", err)
 			return exitUsage
 		}
-		sched.OnRun = func(o string) { metrics.DigestRuns.WithLabelValues(o).Inc() }
+		sched.OnRun = func(o string) {
+			metrics.DigestRuns.WithLabelValues(o).Inc()
+			// A digest reads and lays out thousands of alerts at once, then
+			// the bot idles for hours: give that memory back now, not over
+			// the minutes the runtime's scavenger takes (one GC a run).
+			debug.FreeOSMemory()
+		}
 		sched.Start(ctx)
 		defer sched.Stop()
 	}

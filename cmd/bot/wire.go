@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/slack-go/slack"
@@ -16,14 +17,10 @@ import (
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/correlation"
 	"github.com/soc/mcasbot/integrations/abuseipdb"
-	"github.com/soc/mcasbot/integrations/defender"
-	"github.com/soc/mcasbot/integrations/entra"
 	"github.com/soc/mcasbot/integrations/graph"
 	"github.com/soc/mcasbot/integrations/jira"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/ops"
 	"github.com/soc/mcasbot/schedule"
-	"github.com/soc/mcasbot/source"
 	"github.com/soc/mcasbot/store"
 	"github.com/soc/mcasbot/tenants"
 )
@@ -32,19 +29,20 @@ import (
 type app struct {
 	cfg     *Config
 	runner  *commands.Runner
-	mcas    []*mcas.Client
 	abuse   *abuseipdb.Client
 	store   store.Store
 	jira    *jira.Client
 	filing  *filing.Service
 	logger  *slog.Logger
 	hc      *http.Client
-	budgets []*store.Budget
 	closers []func()
-	entra   map[string]*entra.Credential // by tenant, for those on Entra ID
-	graph   []*graph.Client
-	// defender are the tenants read through Microsoft Graph (wire_graph.go).
-	defender []*defender.Client
+	// tenants are the tenants' clients, as served now (wire_tenants.go;
+	// a reload replaces them).
+	tenants []*wiredTenant
+	// directory answers group rules for the tenants served now.
+	directory atomic.Pointer[graph.Directory]
+	// observe, once set (instrument), is applied to every tenant wired.
+	observe func(*wiredTenant)
 }
 
 func (a *app) Close() {
@@ -65,37 +63,16 @@ func wire(ctx context.Context, cfg *Config, configured []Tenant, logger *slog.Lo
 		a.store = st
 		a.closers = append(a.closers, func() { _ = st.Close() })
 	}
+	var ws []*wiredTenant
 	for _, t := range configured {
-		auth, err := a.signIn(t)
+		w, err := a.wireTenant(t)
 		if err != nil {
 			a.Close()
 			return nil, err
 		}
-		if t.Source == source.Graph {
-			c, err := a.graphTenant(t)
-			if err != nil {
-				a.Close()
-				return nil, err
-			}
-			a.runner.Tenants.Put(c)
-			continue
-		}
-		mc := mcas.Config{Name: t.Name, URL: t.URL, Token: t.Token.Reveal(), Auth: auth, Timeout: cfg.MCASTimeout,
-			RequestsPerMinute: cfg.MCASRate, Attempts: cfg.MCASAttempts}
-		if a.store != nil {
-			// One budget per tenant for every replica (in memory on SQLite).
-			b := &store.Budget{Store: a.store, Name: "mcas:" + t.Name, N: cfg.MCASRate, Per: time.Minute, Fallback: cfg.fallbackBudget(), Logger: logger}
-			a.budgets = append(a.budgets, b)
-			mc.Limiter = b
-		}
-		c, err := mcas.New(mc, a.hc, logger)
-		if err != nil {
-			a.Close()
-			return nil, err
-		}
-		a.mcas = append(a.mcas, c)
-		a.runner.Tenants.Put(c)
+		ws = append(ws, w)
 	}
+	a.serve(ws, cfg.roster)
 	if cfg.AbuseKey != "" {
 		ac := abuseipdb.Config{APIKey: cfg.AbuseKey.Reveal(), URL: cfg.AbuseURL, MaxAgeDays: cfg.AbuseMaxAge, CacheTTL: cfg.AbuseCacheTTL}
 		if a.store != nil {
@@ -127,9 +104,7 @@ func wire(ctx context.Context, cfg *Config, configured []Tenant, logger *slog.Lo
 		if a.abuse != nil {
 			a.filing.Reputation = a.abuse
 		}
-		if a.filing.Groups, err = a.groups(); err != nil {
-			return nil, err
-		}
+		a.filing.Groups = a.groups()
 	}
 	return a, nil
 }
@@ -176,9 +151,6 @@ func (a *app) redrawer(api *slack.Client) *messages.Redrawer {
 
 // instrument feeds the metrics from every client and from the bot.
 func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
-	for _, c := range a.mcas {
-		m.ObserveCaller(c.Caller())
-	}
 	if a.abuse != nil {
 		m.ObserveCaller(a.abuse.Caller())
 		a.abuse.OnCache = func(hit bool) {
@@ -194,8 +166,18 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 			m.ObserveCaller(c)
 		}
 	}
-	a.instrumentEntra(m)
-	a.instrumentGraph(m)
+	a.observe = func(w *wiredTenant) {
+		for _, c := range w.callers() {
+			m.ObserveCaller(c)
+		}
+		a.instrumentEntra(m, w.cred)
+		for _, bu := range w.budgets {
+			bu.OnFallback = m.BudgetFallback.Inc
+		}
+	}
+	for _, w := range a.tenants {
+		a.observe(w)
+	}
 	b.OnAck = func(kind string, d time.Duration) { m.AckLatency.WithLabelValues(kind).Observe(d.Seconds()) }
 	b.OnCommand = func(name, outcome string, d time.Duration) {
 		m.Commands.WithLabelValues(name, outcome).Inc()
@@ -213,13 +195,10 @@ func (a *app) instrument(m *ops.Metrics, b *bot.Bot) {
 	}
 	a.runner.OnCoalesced = m.Coalesced.Inc
 	a.runner.OnSkipped = func(t string) { m.TenantSkipped.WithLabelValues(t).Inc() }
-	m.WatchTenants(a.runner.Tenants.Set().Names, func(t string) int { return int(a.runner.TenantState(t)) })
+	m.WatchTenants(func() []string { return a.runner.Tenants.Set().Names }, func(t string) int { return int(a.runner.TenantState(t)) })
 	b.OnInterim = func(_ string, why commands.Interim) { m.Interim.WithLabelValues(string(why)).Inc() }
 	a.runner.OnFanOutWait = m.FanOutWaits.Inc
 	b.OnFullAnswer = func(o string) { m.FullAnswers.WithLabelValues(o).Inc() }
-	for _, bu := range a.budgets {
-		bu.OnFallback = m.BudgetFallback.Inc
-	}
 }
 
 // quota reads AbuseIPDB's remaining quota, if configured.

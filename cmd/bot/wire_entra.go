@@ -6,55 +6,42 @@ import (
 
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/integrations/entra"
-	"github.com/soc/mcasbot/integrations/graph"
-	"github.com/soc/mcasbot/integrations/mcas"
 	"github.com/soc/mcasbot/ops"
 )
 
-// signIn builds a tenant's Entra ID credential, if it has one, and the
-// MCAS auth that uses it (nil: the legacy token).
-func (a *app) signIn(t Tenant) (mcas.Auth, error) {
+// signIn builds a tenant's Entra ID credential, if it has one (nil: the
+// legacy token). No token is fetched until the tenant is first asked.
+func (a *app) signIn(t Tenant) (*entra.Credential, error) {
 	if t.Entra == nil {
 		return nil, nil
 	}
-	cred, err := entra.New(*t.Entra, a.hc)
-	if err != nil {
-		return nil, err
+	return entra.New(*t.Entra, a.hc)
+}
+
+// cred is the Entra ID credential of the tenant of that name, if any.
+func (a *app) cred(name string) *entra.Credential {
+	if w := a.wired(name); w != nil {
+		return w.cred
 	}
-	if a.entra == nil {
-		a.entra = map[string]*entra.Credential{}
-	}
-	a.entra[t.Name] = cred
-	return mcas.Bearer(cred), nil
+	return nil
 }
 
 // groups gives filing the tenants' directories when a priority rule tests
 // a group; nil otherwise, so no lookup is ever made.
-func (a *app) groups() (filing.Groups, error) {
+func (a *app) groups() filing.Groups {
 	if !a.cfg.mapping.TestsGroups() {
-		return nil, nil
+		return nil
 	}
-	dir := graph.Directory{Clients: map[string]*graph.Client{}}
-	for name, cred := range a.entra {
-		c, err := graph.New(graph.Config{URL: a.cfg.Entra.GraphURL, Timeout: a.cfg.MCASTimeout, Attempts: a.cfg.MCASAttempts}, name, cred, a.hc, a.logger)
-		if err != nil {
-			return nil, err
-		}
-		dir.Clients[name] = c
-		a.graph = append(a.graph, c)
-	}
-	return dir, nil
+	return liveDirectory{&a.directory}
 }
 
-// instrumentEntra counts token and Graph requests.
-func (a *app) instrumentEntra(m *ops.Metrics) {
-	for _, cred := range a.entra {
-		cred.Observe = func(status int, d time.Duration) {
-			m.Upstream.WithLabelValues("entra", strconv.Itoa(status)).Inc()
-			m.UpstreamLatency.WithLabelValues("entra").Observe(d.Seconds())
-		}
+// instrumentEntra counts a credential's token requests.
+func (a *app) instrumentEntra(m *ops.Metrics, cred *entra.Credential) {
+	if cred == nil {
+		return
 	}
-	for _, c := range a.graph {
-		m.ObserveCaller(c.Caller())
+	cred.Observe = func(status int, d time.Duration) {
+		m.Upstream.WithLabelValues("entra", strconv.Itoa(status)).Inc()
+		m.UpstreamLatency.WithLabelValues("entra").Observe(d.Seconds())
 	}
 }
