@@ -7,6 +7,9 @@ import "strings"
 type authorizer struct {
 	channels map[string]bool
 	users    map[string]bool
+	// more are channels allowed besides, read at each check (the digest
+	// channels a reloaded tenants file routes to); nil: none.
+	more func() []string
 }
 
 func newAuthorizer(channels, users []string) authorizer {
@@ -25,7 +28,7 @@ func set(ids []string) map[string]bool {
 
 // allowed says whether user may run commands in channel, and if not, why.
 func (a authorizer) allowed(channel, user string) (bool, string) {
-	if len(a.channels) > 0 && !a.channels[channel] {
+	if len(a.channels) > 0 && !a.channels[channel] && !a.isMore(channel) {
 		return false, "mcasbot only answers in the SOC channels it is configured for."
 	}
 	if len(a.users) > 0 && !a.users[user] {
@@ -37,4 +40,16 @@ func (a authorizer) allowed(channel, user string) (bool, string) {
 // AllowedUser reports whether user is on the list (or the list is empty).
 func (a authorizer) AllowedUser(user string) bool {
 	return len(a.users) == 0 || a.users[user]
+}
+
+func (a authorizer) isMore(channel string) bool {
+	if a.more == nil {
+		return false
+	}
+	for _, c := range a.more() {
+		if c == channel {
+			return true
+		}
+	}
+	return false
 }

@@ -36,8 +36,10 @@ type JiraButtons struct {
 	// ActionUsers may press the button; empty means the allowed users.
 	ActionUsers []string
 	// Channels where the button works besides the allowed channels (the
-	// digest channel).
-	Channels []string
+	// digest channel), and LiveChannels, read at each click: the digest
+	// channels the tenants file routes to, which a reload changes.
+	Channels     []string
+	LiveChannels func() []string
 	// OnOutcome, when set, counts filings by outcome.
 	OnOutcome func(outcome string)
 	// Messages redraws digest messages from the store; nil patches the
@@ -57,6 +59,9 @@ func (b *Bot) EnableJira(j JiraButtons) {
 		channels = append(append(channels, b.cfg.AllowedChannels...), j.Channels...)
 	}
 	b.clickAuth = newAuthorizer(channels, users)
+	if len(channels) > 0 {
+		b.clickAuth.more = j.LiveChannels
+	}
 }
 
 // onCreateJira handles one Create Jira click, after the ack.

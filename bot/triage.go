@@ -43,8 +43,10 @@ type Triage struct {
 	// ActionUsers may close alerts; empty means the allowed users.
 	ActionUsers []string
 	// Channels where Details and Close… work besides the allowed channels
-	// (the digest channel).
-	Channels []string
+	// (the digest channel), and LiveChannels, read at each click: the
+	// digest channels the tenants file routes to.
+	Channels     []string
+	LiveChannels func() []string
 	// Messages redraws the digest message of a closed alert.
 	Messages *messages.Redrawer
 	// OnOutcome, when set, counts closes by outcome.
@@ -64,6 +66,9 @@ func (b *Bot) EnableTriage(t Triage) {
 	}
 	b.closeAuth = newAuthorizer(channels, users)
 	b.viewAuth = newAuthorizer(channels, b.cfg.AllowedUsers)
+	if len(channels) > 0 {
+		b.closeAuth.more, b.viewAuth.more = t.LiveChannels, t.LiveChannels
+	}
 }
 
 // openWithin is how long the bot takes at most to open a modal: Slack

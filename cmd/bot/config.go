@@ -125,8 +125,10 @@ type Config struct {
 	roster      *roster // the tenants file's groups and routes (nil without one)
 }
 
-// DigestEnabled reports whether a digest channel is configured.
-func (c *Config) DigestEnabled() bool { return c.DigestChannel != "" }
+// DigestEnabled reports whether the digest runs: a digest channel is
+// configured, or a tenants file may route tenants to channels of their own
+// (a reload can add them; tenants without one are named at each run).
+func (c *Config) DigestEnabled() bool { return c.DigestChannel != "" || c.TenantsFile.Path != "" }
 
 // JiraEnabled reports whether Jira is configured.
 func (c *Config) JiraEnabled() bool { return c.JiraURL != "" }
@@ -331,8 +333,8 @@ func validateDigest(cfg *Config, need needs, fatal, warn func(string, ...any)) {
 	if cfg.DigestChannel != "" && !slackID.MatchString(cfg.DigestChannel) {
 		fatal("DIGEST_CHANNEL %q is not a channel ID (like C0123ABCD)", cfg.DigestChannel)
 	}
-	if need.digest && cfg.DigestChannel == "" {
-		fatal("DIGEST_CHANNEL is not set (the ID of the channel the digest is posted in)")
+	if need.digest && !cfg.DigestEnabled() {
+		fatal("DIGEST_CHANNEL is not set (the ID of the channel the digest is posted in), and no TENANTS_FILE routes tenants to channels")
 	}
 	if cfg.DigestLookback <= 0 || cfg.DigestLookback > 30*24*time.Hour {
 		fatal("DIGEST_LOOKBACK must be between 1s and 720h, not %s", cfg.DigestLookback)

@@ -139,7 +139,7 @@ func (a *app) enableJira(b *bot.Bot, m *ops.Metrics) {
 	if a.cfg.DigestChannel != "" {
 		channels = append(channels, a.cfg.DigestChannel)
 	}
-	b.EnableJira(bot.JiraButtons{Filer: a.filing, Issues: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels,
+	b.EnableJira(bot.JiraButtons{Filer: a.filing, Issues: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels, LiveChannels: a.digestChannels,
 		OnOutcome: func(o string) { m.Issues.WithLabelValues(o).Inc() },
 		Messages:  a.redrawer(b.API())})
 }
@@ -231,3 +231,7 @@ func dbPassword(raw string) string {
 	p, _ := u.User.Password()
 	return p
 }
+
+// digestChannels are the channels the digest posts to now: DIGEST_CHANNEL
+// and those the tenants file routes tenants to (a reload changes them).
+func (a *app) digestChannels() []string { return schedule.Channels(a.runner.Tenants, a.cfg.DigestChannel) }

@@ -18,7 +18,7 @@ func (a *app) enableTriage(b *bot.Bot, m *ops.Metrics) {
 	if a.cfg.DigestChannel != "" {
 		channels = append(channels, a.cfg.DigestChannel)
 	}
-	b.EnableTriage(bot.Triage{Closer: svc, Store: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels,
+	b.EnableTriage(bot.Triage{Closer: svc, Store: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels, LiveChannels: a.digestChannels,
 		Messages: a.redrawer(b.API()), OnOutcome: func(o string) { m.Closes.WithLabelValues(o).Inc() }})
 }
 
