@@ -234,4 +234,6 @@ func dbPassword(raw string) string {
 
 // digestChannels are the channels the digest posts to now: DIGEST_CHANNEL
 // and those the tenants file routes tenants to (a reload changes them).
-func (a *app) digestChannels() []string { return schedule.Channels(a.runner.Tenants, a.cfg.DigestChannel) }
+func (a *app) digestChannels() []string {
+	return schedule.Channels(a.runner.Tenants, a.cfg.DigestChannel)
+}
