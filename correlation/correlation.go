@@ -222,11 +222,12 @@ func (x *Index) candidates(f Fact, visit func(ref, row)) {
 			visit(k, r)
 		}
 	default:
-		for k, r := range x.rows[f.Key] {
+		own := x.rows[f.Key]
+		for k, r := range own {
 			visit(k, r)
 		}
 		for k, r := range x.rows["name:"+f.Name] {
-			if r.bare {
+			if _, dup := own[k]; r.bare && !dup {
 				visit(k, r)
 			}
 		}
@@ -235,14 +236,14 @@ func (x *Index) candidates(f Fact, visit func(ref, row)) {
 
 // Related lists, per fact and other tenant, the alerts that share it.
 // Alerts of tenant from do not count (from "" counts every tenant).
+// candidates visits each alert once per fact, so nothing is counted twice.
 func (x *Index) Related(from string, facts []Fact) []Match {
 	type agg struct {
-		m   Match
-		ids map[ref]bool
-		at  time.Time // of the alert Query was taken from
+		m  Match
+		at time.Time // of the alert Query was taken from
 	}
-	byKey := map[[2]string]*agg{}
-	var order [][2]string
+	var aggs []agg               // in the order first seen
+	byKey := map[[2]string]int{} // fact key and tenant → index in aggs
 	seenFact := map[string]bool{}
 	for _, f := range facts {
 		if seenFact[f.Key] {
@@ -254,16 +255,13 @@ func (x *Index) Related(from string, facts []Fact) []Match {
 				return
 			}
 			id := [2]string{f.Key, k.tenant}
-			a := byKey[id]
-			if a == nil {
-				a = &agg{m: Match{Kind: f.Kind, Value: f.Value, From: from, Tenant: k.tenant}, ids: map[ref]bool{}}
-				byKey[id] = a
-				order = append(order, id)
+			i, ok := byKey[id]
+			if !ok {
+				i = len(aggs)
+				byKey[id] = i
+				aggs = append(aggs, agg{m: Match{Kind: f.Kind, Value: f.Value, From: from, Tenant: k.tenant}})
 			}
-			if a.ids[k] {
-				return
-			}
-			a.ids[k] = true
+			a := &aggs[i]
 			a.m.Alerts++
 			if r.sev == source.SeverityHigh {
 				a.m.High++
@@ -276,9 +274,9 @@ func (x *Index) Related(from string, facts []Fact) []Match {
 			}
 		})
 	}
-	out := make([]Match, 0, len(order))
-	for _, id := range order {
-		out = append(out, byKey[id].m)
+	out := make([]Match, len(aggs))
+	for i, a := range aggs {
+		out[i] = a.m
 	}
 	Sort(out)
 	return out

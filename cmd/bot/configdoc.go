@@ -17,10 +17,9 @@ import (
 
 // setting is one row of the reference.
 type setting struct {
-	name    string // MCAS_TENANT_<i>_NAME for per-tenant ones
-	def     string // envDefault, or the doc's own words
-	file    bool   // also as <name>_FILE
-	section string
+	name string // MCAS_TENANT_<i>_NAME for per-tenant ones
+	def  string // envDefault, or the doc's own words
+	file bool   // also as <name>_FILE
 }
 
 // settingDoc is what a variable means, and its default in words when the
