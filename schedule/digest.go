@@ -5,6 +5,7 @@
 package schedule
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -68,6 +69,9 @@ type Config struct {
 	// Window is how far back correlation looks, and how long after its
 	// newest alert a filed group takes repeats (default 7 days).
 	Window time.Duration
+	// Concurrency bounds the tenants read at once (FANOUT_CONCURRENCY,
+	// default 128), as for a question.
+	Concurrency int
 }
 
 // Digest runs digests.
@@ -335,8 +339,11 @@ func (d *Digest) fetch(ctx context.Context, rep *Report, ts []source.Tenant, dry
 	out := make([]tenantFind, len(ts))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
+	slots := make(chan struct{}, cmp.Or(d.Concurrency, 128))
 	for i, t := range ts {
 		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
 			f, calls, err := d.fetchTenant(ctx, t, severitiesFrom(d.minSeverity(t.Name())), dryRun)
 			mu.Lock()
 			defer mu.Unlock()

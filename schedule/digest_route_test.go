@@ -349,3 +349,26 @@ func TestRoutedDryRunNamesChannels(t *testing.T) {
 		t.Fatalf("dry-run channels in order %v", order)
 	}
 }
+
+// A digest over many tenants reads at most Concurrency of them at once
+// (FANOUT_CONCURRENCY), and still reads and posts every one.
+func TestDigestReadsAtMostConcurrencyTenantsAtOnce(t *testing.T) {
+	w := newFleetWorld(t, 24, 2, 2)
+	w.fleet.SetLatency(50 * time.Millisecond)
+	d := w.digest(t, nil)
+	d.Concurrency = 4
+	rep, err := d.Run(context.Background(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := w.fleet.MostAtOnce(); got > 4 || got < 2 {
+		t.Errorf("the fleet served %d requests at once; want at most 4 (and some in parallel)", got)
+	}
+	want := 0
+	for _, name := range w.names {
+		want += w.open(name, source.SeverityInformational)
+	}
+	if rep.Posted != want || len(rep.Failures) != 0 || w.fleet.Requests() < len(w.names) {
+		t.Errorf("posted %d of %d alerts, failures %v, %d requests for %d tenants", rep.Posted, want, rep.Failures, w.fleet.Requests(), len(w.names))
+	}
+}

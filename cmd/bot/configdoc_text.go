@@ -48,7 +48,7 @@ var settingDocs = []settingDoc{
 	{name: "REPLY_DEADLINE", meaning: "when a lookup shows what it has, naming the tenants still missing (1s–1m, shorter than `COMMAND_TIMEOUT`)"},
 	{name: "QUERY_CACHE_TTL", meaning: "how long a tenant's answer is reused by identical queries (0 turns reuse off; at most 1h)"},
 	{name: "TENANT_COOLDOWN", meaning: "how long lookups skip a tenant after a call to it timed out; then one lookup at a time checks it (0 turns it off; at most 10m). Per replica"},
-	{name: "FANOUT_CONCURRENCY", meaning: "how many tenants one question asks at a time (1–1000): a question over 500 tenants asks 128 at a time; `WORKERS` still caps the calls to any one tenant. A tenant still waiting when `COMMAND_TIMEOUT` runs out reads *not asked in time*"},
+	{name: "FANOUT_CONCURRENCY", meaning: "how many tenants one question, or the digest, asks at a time (1–1000): a question over 500 tenants asks 128 at a time; `WORKERS` still caps the calls to any one tenant. A tenant still waiting when `COMMAND_TIMEOUT` runs out reads *not asked in time*"},
 	{name: "WORKERS", meaning: "jobs served at once (Create Jira, cards, starting lookups) and calls in flight to each tenant; up to 64 more jobs wait, beyond that users are told to retry. Lookups wait for their tenants outside the pool, up to 64 at once"},
 
 	{name: "ABUSEIPDB_API_KEY", section: "AbuseIPDB", def: "— (optional)", meaning: "enables reputation in `/mcas ip`, the cards and the digest"},

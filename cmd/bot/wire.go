@@ -114,7 +114,7 @@ func (a *app) digest(api *slack.Client) *schedule.Digest {
 	d := &schedule.Digest{
 		Config: schedule.Config{Channel: a.cfg.DigestChannel, MinSeverity: a.cfg.minSeverity, Lookback: a.cfg.DigestLookback,
 			Overlap: a.cfg.DigestOverlap, SourceOverlap: a.cfg.sourceOverlaps(), MaxPerTenant: a.cfg.DigestMaxAlerts, QuietText: a.cfg.DigestQuiet, NoJira: a.filing == nil,
-			GroupMin: a.cfg.Correlation.groupMin, Window: a.cfg.Correlation.window},
+			GroupMin: a.cfg.Correlation.groupMin, Window: a.cfg.Correlation.window, Concurrency: a.cfg.Busy.FanoutConcurrency},
 		Store: a.store, Logger: a.logger, Owner: schedule.DefaultOwner(),
 	}
 	if api != nil {

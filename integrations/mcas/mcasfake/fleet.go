@@ -19,6 +19,8 @@ type Fleet struct {
 	tenants map[string]*Server
 	order   []*Server
 	served  atomic.Int64
+	busy    atomic.Int64 // requests being served now
+	most    atomic.Int64 // the most served at once
 }
 
 // NewFleet starts an empty fleet.
@@ -54,6 +56,9 @@ func (f *Fleet) URL() string { return f.srv.URL }
 // or none.
 func (f *Fleet) Requests() int { return int(f.served.Load()) }
 
+// MostAtOnce is the most requests the fleet has served at the same time.
+func (f *Fleet) MostAtOnce() int { return int(f.most.Load()) }
+
 // SetLatency delays every answer of every tenant served now.
 func (f *Fleet) SetLatency(d time.Duration) {
 	f.mu.RLock()
@@ -71,6 +76,10 @@ func (f *Fleet) Close() { f.srv.Close() }
 
 func (f *Fleet) serve(w http.ResponseWriter, r *http.Request) {
 	f.served.Add(1)
+	n := f.busy.Add(1)
+	defer f.busy.Add(-1)
+	for m := f.most.Load(); n > m && !f.most.CompareAndSwap(m, n); m = f.most.Load() {
+	}
 	name, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	s, ok := f.Tenant(name)
 	if !ok {
