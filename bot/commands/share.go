@@ -258,13 +258,20 @@ func ipKey(req IPRequest) string { return "ip|" + req.Addr.String() }
 // reads MCAS again: after a close, an answer "as of" a minute ago would
 // still show the alert open. Activities are left alone; closing changes none.
 // The cache is per replica, so this is for the analyst who just closed.
-func (r *Runner) ForgetAlerts(tenant string) {
+func (r *Runner) ForgetAlerts(tenant string) { r.forget(tenant, false) }
+
+// Forget drops every reusable answer of the tenant, activities too: after
+// a reload changed its URL or sign-in, or removed it, answers read with the
+// old settings are another tenant's.
+func (r *Runner) Forget(tenant string) { r.forget(tenant, true) }
+
+func (r *Runner) forget(tenant string, activities bool) {
 	s := r.sharing()
 	if s.cache == nil {
 		return
 	}
 	for key := range s.cache.Items() {
-		if strings.HasPrefix(key, tenant+"|") && !strings.HasPrefix(key, tenant+"|ip|") {
+		if strings.HasPrefix(key, tenant+"|") && (activities || !strings.HasPrefix(key, tenant+"|ip|")) {
 			s.cache.Delete(key)
 		}
 	}

@@ -247,3 +247,18 @@ func TestForgetAlertsAfterAClose(t *testing.T) {
 		t.Fatal("activities were forgotten too")
 	}
 }
+
+// A tenant whose settings a reload changed answers nothing from before:
+// alert lists and activities are read again, the other tenant's are kept.
+func TestForgetDropsEveryAnswerOfATenant(t *testing.T) {
+	w := newWorld(t, "contoso", "fabrikam")
+	w.runner.CacheTTL = time.Hour
+	w.run(t, "alerts")
+	w.run(t, "ip 185.220.101.4")
+	w.runner.Forget("contoso")
+	w.run(t, "alerts")
+	w.run(t, "ip 185.220.101.4")
+	if n := w.calls(); n != 6 {
+		t.Fatalf("%d calls, want 6: contoso's alerts and activities read again, fabrikam's reused", n)
+	}
+}

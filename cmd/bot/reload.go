@@ -108,9 +108,9 @@ func (r *tenantsReload) reload(trigger string, data []byte, readErr error) ([]st
 	}
 	a.serve(ws, ro)
 	r.served = ro
-	for _, name := range changed {
+	for _, name := range slices.Concat(changed, removed) {
 		// Answers reused from its old settings would be someone else's.
-		a.runner.ForgetAlerts(name)
+		a.runner.Forget(name)
 	}
 	r.count("ok")
 	log.Info("tenants reloaded", "tenants", len(ws), "added", added, "removed", removed, "changed", changed)
