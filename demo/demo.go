@@ -129,6 +129,9 @@ Entra ID over TLS); contoso keeps the MCAS API and a legacy token. "quit" or Ctr
   auth                          how each tenant signs in (Entra ID or legacy token), and its API (MCAS or Graph)
   /mcas alert 6660000000000000000000ff              (in both tenants: the reply says to add tenant=)
   /mcas alert 6660000000000000000000ff tenant=fabrikam
+  /mcas tenants                 every tenant with its API and how its last answers went
+Run as "bot demo --tenants=100" for a managed SOC's sandbox: 100 tenants in groups (tenant=group:emea),
+answers that count rather than list, and the digest routed to 10 customer channels.
 `
 
 // Run is `bot demo`: the sandbox on today's date.
