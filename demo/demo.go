@@ -8,7 +8,6 @@
 package demo
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
@@ -170,23 +169,11 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 	}()
 	interactive := isTerminal(stdin)
 	fmt.Fprint(stdout, demoBanner)
-	sc := bufio.NewScanner(stdin)
+	in := newSession(stdin, stdout, interactive)
 	for {
-		if interactive {
-			fmt.Fprint(stdout, "\n> ")
-		}
-		if !sc.Scan() {
+		line, ok := in.next()
+		if !ok {
 			break
-		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if line == "quit" || line == "exit" {
-			break
-		}
-		if !interactive {
-			fmt.Fprintf(stdout, "\n> %s\n", line)
 		}
 		word, arg, _ := strings.Cut(line, " ")
 		if word == "auth" {
@@ -232,10 +219,7 @@ func run(ctx context.Context, start time.Time, args []string, stdin io.Reader, s
 				if interactive {
 					ask = func(q, def string) (string, bool) {
 						fmt.Fprintf(stdout, "  %s [%s]: ", q, def)
-						if !sc.Scan() {
-							return "", false
-						}
-						return strings.TrimSpace(sc.Text()), true
+						return in.answer()
 					}
 				}
 				wf.closeEntry(stdout, arg, ask)

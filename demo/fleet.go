@@ -1,7 +1,6 @@
 package demo
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -212,23 +211,11 @@ func runFleet(ctx context.Context, start time.Time, n int, asJSON bool, stdin io
 	defer sb.Close()
 	interactive := isTerminal(stdin)
 	sb.banner(stdout)
-	sc := bufio.NewScanner(stdin)
+	in := newSession(stdin, stdout, interactive)
 	for {
-		if interactive {
-			fmt.Fprint(stdout, "\n> ")
-		}
-		if !sc.Scan() {
+		line, ok := in.next()
+		if !ok {
 			break
-		}
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if line == "quit" || line == "exit" {
-			break
-		}
-		if !interactive {
-			fmt.Fprintf(stdout, "\n> %s\n", line)
 		}
 		switch word, _, _ := strings.Cut(line, " "); word {
 		case "digest":
