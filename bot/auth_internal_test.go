@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/slack-go/slack"
+
+	"github.com/soc/mcasbot/bot/access"
 )
 
 // Buttons in the digest channels a tenants file routes to work when
@@ -15,18 +17,18 @@ func TestClicksFollowTheRoutedChannels(t *testing.T) {
 	b := New(Config{AllowedChannels: []string{"C0SOC"}}, slack.New("xoxb-test"), nil, nil, nil)
 	b.EnableJira(JiraButtons{Channels: []string{"C0DIGEST"}, LiveChannels: func() []string { return routed.Load().([]string) }})
 	b.EnableTriage(Triage{Channels: []string{"C0DIGEST"}, LiveChannels: func() []string { return routed.Load().([]string) }})
-	for _, a := range []authorizer{b.clickAuth, b.closeAuth, b.viewAuth} {
+	for _, a := range []access.List{b.clickAuth, b.closeAuth, b.viewAuth} {
 		for ch, want := range map[string]bool{"C0SOC": true, "C0DIGEST": true, "C0CUSTA": true, "C0OTHER": false} {
-			if ok, _ := a.allowed(ch, "U1"); ok != want {
+			if ok, _ := a.Allowed(ch, "U1"); ok != want {
 				t.Errorf("click in %s allowed=%v, want %v", ch, ok, want)
 			}
 		}
 	}
 	routed.Store([]string{"C0CUSTB"}) // a reload moved the customer
-	if ok, _ := b.clickAuth.allowed("C0CUSTA", "U1"); ok {
+	if ok, _ := b.clickAuth.Allowed("C0CUSTA", "U1"); ok {
 		t.Error("a channel the tenants file no longer routes to still takes clicks")
 	}
-	if ok, _ := b.closeAuth.allowed("C0CUSTB", "U1"); !ok {
+	if ok, _ := b.closeAuth.Allowed("C0CUSTB", "U1"); !ok {
 		t.Error("the new route's channel refuses Close…")
 	}
 }

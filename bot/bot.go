@@ -17,6 +17,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/soc/mcasbot/bot/access"
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/httpx"
@@ -54,7 +55,7 @@ type Bot struct {
 	runner *commands.Runner
 	hc     *http.Client
 	log    *slog.Logger
-	auth   authorizer
+	auth   access.List
 
 	jobs          chan func(context.Context)
 	waiting       chan struct{} // a slot per lookup waiting off the pool
@@ -64,12 +65,12 @@ type Bot struct {
 	inflight      sync.WaitGroup
 
 	jira      *JiraButtons
-	clickAuth authorizer
+	clickAuth access.List
 	msgLocks  sync.Map // channel/ts -> *sync.Mutex
 
 	triage    *Triage
-	closeAuth authorizer // who may close alerts, where
-	viewAuth  authorizer // who may open cards from clicks, where
+	closeAuth access.List // who may close alerts, where
+	viewAuth  access.List // who may open cards from clicks, where
 
 	// Metrics hooks, all optional.
 	OnAck       func(kind string, d time.Duration)
@@ -113,7 +114,7 @@ func New(cfg Config, api *slack.Client, runner *commands.Runner, hc *http.Client
 	}
 	return &Bot{
 		cfg: cfg, api: api, sm: socketmode.New(api, opts...), runner: runner, hc: hc, log: logger,
-		auth: newAuthorizer(cfg.AllowedChannels, cfg.AllowedUsers),
+		auth: access.New(cfg.AllowedChannels, cfg.AllowedUsers),
 		jobs: make(chan func(context.Context), cfg.Queue), waiting: make(chan struct{}, cfg.Waiting),
 	}
 }
@@ -284,7 +285,7 @@ func (b *Bot) ack(req *socketmode.Request, kind string, payload any) {
 
 func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 	log := b.log.With("request_id", req.EnvelopeID, "user", cmd.UserID, "channel", cmd.ChannelID)
-	if ok, why := b.auth.allowed(cmd.ChannelID, cmd.UserID); !ok {
+	if ok, why := b.auth.Allowed(cmd.ChannelID, cmd.UserID); !ok {
 		b.ack(req, "slash_command", formatting.Refusal(why))
 		log.Warn("audit: command refused", "reason", why, "text_len", len(cmd.Text))
 		b.count("refused", "denied", 0)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/soc/mcasbot/bot/access"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/messages"
@@ -58,9 +59,9 @@ func (b *Bot) EnableJira(j JiraButtons) {
 	if len(b.cfg.AllowedChannels) > 0 {
 		channels = append(append(channels, b.cfg.AllowedChannels...), j.Channels...)
 	}
-	b.clickAuth = newAuthorizer(channels, users)
+	b.clickAuth = access.New(channels, users)
 	if len(channels) > 0 {
-		b.clickAuth.more = j.LiveChannels
+		b.clickAuth.More = j.LiveChannels
 	}
 }
 
@@ -72,7 +73,7 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		return
 	}
 	log = log.With("tenant", v.Tenant, "alert", v.AlertID)
-	if ok, why := b.clickAuth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+	if ok, why := b.clickAuth.Allowed(cb.Channel.ID, cb.User.ID); !ok {
 		if strings.Contains(why, "list of users") {
 			why = "You are not on the list of users allowed to file Jira issues (SLACK_ACTION_USERS)."
 		}

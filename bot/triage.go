@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/soc/mcasbot/bot/access"
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/formatting"
@@ -64,10 +65,10 @@ func (b *Bot) EnableTriage(t Triage) {
 	if len(b.cfg.AllowedChannels) > 0 {
 		channels = append(append(channels, b.cfg.AllowedChannels...), t.Channels...)
 	}
-	b.closeAuth = newAuthorizer(channels, users)
-	b.viewAuth = newAuthorizer(channels, b.cfg.AllowedUsers)
+	b.closeAuth = access.New(channels, users)
+	b.viewAuth = access.New(channels, b.cfg.AllowedUsers)
 	if len(channels) > 0 {
-		b.closeAuth.more, b.viewAuth.more = t.LiveChannels, t.LiveChannels
+		b.closeAuth.More, b.viewAuth.More = t.LiveChannels, t.LiveChannels
 	}
 }
 
@@ -97,7 +98,7 @@ func (b *Bot) onTriage(log *slog.Logger, cb slack.InteractionCallback, a *slack.
 		if b.triage != nil {
 			auth = b.viewAuth
 		}
-		if ok, why := auth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+		if ok, why := auth.Allowed(cb.Channel.ID, cb.User.ID); !ok {
 			log.Warn("audit: details refused", "reason", why, "outcome", "refused")
 			go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
 			return
@@ -145,7 +146,7 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Closing alerts is not enabled in this mcasbot (it needs the state store)."))
 		return
 	}
-	if ok, why := b.closeAuth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+	if ok, why := b.closeAuth.Allowed(cb.Channel.ID, cb.User.ID); !ok {
 		if strings.Contains(why, "list of users") {
 			why = "You are not on the list of users allowed to close alerts (SLACK_ACTION_USERS)."
 		}
@@ -265,7 +266,7 @@ func (b *Bot) onViewSubmission(req *socketmode.Request, cb slack.InteractionCall
 	case b.triage == nil || b.triage.Closer == nil:
 		errs = map[string]string{formatting.BlockClassification: "Closing alerts is not enabled in this mcasbot."}
 	case errs == nil:
-		if ok, why := b.closeAuth.allowed(form.Target.Channel, cb.User.ID); !ok {
+		if ok, why := b.closeAuth.Allowed(form.Target.Channel, cb.User.ID); !ok {
 			if strings.Contains(why, "list of users") {
 				why = "You are not on the list of users allowed to close alerts (SLACK_ACTION_USERS)."
 			}
