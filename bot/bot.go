@@ -465,7 +465,7 @@ func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallbac
 		}
 		if b.jira == nil {
 			b.submit(log, cb.ResponseURL, func(ctx context.Context) {
-				b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Jira is not configured for this mcasbot (set JIRA_URL and JIRA_PROJECT)."))
+				b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: Jira is not configured for this mcasbot (set JIRA_URL and JIRA_PROJECT)."))
 			})
 			continue
 		}

@@ -69,7 +69,7 @@ func (b *Bot) EnableJira(j JiraButtons) {
 func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback, action *slack.BlockAction) {
 	v, err := formatting.ParseButtonValue(action.Value)
 	if err != nil {
-		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: That button is not one mcasbot understands."))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: That button is not one mcasbot understands."))
 		return
 	}
 	log = log.With("tenant", v.Tenant, "alert", v.AlertID)
@@ -79,7 +79,7 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		}
 		log.Warn("audit: jira click refused", "reason", why, "outcome", "refused")
 		b.outcome("refused")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":no_entry: "+formatting.Escape(why)))
 		return
 	}
 	var res filing.Result
@@ -88,7 +88,7 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		if g, err = b.groupOf(ctx, v); err != nil {
 			log.Error("audit: jira filing failed", "outcome", "failed", "error", err)
 			b.outcome("failed")
-			b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Could not read this group's alerts: "+formatting.CutEscaped(err.Error(), 1500)))
+			b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: Could not read this group's alerts: "+formatting.CutEscaped(err.Error(), 1500)))
 			return
 		}
 		log = log.With("group", g.Signature, "alerts", len(g.Alerts))
@@ -104,7 +104,7 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		if !errors.Is(err, filing.ErrStoreDown) && !strings.Contains(err.Error(), "is held until") {
 			msg += "\nThe button stays; click it again once the cause is fixed."
 		}
-		b.Reply(ctx, cb.ResponseURL, ephemeral(msg))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(msg))
 	case res.Outcome == filing.Filed:
 		if res.Earlier != "" {
 			log = log.With("earlier", res.Earlier)
@@ -119,7 +119,7 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		if v.Group {
 			what = fmt.Sprintf("the %d alerts of this group not yet in it were added to the issue as a comment", res.Appended)
 		}
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s: %s.", issueLink(res.Key, res.URL), what)))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":information_source: Already filed as %s: %s.", formatting.IssueLink(res.Key, res.URL), what)))
 		b.updateMessage(ctx, log, cb)
 	case res.Outcome == filing.AlreadyFiled:
 		log.Info("audit: jira click on filed alert", "issue", res.Key, "filed_by", res.By, "outcome", "already_filed")
@@ -128,12 +128,12 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		if res.By != "" {
 			by = " by <@" + res.By + ">"
 		}
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s%s.", issueLink(res.Key, res.URL), by)))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":information_source: Already filed as %s%s.", formatting.IssueLink(res.Key, res.URL), by)))
 		b.updateMessage(ctx, log, cb)
 	case res.Outcome == filing.InProgress && res.Held != "":
 		log.Info("audit: jira click on held alert", "held_by", res.By, "outcome", "in_progress")
 		b.outcome("in_progress")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":warning: An earlier attempt by <@%s> got no answer from Jira (%s). To avoid a duplicate, %s is held until %s UTC; after that a click searches Jira before filing.",
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":warning: An earlier attempt by <@%s> got no answer from Jira (%s). To avoid a duplicate, %s is held until %s UTC; after that a click searches Jira before filing.",
 			res.By, formatting.CutEscaped(res.Held, 300), noun(v, "this alert", "(part of) this group"), res.HeldUntil.UTC().Format("15:04"))))
 	case res.Outcome == filing.InProgress:
 		// Someone else (maybe on another replica) is filing it: wait for
@@ -141,12 +141,12 @@ func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.Inter
 		if rec, ok := b.waitFiled(ctx, v.Tenant, v.AlertID); ok {
 			log.Info("audit: jira click while filing", "issue", rec.Key, "filed_by", rec.By, "outcome", "already_filed")
 			b.outcome("already_filed")
-			b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s by <@%s>.", issueLink(rec.Key, rec.URL), rec.By)))
+			b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":information_source: Already filed as %s by <@%s>.", formatting.IssueLink(rec.Key, rec.URL), rec.By)))
 			return
 		}
 		log.Info("audit: jira click while filing", "filing_by", res.By, "outcome", "in_progress")
 		b.outcome("in_progress")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is filing %s right now; the message will show the issue in a moment.", res.By, noun(v, "this alert", "(part of) this group"))))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is filing %s right now; the message will show the issue in a moment.", res.By, noun(v, "this alert", "(part of) this group"))))
 	}
 }
 
@@ -194,19 +194,6 @@ func userName(u slack.User) string {
 		return u.Name
 	}
 	return u.ID
-}
-
-func issueLink(key, url string) string {
-	if u := formatting.SafeURL(url); u != "" {
-		return "<" + u + "|" + formatting.Escape(key) + ">"
-	}
-	return formatting.Escape(key)
-}
-
-func ephemeral(text string) *slack.WebhookMessage {
-	m := formatting.Notice(text)
-	m.ReplaceOriginal = false
-	return m
 }
 
 // updateMessage redraws the digest message the click came from from its

@@ -85,7 +85,7 @@ func (b *Bot) onTriage(log *slog.Logger, cb slack.InteractionCallback, a *slack.
 	}
 	v, err := formatting.ParseTriageValue(value)
 	if err != nil {
-		go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: That menu is not one mcasbot understands."))
+		go b.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":x: That menu is not one mcasbot understands."))
 		return
 	}
 	if v.Group {
@@ -100,7 +100,7 @@ func (b *Bot) onTriage(log *slog.Logger, cb slack.InteractionCallback, a *slack.
 		}
 		if ok, why := auth.Allowed(cb.Channel.ID, cb.User.ID); !ok {
 			log.Warn("audit: details refused", "reason", why, "outcome", "refused")
-			go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+			go b.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":no_entry: "+formatting.Escape(why)))
 			return
 		}
 		if v.Group {
@@ -140,10 +140,10 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 	refuse := func(why string) {
 		log.Warn("audit: alert close refused", "reason", why, "outcome", "refused")
 		b.closeOutcome("refused")
-		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+		b.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":no_entry: "+formatting.Escape(why)))
 	}
 	if b.triage == nil || b.triage.Closer == nil {
-		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Closing alerts is not enabled in this mcasbot (it needs the state store)."))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: Closing alerts is not enabled in this mcasbot (it needs the state store)."))
 		return
 	}
 	if ok, why := b.closeAuth.Allowed(cb.Channel.ID, cb.User.ID); !ok {
@@ -171,7 +171,7 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 	if closed {
 		rec := *chk.Closed
 		log.Info("audit: alert already closed", "closed_by", rec.By, "classification", rec.Classification, "outcome", "already_closed")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(rec))))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(rec))))
 		return
 	}
 	if b.triage.Store != nil && t.Title == "" && t.TS != "" {
@@ -186,7 +186,7 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 	}
 	if err != nil {
 		log.Error("could not open the Close… form", "error", err)
-		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
+		b.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
 		return
 	}
 	log.Info("close form opened", "reopened", chk.Reopened != nil)
@@ -309,22 +309,22 @@ func (b *Bot) closeAlert(ctx context.Context, log *slog.Logger, user slack.User,
 		if !errors.Is(err, closing.ErrStoreDown) {
 			msg += "\nNothing changed and Close… stays; press it again once the cause is fixed."
 		}
-		b.Reply(ctx, t.ResponseURL, ephemeral(msg))
+		b.Reply(ctx, t.ResponseURL, formatting.Ephemeral(msg))
 	case res.Outcome == closing.Closed:
 		log.Info("audit: alert closed", "comment_len", len(f.Comment), "jira_issue", issueKey(res), "jira_commented", res.Commented,
 			"closes_before", res.Record.Generation)
 		b.runner.ForgetAlerts(t.Tenant)
 		b.redrawAlert(ctx, log, t)
-		b.Reply(ctx, t.ResponseURL, ephemeral(closedConfirmation(res)))
+		b.Reply(ctx, t.ResponseURL, formatting.Ephemeral(closedConfirmation(res)))
 		return
 	case res.Outcome == closing.AlreadyClosed:
 		log.Info("audit: alert already closed", "closed_by", res.Record.By, "elsewhere", res.Record.Elsewhere, "handled_by", res.Record.HandledBy)
 		b.redrawAlert(ctx, log, t)
-		b.Reply(ctx, t.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(res.Record))))
+		b.Reply(ctx, t.ResponseURL, formatting.Ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(res.Record))))
 		return
 	case res.Outcome == closing.InProgress:
 		log.Info("audit: alert close in progress", "closing_by", res.Record.By)
-		b.Reply(ctx, t.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is closing this alert as %s right now; the message will show it in a moment.",
+		b.Reply(ctx, t.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is closing this alert as %s right now; the message will show it in a moment.",
 			slackID(res.Record.By), source.Classification(res.Record.Classification).Label())))
 	}
 	if res.Reopened != nil {
@@ -361,9 +361,9 @@ func closedConfirmation(res closing.Result) string {
 	}
 	switch {
 	case res.Issue != nil && res.Commented:
-		text += "\nAdded a comment to " + issueLink(res.Issue.Key, res.Issue.URL) + "."
+		text += "\nAdded a comment to " + formatting.IssueLink(res.Issue.Key, res.Issue.URL) + "."
 	case res.Issue != nil && res.CommentErr != nil:
-		text += "\n:warning: The alert is closed, but the comment on " + issueLink(res.Issue.Key, res.Issue.URL) + " failed: " +
+		text += "\n:warning: The alert is closed, but the comment on " + formatting.IssueLink(res.Issue.Key, res.Issue.URL) + " failed: " +
 			formatting.CutEscaped(res.CommentErr.Error(), 500) + ". Add it by hand if the issue needs it."
 	case res.CommentErr != nil:
 		text += "\n:warning: Could not comment on the alert's Jira issue: " + formatting.CutEscaped(res.CommentErr.Error(), 500)

@@ -92,7 +92,7 @@ func (b *Bot) groupDetails(ctx context.Context, log *slog.Logger, cb slack.Inter
 	g, as, err := b.groupAt(ctx, channel, ts, v.Tenant, v.AlertID)
 	if err != nil {
 		log.Warn("could not read the group's alerts", "error", err)
-		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Could not list this group's alerts: "+formatting.CutEscaped(err.Error(), 300)))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: Could not list this group's alerts: "+formatting.CutEscaped(err.Error(), 300)))
 		return
 	}
 	states, err := b.groupCloses(ctx, as)
@@ -111,7 +111,7 @@ func (b *Bot) openGroupClose(ctx context.Context, log *slog.Logger, cb slack.Int
 	g, as, err := b.groupAt(ctx, t.Channel, t.TS, t.Tenant, t.AlertID)
 	if err != nil {
 		log.Error("could not read the group's alerts", "error", err)
-		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: Could not read this group's alerts ("+formatting.CutEscaped(err.Error(), 300)+
+		b.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":x: Could not read this group's alerts ("+formatting.CutEscaped(err.Error(), 300)+
 			"), so Close… cannot tell what to close. Pick them in Details to close them one by one."))
 		return
 	}
@@ -127,13 +127,13 @@ func (b *Bot) openGroupClose(ctx context.Context, log *slog.Logger, cb slack.Int
 	}
 	if len(closed) == len(as) {
 		log.Info("audit: alert already closed", "alerts", len(as), "outcome", "already_closed")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(formatting.GroupAlreadyClosedText(closed, len(as))))
+		b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(formatting.GroupAlreadyClosedText(closed, len(as))))
 		return
 	}
 	t.Group, t.Open, t.Title = len(as), len(as)-len(closed), formatting.GroupTitle(g, as)
 	if _, err := b.api.OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, "")); err != nil {
 		log.Error("could not open the Close… form", "error", err)
-		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
+		b.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
 		return
 	}
 	log.Info("close form opened", "alerts", len(as), "open", t.Open)
@@ -149,7 +149,7 @@ func (b *Bot) closeGroup(ctx context.Context, log *slog.Logger, user slack.User,
 	if err != nil {
 		log.Error("audit: alert close failed", "error", err, "outcome", string(closing.Failed))
 		b.closeOutcome(string(closing.Failed))
-		b.Reply(ctx, t.ResponseURL, ephemeral(":x: Could not close the group: its alerts could not be read ("+formatting.CutEscaped(err.Error(), 300)+
+		b.Reply(ctx, t.ResponseURL, formatting.Ephemeral(":x: Could not close the group: its alerts could not be read ("+formatting.CutEscaped(err.Error(), 300)+
 			"). Nothing changed; Close… on each alert's card still works."))
 		return
 	}
@@ -169,7 +169,7 @@ func (b *Bot) closeGroup(ctx context.Context, log *slog.Logger, user slack.User,
 			}
 		}
 	}
-	b.Reply(ctx, t.ResponseURL, ephemeral(groupCloseReply(res, err, len(as), t.Tenant)))
+	b.Reply(ctx, t.ResponseURL, formatting.Ephemeral(groupCloseReply(res, err, len(as), t.Tenant)))
 }
 
 // auditGroupClose writes the audit lines of a group close: one per alert,
@@ -251,7 +251,7 @@ func groupCloseReply(res closing.GroupResult, err error, n int, tenant string) s
 	}
 	var commented []string
 	for _, k := range res.Commented {
-		commented = append(commented, issueLink(k, urls[k]))
+		commented = append(commented, formatting.IssueLink(k, urls[k]))
 	}
 	if len(commented) > 0 {
 		lines = append(lines, "Added a comment to "+strings.Join(commented, ", ")+".")
