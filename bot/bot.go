@@ -9,7 +9,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/soc/mcasbot/bot/access"
 	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/bot/createjira"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/integrations/httpx"
 )
@@ -64,9 +64,7 @@ type Bot struct {
 	everConnected atomic.Bool
 	inflight      sync.WaitGroup
 
-	jira      *JiraButtons
-	clickAuth access.List
-	msgLocks  sync.Map // channel/ts -> *sync.Mutex
+	jira *createjira.Flow // nil: Create Jira is not configured
 
 	triage    *Triage
 	closeAuth access.List // who may close alerts, where
@@ -438,38 +436,6 @@ func (b *Bot) reply(ctx context.Context, log *slog.Logger, url string, msg *slac
 	fallback.ReplaceOriginal = true
 	if err := slack.PostWebhookCustomHTTPContext(ctx, url, b.hc, fallback); err != nil {
 		log.Error("fallback reply failed too", "error", err)
-	}
-}
-
-func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallback) {
-	if cb.Type == slack.InteractionTypeViewSubmission {
-		b.onViewSubmission(req, cb) // its ack carries the answer
-		return
-	}
-	b.ack(req, "interactive", nil)
-	if cb.Type != slack.InteractionTypeBlockActions {
-		return
-	}
-	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID, "channel", cb.Channel.ID)
-	if cb.Container.Type == "view" {
-		b.onViewAction(log, cb)
-		return
-	}
-	for _, a := range cb.ActionCallback.BlockActions {
-		if strings.HasPrefix(a.ActionID, formatting.ActionTriage) {
-			b.onTriage(log, cb, a)
-			continue
-		}
-		if !strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
-			continue // e.g. Open in Defender: a link, nothing to do
-		}
-		if b.jira == nil {
-			b.submit(log, cb.ResponseURL, func(ctx context.Context) {
-				b.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: Jira is not configured for this mcasbot (set JIRA_URL and JIRA_PROJECT)."))
-			})
-			continue
-		}
-		b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.onCreateJira(httpx.WithLogger(ctx, log), log, cb, a) })
 	}
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
-	"github.com/soc/mcasbot/bot/access"
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/formatting"
@@ -61,15 +60,8 @@ func (b *Bot) EnableTriage(t Triage) {
 	if len(users) == 0 {
 		users = b.cfg.AllowedUsers
 	}
-	var channels []string
-	if len(b.cfg.AllowedChannels) > 0 {
-		channels = append(append(channels, b.cfg.AllowedChannels...), t.Channels...)
-	}
-	b.closeAuth = access.New(channels, users)
-	b.viewAuth = access.New(channels, b.cfg.AllowedUsers)
-	if len(channels) > 0 {
-		b.closeAuth.More, b.viewAuth.More = t.LiveChannels, t.LiveChannels
-	}
+	b.closeAuth = b.clickAccess(users, t.Channels, t.LiveChannels)
+	b.viewAuth = b.clickAccess(b.cfg.AllowedUsers, t.Channels, t.LiveChannels)
 }
 
 // openWithin is how long the bot takes at most to open a modal: Slack
@@ -333,6 +325,13 @@ func (b *Bot) closeAlert(ctx context.Context, log *slog.Logger, user slack.User,
 	}
 }
 
+func userName(u slack.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.ID
+}
+
 func issueKey(res closing.Result) string {
 	if res.Issue == nil {
 		return ""
@@ -399,22 +398,6 @@ func (b *Bot) redrawCard(ctx context.Context, log *slog.Logger, url, tenant, ale
 func (b *Bot) closeOutcome(o string) {
 	if b.triage != nil && b.triage.OnOutcome != nil {
 		b.triage.OnOutcome(o)
-	}
-}
-
-// redrawFiledCard shows the issue on the detail card Create Jira was
-// pressed on, and redraws the alert's digest message too.
-func (b *Bot) redrawFiledCard(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
-	for _, a := range cb.ActionCallback.BlockActions {
-		if v, err := formatting.ParseButtonValue(a.Value); err == nil && strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
-			if b.jira.Messages != nil {
-				if err := b.jira.Messages.Alert(ctx, v.Tenant, v.AlertID); err != nil && !errors.Is(err, messages.ErrNoMessage) {
-					log.Error("could not redraw the digest message", "error", err)
-				}
-			}
-			b.redrawCard(ctx, log, cb.ResponseURL, v.Tenant, v.AlertID)
-			return
-		}
 	}
 }
 

@@ -27,8 +27,8 @@ func (b *Bot) viewStore() TriageStore {
 	switch {
 	case b.triage != nil && b.triage.Store != nil:
 		return b.triage.Store
-	case b.jira != nil && b.jira.Messages != nil:
-		return b.jira.Messages.Store
+	case b.jira != nil && b.jira.Views() != nil:
+		return b.jira.Views()
 	}
 	return nil
 }
