@@ -20,6 +20,7 @@ import (
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/createjira"
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/triage"
 	"github.com/soc/mcasbot/integrations/httpx"
 )
 
@@ -66,9 +67,7 @@ type Bot struct {
 
 	jira *createjira.Flow // nil: Create Jira is not configured
 
-	triage    *Triage
-	closeAuth access.List // who may close alerts, where
-	viewAuth  access.List // who may open cards from clicks, where
+	triage *triage.Flow // Details always; Close… once EnableTriage
 
 	// Metrics hooks, all optional.
 	OnAck       func(kind string, d time.Duration)
@@ -110,11 +109,14 @@ func New(cfg Config, api *slack.Client, runner *commands.Runner, hc *http.Client
 	if cfg.PingInterval > 0 {
 		opts = append(opts, socketmode.OptionPingInterval(cfg.PingInterval))
 	}
-	return &Bot{
+	b := &Bot{
 		cfg: cfg, api: api, sm: socketmode.New(api, opts...), runner: runner, hc: hc, log: logger,
 		auth: access.New(cfg.AllowedChannels, cfg.AllowedUsers),
 		jobs: make(chan func(context.Context), cfg.Queue), waiting: make(chan struct{}, cfg.Waiting),
 	}
+	// Details works before EnableTriage, for whoever may run commands.
+	b.triage = triage.New(host{b}, triage.Config{}, b.auth, b.auth)
+	return b
 }
 
 // Connected reports whether the Socket Mode connection is up.

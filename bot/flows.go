@@ -9,8 +9,10 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/soc/mcasbot/bot/access"
+	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/createjira"
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/triage"
 	"github.com/soc/mcasbot/integrations/httpx"
 )
 
@@ -25,6 +27,16 @@ func (b *Bot) EnableJira(c createjira.Config) {
 		users = b.cfg.AllowedUsers
 	}
 	b.jira = createjira.New(host{b}, c, b.clickAccess(users, c.Channels, c.LiveChannels))
+}
+
+// EnableTriage turns Close… on. Call before Run. Details works without it.
+func (b *Bot) EnableTriage(c triage.Config) {
+	users := c.ActionUsers
+	if len(users) == 0 {
+		users = b.cfg.AllowedUsers
+	}
+	b.triage = triage.New(host{b}, c, b.clickAccess(users, c.Channels, c.LiveChannels),
+		b.clickAccess(b.cfg.AllowedUsers, c.Channels, c.LiveChannels))
 }
 
 // clickAccess is who may press a flow's buttons, where: users in the
@@ -44,7 +56,9 @@ func (b *Bot) clickAccess(users, channels []string, live func() []string) access
 
 func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallback) {
 	if cb.Type == slack.InteractionTypeViewSubmission {
-		b.onViewSubmission(req, cb) // its ack carries the answer
+		// Its ack carries the answer.
+		log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID)
+		b.triage.ViewSubmission(log, cb, func(response any) { b.ack(req, "interactive", response) })
 		return
 	}
 	b.ack(req, "interactive", nil)
@@ -53,12 +67,12 @@ func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallbac
 	}
 	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID, "channel", cb.Channel.ID)
 	if cb.Container.Type == "view" {
-		b.onViewAction(log, cb)
+		b.triage.ViewAction(log, cb)
 		return
 	}
 	for _, a := range cb.ActionCallback.BlockActions {
 		if strings.HasPrefix(a.ActionID, formatting.ActionTriage) {
-			b.onTriage(log, cb, a)
+			b.triage.Click(log, cb, a)
 			continue
 		}
 		if !strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
@@ -74,10 +88,35 @@ func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallbac
 	}
 }
 
-// host is what the flows use of the bot.
+// cardMessage renders a command result; an alert's card offers Create
+// Jira and Close… only where they work.
+func (b *Bot) cardMessage(res commands.Result) *slack.WebhookMessage {
+	if r, ok := res.(commands.AlertResult); ok {
+		return formatting.AlertReply(r, b.jira == nil, !b.triage.Closing())
+	}
+	return formatting.Reply(res)
+}
+
+// host is what the flows use of the bot: the Web API client and Reply
+// come with *Bot.
 type host struct{ *Bot }
 
-// RedrawCard replaces an ephemeral detail card with a fresh one.
+func (h host) Runner() *commands.Runner { return h.runner }
+
+func (h host) Submit(log *slog.Logger, responseURL string, job func(ctx context.Context)) {
+	h.submit(log, responseURL, job)
+}
+
+func (h host) Card(res commands.Result) *slack.WebhookMessage { return h.cardMessage(res) }
+
+// Views lends triage Create Jira's stored views of digest messages.
+func (h host) Views() triage.Store {
+	if h.jira != nil && h.jira.Views() != nil {
+		return h.jira.Views()
+	}
+	return nil
+}
+
 func (h host) RedrawCard(ctx context.Context, log *slog.Logger, url, tenant, alertID string) {
-	h.redrawCard(ctx, log, url, tenant, alertID)
+	h.triage.RedrawCard(ctx, log, url, tenant, alertID)
 }
