@@ -9,7 +9,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,8 +16,11 @@ import (
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/soc/mcasbot/bot/access"
 	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/bot/createjira"
 	"github.com/soc/mcasbot/bot/formatting"
+	"github.com/soc/mcasbot/bot/triage"
 	"github.com/soc/mcasbot/integrations/httpx"
 )
 
@@ -54,7 +56,7 @@ type Bot struct {
 	runner *commands.Runner
 	hc     *http.Client
 	log    *slog.Logger
-	auth   authorizer
+	auth   access.List
 
 	jobs          chan func(context.Context)
 	waiting       chan struct{} // a slot per lookup waiting off the pool
@@ -63,13 +65,9 @@ type Bot struct {
 	everConnected atomic.Bool
 	inflight      sync.WaitGroup
 
-	jira      *JiraButtons
-	clickAuth authorizer
-	msgLocks  sync.Map // channel/ts -> *sync.Mutex
+	jira *createjira.Flow // nil: Create Jira is not configured
 
-	triage    *Triage
-	closeAuth authorizer // who may close alerts, where
-	viewAuth  authorizer // who may open cards from clicks, where
+	triage *triage.Flow // Details always; Close… once EnableTriage
 
 	// Metrics hooks, all optional.
 	OnAck       func(kind string, d time.Duration)
@@ -111,11 +109,14 @@ func New(cfg Config, api *slack.Client, runner *commands.Runner, hc *http.Client
 	if cfg.PingInterval > 0 {
 		opts = append(opts, socketmode.OptionPingInterval(cfg.PingInterval))
 	}
-	return &Bot{
+	b := &Bot{
 		cfg: cfg, api: api, sm: socketmode.New(api, opts...), runner: runner, hc: hc, log: logger,
-		auth: newAuthorizer(cfg.AllowedChannels, cfg.AllowedUsers),
+		auth: access.New(cfg.AllowedChannels, cfg.AllowedUsers),
 		jobs: make(chan func(context.Context), cfg.Queue), waiting: make(chan struct{}, cfg.Waiting),
 	}
+	// Details works before EnableTriage, for whoever may run commands.
+	b.triage = triage.New(host{b}, triage.Config{}, b.auth, b.auth)
+	return b
 }
 
 // Connected reports whether the Socket Mode connection is up.
@@ -284,7 +285,7 @@ func (b *Bot) ack(req *socketmode.Request, kind string, payload any) {
 
 func (b *Bot) onSlash(req *socketmode.Request, cmd slack.SlashCommand) {
 	log := b.log.With("request_id", req.EnvelopeID, "user", cmd.UserID, "channel", cmd.ChannelID)
-	if ok, why := b.auth.allowed(cmd.ChannelID, cmd.UserID); !ok {
+	if ok, why := b.auth.Allowed(cmd.ChannelID, cmd.UserID); !ok {
 		b.ack(req, "slash_command", formatting.Refusal(why))
 		log.Warn("audit: command refused", "reason", why, "text_len", len(cmd.Text))
 		b.count("refused", "denied", 0)
@@ -437,38 +438,6 @@ func (b *Bot) reply(ctx context.Context, log *slog.Logger, url string, msg *slac
 	fallback.ReplaceOriginal = true
 	if err := slack.PostWebhookCustomHTTPContext(ctx, url, b.hc, fallback); err != nil {
 		log.Error("fallback reply failed too", "error", err)
-	}
-}
-
-func (b *Bot) onInteractive(req *socketmode.Request, cb slack.InteractionCallback) {
-	if cb.Type == slack.InteractionTypeViewSubmission {
-		b.onViewSubmission(req, cb) // its ack carries the answer
-		return
-	}
-	b.ack(req, "interactive", nil)
-	if cb.Type != slack.InteractionTypeBlockActions {
-		return
-	}
-	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID, "channel", cb.Channel.ID)
-	if cb.Container.Type == "view" {
-		b.onViewAction(log, cb)
-		return
-	}
-	for _, a := range cb.ActionCallback.BlockActions {
-		if strings.HasPrefix(a.ActionID, formatting.ActionTriage) {
-			b.onTriage(log, cb, a)
-			continue
-		}
-		if !strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
-			continue // e.g. Open in Defender: a link, nothing to do
-		}
-		if b.jira == nil {
-			b.submit(log, cb.ResponseURL, func(ctx context.Context) {
-				b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Jira is not configured for this mcasbot (set JIRA_URL and JIRA_PROJECT)."))
-			})
-			continue
-		}
-		b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.onCreateJira(httpx.WithLogger(ctx, log), log, cb, a) })
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/bot/createjira"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/slackfake"
@@ -234,7 +235,7 @@ func TestGroupRuleThroughCreateJira(t *testing.T) {
 		rules, _ := filing.ParseRules("title~Leaked credentials&group=Staff=Highest")
 		svc := &filing.Service{Mapping: filing.Mapping{Project: "SEC", IssueType: "Task", Priorities: prios, Rules: rules},
 			Store: st, Jira: jc, Tenants: w.runner.Tenants, Logger: w.logger, Groups: graph.Directory{Clients: map[string]*graph.Client{"contoso": gc}}}
-		w.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{analyst}, Channels: []string{digestChannel}})
+		w.bot.EnableJira(createjira.Config{Filer: svc, Issues: st, ActionUsers: []string{analyst}, Channels: []string{digestChannel}})
 		digest = &schedule.Digest{Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityLow, PostInterval: time.Millisecond},
 			Store: st, Slack: w.bot.API(), Logger: w.logger}
 		digest.Tenants = w.runner.Tenants

@@ -12,6 +12,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/soc/mcasbot/bot"
+	"github.com/soc/mcasbot/bot/createjira"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/messages"
@@ -65,7 +66,7 @@ func startWorkflowOf(t testing.TB, names []string, dbPath string, jiraSrv *jiraf
 		}
 		w.filing = svc
 		redraw := &messages.Redrawer{Store: st, Slack: h.bot.API(), Logger: h.logger}
-		h.bot.EnableJira(bot.JiraButtons{Filer: svc, Issues: st, ActionUsers: []string{lead}, Channels: []string{digestChannel}, Messages: redraw})
+		h.bot.EnableJira(createjira.Config{Filer: svc, Issues: st, ActionUsers: []string{lead}, Channels: []string{digestChannel}, Messages: redraw})
 		enableTriage(h, st, jc, redraw)
 		w.digest = &schedule.Digest{
 			Config: schedule.Config{Channel: digestChannel, MinSeverity: source.SeverityHigh, PostInterval: time.Millisecond},

@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
+	"github.com/soc/mcasbot/bot/triage"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/source"
@@ -25,7 +25,7 @@ const dave = "U0DAVE"
 // close; the bot's cards show the store's records.
 func enableTriage(h *harness, st store.Store, jc *jira.Client, redraw *messages.Redrawer) {
 	h.runner.Records = st
-	h.bot.EnableTriage(bot.Triage{
+	h.bot.EnableTriage(triage.Config{
 		// Alerts here are reopened at once after their close.
 		Closer:      &closing.Service{Store: st, Tenants: h.runner.Tenants, Jira: jc, Logger: h.logger, Wait: 5 * time.Second, ReopenAfter: time.Nanosecond},
 		Store:       st,

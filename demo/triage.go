@@ -15,6 +15,7 @@ import (
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
+	"github.com/soc/mcasbot/bot/triage"
 	"github.com/soc/mcasbot/integrations/jira"
 	"github.com/soc/mcasbot/integrations/mcas/mcasfake"
 	"github.com/soc/mcasbot/source"
@@ -26,7 +27,7 @@ func (w *workflow) enableTriage(b *bot.Bot, sb *sandbox, jc *jira.Client, redraw
 	sb.runner.Records = w.store
 	// The sandbox's `reopen` follows a close by seconds: take it at once.
 	w.closer = &closing.Service{Store: w.store, Tenants: sb.runner.Tenants, Jira: jc, Logger: logger, Now: w.clock.Now, ReopenAfter: time.Nanosecond}
-	b.EnableTriage(bot.Triage{Closer: w.closer,
+	b.EnableTriage(triage.Config{Closer: w.closer,
 		Store: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel}, Messages: redraw})
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/closing"
+	"github.com/soc/mcasbot/bot/createjira"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/bot/slackfake"
@@ -109,7 +110,7 @@ func (sb *sandbox) startWorkflow(ctx context.Context, logger *slog.Logger) (*wor
 	b := bot.New(bot.Config{}, api, sb.runner, nil, logger)
 	w.api, w.jc, w.logger = api, jc, logger
 	w.redraw = &messages.Redrawer{Store: w.store, Slack: api, Logger: logger}
-	b.EnableJira(bot.JiraButtons{Filer: svc, Issues: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel},
+	b.EnableJira(createjira.Config{Filer: svc, Issues: w.store, ActionUsers: []string{demoUser}, Channels: []string{demoChannel},
 		Messages: w.redraw})
 	w.enableTriage(b, sb, jc, w.redraw, logger)
 	runCtx, cancel := context.WithCancel(ctx)

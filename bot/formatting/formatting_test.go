@@ -368,3 +368,21 @@ func TestInterimRepliesSayWhatIsMissing(t *testing.T) {
 		t.Error("a fresh answer claims to be reused")
 	}
 }
+
+func TestIssueLinkLinksOnlySafeURLs(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://jira.example.com/browse/SEC-1": "<https://jira.example.com/browse/SEC-1|SEC-1>",
+		"javascript:alert(1)":                   "SEC-1",
+		"":                                      "SEC-1",
+	} {
+		if got := formatting.IssueLink("SEC-1", url); got != want {
+			t.Errorf("IssueLink(SEC-1, %q) = %q, want %q", url, got, want)
+		}
+	}
+	if got := formatting.IssueLink("<SEC-1>", ""); got != "&lt;SEC-1&gt;" {
+		t.Errorf("the key is not escaped: %q", got)
+	}
+	if m := formatting.Ephemeral("hi"); m.ReplaceOriginal || m.ResponseType != slack.ResponseTypeEphemeral {
+		t.Errorf("Ephemeral replaces the original or is not ephemeral: %+v", m)
+	}
+}

@@ -59,6 +59,23 @@ func Notice(text string) *slack.WebhookMessage {
 	}
 }
 
+// Ephemeral is a Notice posted as a new message, leaving the one clicked
+// on as it is.
+func Ephemeral(text string) *slack.WebhookMessage {
+	m := Notice(text)
+	m.ReplaceOriginal = false
+	return m
+}
+
+// IssueLink links a Jira issue's key to its page, or shows the key alone
+// when the URL is not one to link to.
+func IssueLink(key, url string) string {
+	if u := SafeURL(url); u != "" {
+		return "<" + u + "|" + Escape(key) + ">"
+	}
+	return Escape(key)
+}
+
 // LookingUp is the immediate acknowledgement of a command that calls upstreams.
 func LookingUp(req commands.Request, tenants int) *slack.WebhookMessage {
 	if commands.Name(req) == "tenants" {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/commands"
+	"github.com/soc/mcasbot/bot/createjira"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/messages"
 	"github.com/soc/mcasbot/correlation"
@@ -139,7 +140,7 @@ func (a *app) enableJira(b *bot.Bot, m *ops.Metrics) {
 	if a.cfg.DigestChannel != "" {
 		channels = append(channels, a.cfg.DigestChannel)
 	}
-	b.EnableJira(bot.JiraButtons{Filer: a.filing, Issues: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels, LiveChannels: a.digestChannels,
+	b.EnableJira(createjira.Config{Filer: a.filing, Issues: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels, LiveChannels: a.digestChannels,
 		OnOutcome: func(o string) { m.Issues.WithLabelValues(o).Inc() },
 		Messages:  a.redrawer(b.API())})
 }

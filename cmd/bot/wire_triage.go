@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/soc/mcasbot/bot"
 	"github.com/soc/mcasbot/bot/closing"
+	"github.com/soc/mcasbot/bot/triage"
 	"github.com/soc/mcasbot/ops"
 )
 
@@ -18,7 +19,7 @@ func (a *app) enableTriage(b *bot.Bot, m *ops.Metrics) {
 	if a.cfg.DigestChannel != "" {
 		channels = append(channels, a.cfg.DigestChannel)
 	}
-	b.EnableTriage(bot.Triage{Closer: svc, Store: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels, LiveChannels: a.digestChannels,
+	b.EnableTriage(triage.Config{Closer: svc, Store: a.store, ActionUsers: a.cfg.ActionUsers, Channels: channels, LiveChannels: a.digestChannels,
 		Messages: a.redrawer(b.API()), OnOutcome: func(o string) { m.Closes.WithLabelValues(o).Inc() }})
 }
 

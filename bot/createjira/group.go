@@ -1,4 +1,4 @@
-package bot
+package createjira
 
 import (
 	"context"
@@ -12,11 +12,11 @@ import (
 // groupOf reads the alerts of the group a Create Jira button stands for
 // from the stored view of its message (issue #11): the button carries only
 // the group's first alert.
-func (b *Bot) groupOf(ctx context.Context, v formatting.ButtonValue) (filing.RepeatGroup, error) {
-	if b.jira.Messages == nil {
+func (f *Flow) groupOf(ctx context.Context, v formatting.ButtonValue) (filing.RepeatGroup, error) {
+	if f.cfg.Messages == nil {
 		return filing.RepeatGroup{}, errors.New("this mcasbot keeps no digest messages to read groups from")
 	}
-	g, alerts, err := messages.Group(ctx, b.jira.Messages.Store, v.Tenant, v.AlertID)
+	g, alerts, err := messages.Group(ctx, f.cfg.Messages.Store, v.Tenant, v.AlertID)
 	if err != nil {
 		return filing.RepeatGroup{}, err
 	}

@@ -1,19 +1,22 @@
-package bot
+// Package access decides who may use mcasbot where, by Slack ID, never by
+// display name (names change and can be chosen to look like someone
+// else's).
+package access
 
 import "strings"
 
-// authorizer decides by Slack ID, never by display name (names change and
-// can be chosen to look like someone else's).
-type authorizer struct {
+// List allows users in channels; an empty list of either allows all.
+type List struct {
 	channels map[string]bool
 	users    map[string]bool
-	// more are channels allowed besides, read at each check (the digest
+	// More are channels allowed besides, read at each check (the digest
 	// channels a reloaded tenants file routes to); nil: none.
-	more func() []string
+	More func() []string
 }
 
-func newAuthorizer(channels, users []string) authorizer {
-	return authorizer{channels: set(channels), users: set(users)}
+// New allows users in channels.
+func New(channels, users []string) List {
+	return List{channels: set(channels), users: set(users)}
 }
 
 func set(ids []string) map[string]bool {
@@ -26,8 +29,8 @@ func set(ids []string) map[string]bool {
 	return m
 }
 
-// allowed says whether user may run commands in channel, and if not, why.
-func (a authorizer) allowed(channel, user string) (bool, string) {
+// Allowed says whether user may run commands in channel, and if not, why.
+func (a List) Allowed(channel, user string) (bool, string) {
 	if len(a.channels) > 0 && !a.channels[channel] && !a.isMore(channel) {
 		return false, "mcasbot only answers in the SOC channels it is configured for."
 	}
@@ -38,15 +41,15 @@ func (a authorizer) allowed(channel, user string) (bool, string) {
 }
 
 // AllowedUser reports whether user is on the list (or the list is empty).
-func (a authorizer) AllowedUser(user string) bool {
+func (a List) AllowedUser(user string) bool {
 	return len(a.users) == 0 || a.users[user]
 }
 
-func (a authorizer) isMore(channel string) bool {
-	if a.more == nil {
+func (a List) isMore(channel string) bool {
+	if a.More == nil {
 		return false
 	}
-	for _, c := range a.more() {
+	for _, c := range a.More() {
 		if c == channel {
 			return true
 		}

@@ -1,4 +1,7 @@
-package bot
+// Package triage handles Details and Close… on digest messages, tables and
+// detail cards: the alert's card (or a group's list), the Close… form and
+// its submission, for one alert or a group of repeats.
+package triage
 
 import (
 	"context"
@@ -10,8 +13,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack"
-	"github.com/slack-go/slack/socketmode"
 
+	"github.com/soc/mcasbot/bot/access"
 	"github.com/soc/mcasbot/bot/closing"
 	"github.com/soc/mcasbot/bot/commands"
 	"github.com/soc/mcasbot/bot/formatting"
@@ -30,16 +33,16 @@ type Closer interface {
 	Recheck(ctx context.Context, tenant, alertID string) (closing.Check, error)
 }
 
-// TriageStore is what Close… reads before opening its form (store.Store).
-type TriageStore interface {
+// Store is what Close… reads before opening its form (store.Store).
+type Store interface {
 	AlertClose(ctx context.Context, tenant, alertID string) (store.CloseRecord, bool, error)
 	LoadMessage(ctx context.Context, channel, ts string) (store.MessageRecord, bool, error)
 }
 
-// Triage is the configuration of Close… (Details needs none).
-type Triage struct {
+// Config is the configuration of Close… (Details needs none).
+type Config struct {
 	Closer Closer
-	Store  TriageStore
+	Store  Store
 	// ActionUsers may close alerts; empty means the allowed users.
 	ActionUsers []string
 	// Channels where Details and Close… work besides the allowed channels
@@ -53,38 +56,52 @@ type Triage struct {
 	OnOutcome func(outcome string)
 }
 
-// EnableTriage turns Close… on. Call before Run.
-func (b *Bot) EnableTriage(t Triage) {
-	b.triage = &t
-	users := t.ActionUsers
-	if len(users) == 0 {
-		users = b.cfg.AllowedUsers
-	}
-	var channels []string
-	if len(b.cfg.AllowedChannels) > 0 {
-		channels = append(append(channels, b.cfg.AllowedChannels...), t.Channels...)
-	}
-	b.closeAuth = newAuthorizer(channels, users)
-	b.viewAuth = newAuthorizer(channels, b.cfg.AllowedUsers)
-	if len(channels) > 0 {
-		b.closeAuth.more, b.viewAuth.more = t.LiveChannels, t.LiveChannels
-	}
+// Host is what the flow needs from the Socket Mode loop.
+type Host interface {
+	API() *slack.Client
+	Runner() *commands.Runner
+	// Reply posts msg to a response_url.
+	Reply(ctx context.Context, url string, msg *slack.WebhookMessage)
+	// Submit queues job on the worker pool, or tells the user the bot is busy.
+	Submit(log *slog.Logger, responseURL string, job func(ctx context.Context))
+	// Card renders a command's result; an alert's card offers Create Jira
+	// and Close… only where they work.
+	Card(res commands.Result) *slack.WebhookMessage
+	// Views is where digest messages' stored views are read when
+	// Config.Store is nil (Create Jira's); nil when nowhere.
+	Views() Store
 }
+
+// Flow handles Details and Close… clicks and the Close… form.
+type Flow struct {
+	host        Host
+	cfg         Config      // zero: Close… is not enabled; Details still works
+	closeAccess access.List // who may close alerts, where
+	viewAccess  access.List // who may open cards from clicks, where
+}
+
+// New makes the flow: closers may close alerts, viewers open cards.
+func New(h Host, c Config, closers, viewers access.List) *Flow {
+	return &Flow{host: h, cfg: c, closeAccess: closers, viewAccess: viewers}
+}
+
+// Closing reports whether Close… is enabled.
+func (f *Flow) Closing() bool { return f.cfg.Closer != nil }
 
 // openWithin is how long the bot takes at most to open a modal: Slack
 // accepts a trigger_id for 3 seconds after the click.
 const openWithin = 2500 * time.Millisecond
 
-// onTriage handles Details and Close… from a digest menu, a table's
+// Click handles Details and Close… from a digest menu, a table's
 // Details menu or a card's Close… button, after the ack.
-func (b *Bot) onTriage(log *slog.Logger, cb slack.InteractionCallback, a *slack.BlockAction) {
+func (f *Flow) Click(log *slog.Logger, cb slack.InteractionCallback, a *slack.BlockAction) {
 	value := a.Value
 	if a.SelectedOption.Value != "" {
 		value = a.SelectedOption.Value
 	}
 	v, err := formatting.ParseTriageValue(value)
 	if err != nil {
-		go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: That menu is not one mcasbot understands."))
+		go f.host.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":x: That menu is not one mcasbot understands."))
 		return
 	}
 	if v.Group {
@@ -93,59 +110,46 @@ func (b *Bot) onTriage(log *slog.Logger, cb slack.InteractionCallback, a *slack.
 		log = log.With("tenant", v.Tenant, "alert", v.AlertID)
 	}
 	if v.Op == formatting.OpDetails {
-		auth := b.auth
-		if b.triage != nil {
-			auth = b.viewAuth
-		}
-		if ok, why := auth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+		if ok, why := f.viewAccess.Allowed(cb.Channel.ID, cb.User.ID); !ok {
 			log.Warn("audit: details refused", "reason", why, "outcome", "refused")
-			go b.Reply(context.Background(), cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+			go f.host.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":no_entry: "+formatting.Escape(why)))
 			return
 		}
 		if v.Group {
-			b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.groupDetails(httpx.WithLogger(ctx, log), log, cb, v) })
+			f.host.Submit(log, cb.ResponseURL, func(ctx context.Context) { f.groupDetails(httpx.WithLogger(ctx, log), log, cb, v) })
 			return
 		}
-		b.submit(log, cb.ResponseURL, func(ctx context.Context) { b.details(httpx.WithLogger(ctx, log), log, cb.ResponseURL, v) })
+		f.host.Submit(log, cb.ResponseURL, func(ctx context.Context) { f.details(httpx.WithLogger(ctx, log), log, cb.ResponseURL, v) })
 		return
 	}
 	// Close… opens its form at once: the trigger_id is good for 3 seconds,
 	// so this never waits in the worker queue.
-	go b.openClose(log, cb, v)
+	go f.openClose(log, cb, v)
 }
 
 // details posts an alert's card as a new ephemeral message.
-func (b *Bot) details(ctx context.Context, log *slog.Logger, url string, v formatting.TriageValue) {
-	res := b.runner.Run(ctx, commands.AlertRequest{ID: v.AlertID, Tenant: v.Tenant})
-	msg := b.cardMessage(res)
+func (f *Flow) details(ctx context.Context, log *slog.Logger, url string, v formatting.TriageValue) {
+	res := f.host.Runner().Run(ctx, commands.AlertRequest{ID: v.AlertID, Tenant: v.Tenant})
+	msg := f.host.Card(res)
 	msg.ReplaceOriginal = false
-	b.Reply(ctx, url, msg)
+	f.host.Reply(ctx, url, msg)
 	log.Info("details shown", "failed", commands.Failed(res))
 }
 
-// cardMessage renders a command result; an alert's card offers Create
-// Jira and Close… only where they work.
-func (b *Bot) cardMessage(res commands.Result) *slack.WebhookMessage {
-	if r, ok := res.(commands.AlertResult); ok {
-		return formatting.AlertReply(r, b.jira == nil, b.triage == nil || b.triage.Closer == nil)
-	}
-	return formatting.Reply(res)
-}
-
 // openClose opens the Close… form for the click's user.
-func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v formatting.TriageValue) {
+func (f *Flow) openClose(log *slog.Logger, cb slack.InteractionCallback, v formatting.TriageValue) {
 	ctx, cancel := context.WithTimeout(context.Background(), openWithin)
 	defer cancel()
 	refuse := func(why string) {
 		log.Warn("audit: alert close refused", "reason", why, "outcome", "refused")
-		b.closeOutcome("refused")
-		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+		f.closeOutcome("refused")
+		f.host.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":no_entry: "+formatting.Escape(why)))
 	}
-	if b.triage == nil || b.triage.Closer == nil {
-		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Closing alerts is not enabled in this mcasbot (it needs the state store)."))
+	if f.cfg.Closer == nil {
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: Closing alerts is not enabled in this mcasbot (it needs the state store)."))
 		return
 	}
-	if ok, why := b.closeAuth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+	if ok, why := f.closeAccess.Allowed(cb.Channel.ID, cb.User.ID); !ok {
 		if strings.Contains(why, "list of users") {
 			why = "You are not on the list of users allowed to close alerts (SLACK_ACTION_USERS)."
 		}
@@ -153,7 +157,7 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 		return
 	}
 	t := formatting.CloseTarget{Tenant: v.Tenant, AlertID: v.AlertID, Title: v.Title, Channel: cb.Container.ChannelID,
-		Ephemeral: cb.Container.IsEphemeral, ResponseURL: cb.ResponseURL, Source: b.sourceOf(v.Tenant)}
+		Ephemeral: cb.Container.IsEphemeral, ResponseURL: cb.ResponseURL, Source: f.sourceOf(v.Tenant)}
 	if t.Channel == "" {
 		t.Channel = cb.Channel.ID
 	}
@@ -161,31 +165,31 @@ func (b *Bot) openClose(log *slog.Logger, cb slack.InteractionCallback, v format
 		t.TS = cb.Container.MessageTs
 	}
 	if v.Group {
-		b.openGroupClose(ctx, log, cb, t)
+		f.openGroupClose(ctx, log, cb, t)
 		return
 	}
 	// Closed already: say so rather than open a form for nothing, unless
 	// the tenant shows it open again.
-	chk, closed := b.recheck(ctx, log, t)
+	chk, closed := f.recheck(ctx, log, t)
 	if closed {
 		rec := *chk.Closed
 		log.Info("audit: alert already closed", "closed_by", rec.By, "classification", rec.Classification, "outcome", "already_closed")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(rec))))
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(rec))))
 		return
 	}
-	if b.triage.Store != nil && t.Title == "" && t.TS != "" {
-		t.Title = b.titleFromView(ctx, t)
+	if f.cfg.Store != nil && t.Title == "" && t.TS != "" {
+		t.Title = f.titleFromView(ctx, t)
 	}
-	_, err := b.api.OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, ""))
+	_, err := f.host.API().OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, ""))
 	if chk.Recorded {
 		// The digest entry shows the alert open again.
 		rctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		b.redrawAlert(rctx, log, formatting.CloseTarget{Tenant: t.Tenant, AlertID: t.AlertID})
+		f.redrawAlert(rctx, log, formatting.CloseTarget{Tenant: t.Tenant, AlertID: t.AlertID})
 		cancel()
 	}
 	if err != nil {
 		log.Error("could not open the Close… form", "error", err)
-		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
+		f.host.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
 		return
 	}
 	log.Info("close form opened", "reopened", chk.Reopened != nil)
@@ -199,10 +203,10 @@ const recheckWithin = 1500 * time.Millisecond
 // its tenant (issue #16): closed reports it is, so Close… says so. A
 // tenant that does not answer in time lets the form open: the submission
 // checks again.
-func (b *Bot) recheck(ctx context.Context, log *slog.Logger, t formatting.CloseTarget) (closing.Check, bool) {
+func (f *Flow) recheck(ctx context.Context, log *slog.Logger, t formatting.CloseTarget) (closing.Check, bool) {
 	rctx, cancel := context.WithTimeout(ctx, recheckWithin)
 	defer cancel()
-	chk, err := b.triage.Closer.Recheck(httpx.WithLogger(rctx, log), t.Tenant, t.AlertID)
+	chk, err := f.cfg.Closer.Recheck(httpx.WithLogger(rctx, log), t.Tenant, t.AlertID)
 	if err != nil {
 		log.Warn("could not check whether the alert was reopened; the form opens and the close checks again", "error", err)
 		return chk, false
@@ -211,8 +215,8 @@ func (b *Bot) recheck(ctx context.Context, log *slog.Logger, t formatting.CloseT
 }
 
 // titleFromView finds an alert's title in its digest message's stored view.
-func (b *Bot) titleFromView(ctx context.Context, t formatting.CloseTarget) string {
-	rec, ok, err := b.triage.Store.LoadMessage(ctx, t.Channel, t.TS)
+func (f *Flow) titleFromView(ctx context.Context, t formatting.CloseTarget) string {
+	rec, ok, err := f.cfg.Store.LoadMessage(ctx, t.Channel, t.TS)
 	if err != nil || !ok {
 		return ""
 	}
@@ -228,9 +232,9 @@ func (b *Bot) titleFromView(ctx context.Context, t formatting.CloseTarget) strin
 	return ""
 }
 
-// onViewAction redraws the Close… form's reasons for the classification
+// ViewAction redraws the Close… form's reasons for the classification
 // just picked (views.update, against the view's hash).
-func (b *Bot) onViewAction(log *slog.Logger, cb slack.InteractionCallback) {
+func (f *Flow) ViewAction(log *slog.Logger, cb slack.InteractionCallback) {
 	for _, a := range cb.ActionCallback.BlockActions {
 		t, kind, ok := formatting.ClassificationChosen(cb.View, *a)
 		if !ok {
@@ -239,7 +243,7 @@ func (b *Bot) onViewAction(log *slog.Logger, cb slack.InteractionCallback) {
 		go func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if _, err := b.api.UpdateViewContext(ctx, formatting.CloseModal(t, kind), "", cb.View.Hash, cb.View.ID); err != nil {
+			if _, err := f.host.API().UpdateViewContext(ctx, formatting.CloseModal(t, kind), "", cb.View.Hash, cb.View.ID); err != nil {
 				// hash_conflict: a newer choice already redrew it.
 				log.Warn("could not redraw the Close… form", "error", err)
 			}
@@ -247,14 +251,13 @@ func (b *Bot) onViewAction(log *slog.Logger, cb slack.InteractionCallback) {
 	}
 }
 
-// onViewSubmission answers a Close… form in its ack: errors go back into
+// ViewSubmission answers a Close… form in its ack: errors go back into
 // the form; a valid one closes it and the close runs on a worker.
-func (b *Bot) onViewSubmission(req *socketmode.Request, cb slack.InteractionCallback) {
+func (f *Flow) ViewSubmission(log *slog.Logger, cb slack.InteractionCallback, ack func(response any)) {
 	if cb.View.CallbackID != formatting.CallbackClose {
-		b.ack(req, "interactive", nil)
+		ack(nil)
 		return
 	}
-	log := b.log.With("request_id", req.EnvelopeID, "user", cb.User.ID)
 	form, errs := formatting.ParseCloseSubmission(cb.View)
 	if form.Target.Group > 0 {
 		log = log.With("tenant", form.Target.Tenant, "group", form.Target.AlertID, "group_size", form.Target.Group)
@@ -262,41 +265,41 @@ func (b *Bot) onViewSubmission(req *socketmode.Request, cb slack.InteractionCall
 		log = log.With("tenant", form.Target.Tenant, "alert", form.Target.AlertID)
 	}
 	switch {
-	case b.triage == nil || b.triage.Closer == nil:
+	case f.cfg.Closer == nil:
 		errs = map[string]string{formatting.BlockClassification: "Closing alerts is not enabled in this mcasbot."}
 	case errs == nil:
-		if ok, why := b.closeAuth.allowed(form.Target.Channel, cb.User.ID); !ok {
+		if ok, why := f.closeAccess.Allowed(form.Target.Channel, cb.User.ID); !ok {
 			if strings.Contains(why, "list of users") {
 				why = "You are not on the list of users allowed to close alerts (SLACK_ACTION_USERS)."
 			}
 			log.Warn("audit: alert close refused", "classification", string(form.Classification), "reason", form.Reason, "why", why, "outcome", "refused")
-			b.closeOutcome("refused")
+			f.closeOutcome("refused")
 			errs = map[string]string{formatting.BlockClassification: why}
 		}
 	}
 	if errs != nil {
-		b.ack(req, "interactive", slack.NewErrorsViewSubmissionResponse(errs))
+		ack(slack.NewErrorsViewSubmissionResponse(errs))
 		log.Info("close form sent back", "problems", errs)
 		return
 	}
-	b.ack(req, "interactive", nil)
-	b.submit(log, form.Target.ResponseURL, func(ctx context.Context) {
+	ack(nil)
+	f.host.Submit(log, form.Target.ResponseURL, func(ctx context.Context) {
 		if form.Target.Group > 0 {
-			b.closeGroup(httpx.WithLogger(ctx, log), log, cb.User, form)
+			f.closeGroup(httpx.WithLogger(ctx, log), log, cb.User, form)
 			return
 		}
-		b.closeAlert(httpx.WithLogger(ctx, log), log, cb.User, form)
+		f.closeAlert(httpx.WithLogger(ctx, log), log, cb.User, form)
 	})
 }
 
 // closeAlert runs a submitted close and tells the analyst and the
 // messages how it went.
-func (b *Bot) closeAlert(ctx context.Context, log *slog.Logger, user slack.User, f formatting.CloseForm) {
-	t := f.Target
-	res, err := b.triage.Closer.Close(ctx, closing.Request{Tenant: t.Tenant, AlertID: t.AlertID, By: closing.Analyst{ID: user.ID, Name: userName(user)},
-		Classification: f.Classification, Reason: f.Reason, Comment: f.Comment})
-	log = log.With("classification", string(f.Classification), "reason", f.Reason, "outcome", string(res.Outcome))
-	b.closeOutcome(string(res.Outcome))
+func (f *Flow) closeAlert(ctx context.Context, log *slog.Logger, user slack.User, form formatting.CloseForm) {
+	t := form.Target
+	res, err := f.cfg.Closer.Close(ctx, closing.Request{Tenant: t.Tenant, AlertID: t.AlertID, By: closing.Analyst{ID: user.ID, Name: userName(user)},
+		Classification: form.Classification, Reason: form.Reason, Comment: form.Comment})
+	log = log.With("classification", string(form.Classification), "reason", form.Reason, "outcome", string(res.Outcome))
+	f.closeOutcome(string(res.Outcome))
 	switch {
 	case err != nil:
 		if res.Outcome == closing.Refused {
@@ -308,28 +311,35 @@ func (b *Bot) closeAlert(ctx context.Context, log *slog.Logger, user slack.User,
 		if !errors.Is(err, closing.ErrStoreDown) {
 			msg += "\nNothing changed and Close… stays; press it again once the cause is fixed."
 		}
-		b.Reply(ctx, t.ResponseURL, ephemeral(msg))
+		f.host.Reply(ctx, t.ResponseURL, formatting.Ephemeral(msg))
 	case res.Outcome == closing.Closed:
-		log.Info("audit: alert closed", "comment_len", len(f.Comment), "jira_issue", issueKey(res), "jira_commented", res.Commented,
+		log.Info("audit: alert closed", "comment_len", len(form.Comment), "jira_issue", issueKey(res), "jira_commented", res.Commented,
 			"closes_before", res.Record.Generation)
-		b.runner.ForgetAlerts(t.Tenant)
-		b.redrawAlert(ctx, log, t)
-		b.Reply(ctx, t.ResponseURL, ephemeral(closedConfirmation(res)))
+		f.host.Runner().ForgetAlerts(t.Tenant)
+		f.redrawAlert(ctx, log, t)
+		f.host.Reply(ctx, t.ResponseURL, formatting.Ephemeral(closedConfirmation(res)))
 		return
 	case res.Outcome == closing.AlreadyClosed:
 		log.Info("audit: alert already closed", "closed_by", res.Record.By, "elsewhere", res.Record.Elsewhere, "handled_by", res.Record.HandledBy)
-		b.redrawAlert(ctx, log, t)
-		b.Reply(ctx, t.ResponseURL, ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(res.Record))))
+		f.redrawAlert(ctx, log, t)
+		f.host.Reply(ctx, t.ResponseURL, formatting.Ephemeral(formatting.AlreadyClosedText(*formatting.ClosedFromStore(res.Record))))
 		return
 	case res.Outcome == closing.InProgress:
 		log.Info("audit: alert close in progress", "closing_by", res.Record.By)
-		b.Reply(ctx, t.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is closing this alert as %s right now; the message will show it in a moment.",
+		f.host.Reply(ctx, t.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is closing this alert as %s right now; the message will show it in a moment.",
 			slackID(res.Record.By), source.Classification(res.Record.Classification).Label())))
 	}
 	if res.Reopened != nil {
 		// Not closed now, but open again: the messages show it open.
-		b.redrawAlert(ctx, log, t)
+		f.redrawAlert(ctx, log, t)
 	}
+}
+
+func userName(u slack.User) string {
+	if u.Name != "" {
+		return u.Name
+	}
+	return u.ID
 }
 
 func issueKey(res closing.Result) string {
@@ -360,9 +370,9 @@ func closedConfirmation(res closing.Result) string {
 	}
 	switch {
 	case res.Issue != nil && res.Commented:
-		text += "\nAdded a comment to " + issueLink(res.Issue.Key, res.Issue.URL) + "."
+		text += "\nAdded a comment to " + formatting.IssueLink(res.Issue.Key, res.Issue.URL) + "."
 	case res.Issue != nil && res.CommentErr != nil:
-		text += "\n:warning: The alert is closed, but the comment on " + issueLink(res.Issue.Key, res.Issue.URL) + " failed: " +
+		text += "\n:warning: The alert is closed, but the comment on " + formatting.IssueLink(res.Issue.Key, res.Issue.URL) + " failed: " +
 			formatting.CutEscaped(res.CommentErr.Error(), 500) + ". Add it by hand if the issue needs it."
 	case res.CommentErr != nil:
 		text += "\n:warning: Could not comment on the alert's Jira issue: " + formatting.CutEscaped(res.CommentErr.Error(), 500)
@@ -372,55 +382,39 @@ func closedConfirmation(res closing.Result) string {
 
 // redrawAlert shows an alert's close where it is listed: its digest
 // message (redrawn from the store) and the detail card it was closed from.
-func (b *Bot) redrawAlert(ctx context.Context, log *slog.Logger, t formatting.CloseTarget) {
-	if b.triage.Messages != nil {
-		if err := b.triage.Messages.Alert(ctx, t.Tenant, t.AlertID); err != nil && !errors.Is(err, messages.ErrNoMessage) {
+func (f *Flow) redrawAlert(ctx context.Context, log *slog.Logger, t formatting.CloseTarget) {
+	if f.cfg.Messages != nil {
+		if err := f.cfg.Messages.Alert(ctx, t.Tenant, t.AlertID); err != nil && !errors.Is(err, messages.ErrNoMessage) {
 			log.Error("could not redraw the digest message", "error", err)
 		}
 	}
 	if t.Ephemeral && t.ResponseURL != "" {
-		b.redrawCard(ctx, log, t.ResponseURL, t.Tenant, t.AlertID)
+		f.RedrawCard(ctx, log, t.ResponseURL, t.Tenant, t.AlertID)
 	}
 }
 
-// redrawCard replaces an ephemeral detail card with a fresh one.
-func (b *Bot) redrawCard(ctx context.Context, log *slog.Logger, url, tenant, alertID string) {
-	res := b.runner.Run(ctx, commands.AlertRequest{ID: alertID, Tenant: tenant})
+// RedrawCard replaces an ephemeral detail card with a fresh one.
+func (f *Flow) RedrawCard(ctx context.Context, log *slog.Logger, url, tenant, alertID string) {
+	res := f.host.Runner().Run(ctx, commands.AlertRequest{ID: alertID, Tenant: tenant})
 	if r, ok := res.(commands.AlertResult); !ok || len(r.Found) != 1 {
 		log.Warn("could not redraw the detail card: the alert could not be read again")
 		return
 	}
-	msg := b.cardMessage(res)
+	msg := f.host.Card(res)
 	msg.ReplaceOriginal = true
-	b.Reply(ctx, url, msg)
+	f.host.Reply(ctx, url, msg)
 }
 
-func (b *Bot) closeOutcome(o string) {
-	if b.triage != nil && b.triage.OnOutcome != nil {
-		b.triage.OnOutcome(o)
-	}
-}
-
-// redrawFiledCard shows the issue on the detail card Create Jira was
-// pressed on, and redraws the alert's digest message too.
-func (b *Bot) redrawFiledCard(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
-	for _, a := range cb.ActionCallback.BlockActions {
-		if v, err := formatting.ParseButtonValue(a.Value); err == nil && strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
-			if b.jira.Messages != nil {
-				if err := b.jira.Messages.Alert(ctx, v.Tenant, v.AlertID); err != nil && !errors.Is(err, messages.ErrNoMessage) {
-					log.Error("could not redraw the digest message", "error", err)
-				}
-			}
-			b.redrawCard(ctx, log, cb.ResponseURL, v.Tenant, v.AlertID)
-			return
-		}
+func (f *Flow) closeOutcome(o string) {
+	if f.cfg.OnOutcome != nil {
+		f.cfg.OnOutcome(o)
 	}
 }
 
 // sourceOf names the API a tenant is read through, for the reasons its
 // Close… form offers ("" for a tenant not configured here).
-func (b *Bot) sourceOf(tenant string) string {
-	for _, t := range b.runner.Tenants.Tenants() {
+func (f *Flow) sourceOf(tenant string) string {
+	for _, t := range f.host.Runner().Tenants.Tenants() {
 		if t.Name() == tenant {
 			return t.Source()
 		}

@@ -1,4 +1,7 @@
-package bot
+// Package createjira handles the Create Jira button of digest messages and
+// detail cards: it files the alert (or its group of repeats) and redraws
+// the message clicked on to show the issue.
+package createjira
 
 import (
 	"context"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/slack-go/slack"
 
+	"github.com/soc/mcasbot/bot/access"
 	"github.com/soc/mcasbot/bot/filing"
 	"github.com/soc/mcasbot/bot/formatting"
 	"github.com/soc/mcasbot/bot/messages"
@@ -29,8 +33,8 @@ type IssueReader interface {
 	Issue(ctx context.Context, tenant, alertID string) (store.IssueRecord, bool, error)
 }
 
-// JiraButtons is the Create Jira button's configuration.
-type JiraButtons struct {
+// Config is the Create Jira button's configuration.
+type Config struct {
 	Filer  Filer
 	Issues IssueReader
 	// ActionUsers may press the button; empty means the allowed users.
@@ -47,105 +51,119 @@ type JiraButtons struct {
 	Messages *messages.Redrawer
 }
 
-// EnableJira turns the Create Jira buttons on. Call before Run.
-func (b *Bot) EnableJira(j JiraButtons) {
-	b.jira = &j
-	users := j.ActionUsers
-	if len(users) == 0 {
-		users = b.cfg.AllowedUsers
-	}
-	var channels []string
-	if len(b.cfg.AllowedChannels) > 0 {
-		channels = append(append(channels, b.cfg.AllowedChannels...), j.Channels...)
-	}
-	b.clickAuth = newAuthorizer(channels, users)
-	if len(channels) > 0 {
-		b.clickAuth.more = j.LiveChannels
-	}
+// Host is what the flow needs from the Socket Mode loop.
+type Host interface {
+	API() *slack.Client
+	// Reply posts msg to a response_url.
+	Reply(ctx context.Context, url string, msg *slack.WebhookMessage)
+	// RedrawCard replaces the ephemeral detail card at url with a fresh one.
+	RedrawCard(ctx context.Context, log *slog.Logger, url, tenant, alertID string)
 }
 
-// onCreateJira handles one Create Jira click, after the ack.
-func (b *Bot) onCreateJira(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback, action *slack.BlockAction) {
+// Flow handles Create Jira clicks.
+type Flow struct {
+	host   Host
+	cfg    Config
+	access access.List // who may press the button, where
+	locks  sync.Map    // channel/ts -> *sync.Mutex
+}
+
+// New makes the flow; clicks says who may press the button, where.
+func New(h Host, c Config, clicks access.List) *Flow {
+	return &Flow{host: h, cfg: c, access: clicks}
+}
+
+// Views is the store the flow reads digest messages' stored views from;
+// nil when it keeps none.
+func (f *Flow) Views() store.Store {
+	if f.cfg.Messages == nil {
+		return nil
+	}
+	return f.cfg.Messages.Store
+}
+
+// Click handles one Create Jira click, after the ack.
+func (f *Flow) Click(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback, action *slack.BlockAction) {
 	v, err := formatting.ParseButtonValue(action.Value)
 	if err != nil {
-		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: That button is not one mcasbot understands."))
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: That button is not one mcasbot understands."))
 		return
 	}
 	log = log.With("tenant", v.Tenant, "alert", v.AlertID)
-	if ok, why := b.clickAuth.allowed(cb.Channel.ID, cb.User.ID); !ok {
+	if ok, why := f.access.Allowed(cb.Channel.ID, cb.User.ID); !ok {
 		if strings.Contains(why, "list of users") {
 			why = "You are not on the list of users allowed to file Jira issues (SLACK_ACTION_USERS)."
 		}
 		log.Warn("audit: jira click refused", "reason", why, "outcome", "refused")
-		b.outcome("refused")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(":no_entry: "+formatting.Escape(why)))
+		f.outcome("refused")
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":no_entry: "+formatting.Escape(why)))
 		return
 	}
 	var res filing.Result
 	if v.Group {
 		var g filing.RepeatGroup
-		if g, err = b.groupOf(ctx, v); err != nil {
+		if g, err = f.groupOf(ctx, v); err != nil {
 			log.Error("audit: jira filing failed", "outcome", "failed", "error", err)
-			b.outcome("failed")
-			b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Could not read this group's alerts: "+formatting.CutEscaped(err.Error(), 1500)))
+			f.outcome("failed")
+			f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: Could not read this group's alerts: "+formatting.CutEscaped(err.Error(), 1500)))
 			return
 		}
 		log = log.With("group", g.Signature, "alerts", len(g.Alerts))
-		res, err = b.jira.Filer.FileGroup(ctx, g, filing.Filer{ID: cb.User.ID, Name: userName(cb.User)})
+		res, err = f.cfg.Filer.FileGroup(ctx, g, filing.Filer{ID: cb.User.ID, Name: userName(cb.User)})
 	} else {
-		res, err = b.jira.Filer.File(ctx, v.Tenant, v.AlertID, filing.Filer{ID: cb.User.ID, Name: userName(cb.User)})
+		res, err = f.cfg.Filer.File(ctx, v.Tenant, v.AlertID, filing.Filer{ID: cb.User.ID, Name: userName(cb.User)})
 	}
 	switch {
 	case err != nil:
 		log.Error("audit: jira filing failed", "outcome", string(res.Outcome), "error", err)
-		b.outcome(string(res.Outcome))
+		f.outcome(string(res.Outcome))
 		msg := ":x: Could not file a Jira issue for this alert: " + formatting.CutEscaped(err.Error(), 1500)
 		if !errors.Is(err, filing.ErrStoreDown) && !strings.Contains(err.Error(), "is held until") {
 			msg += "\nThe button stays; click it again once the cause is fixed."
 		}
-		b.Reply(ctx, cb.ResponseURL, ephemeral(msg))
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(msg))
 	case res.Outcome == filing.Filed:
 		if res.Earlier != "" {
 			log = log.With("earlier", res.Earlier)
 		}
 		log.Info("audit: jira issue filed", "issue", res.Key, "outcome", "filed")
-		b.outcome("filed")
-		b.updateMessage(ctx, log, cb)
+		f.outcome("filed")
+		f.updateMessage(ctx, log, cb)
 	case res.Outcome == filing.AlreadyFiled && res.Appended > 0:
 		log.Info("audit: jira click added repeats to a filed group", "issue", res.Key, "appended", res.Appended, "outcome", "already_filed")
-		b.outcome("already_filed")
+		f.outcome("already_filed")
 		what := "this alert repeats a group filed there, so it was added to the issue as a comment"
 		if v.Group {
 			what = fmt.Sprintf("the %d alerts of this group not yet in it were added to the issue as a comment", res.Appended)
 		}
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s: %s.", issueLink(res.Key, res.URL), what)))
-		b.updateMessage(ctx, log, cb)
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":information_source: Already filed as %s: %s.", formatting.IssueLink(res.Key, res.URL), what)))
+		f.updateMessage(ctx, log, cb)
 	case res.Outcome == filing.AlreadyFiled:
 		log.Info("audit: jira click on filed alert", "issue", res.Key, "filed_by", res.By, "outcome", "already_filed")
-		b.outcome("already_filed")
+		f.outcome("already_filed")
 		by := ""
 		if res.By != "" {
 			by = " by <@" + res.By + ">"
 		}
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s%s.", issueLink(res.Key, res.URL), by)))
-		b.updateMessage(ctx, log, cb)
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":information_source: Already filed as %s%s.", formatting.IssueLink(res.Key, res.URL), by)))
+		f.updateMessage(ctx, log, cb)
 	case res.Outcome == filing.InProgress && res.Held != "":
 		log.Info("audit: jira click on held alert", "held_by", res.By, "outcome", "in_progress")
-		b.outcome("in_progress")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":warning: An earlier attempt by <@%s> got no answer from Jira (%s). To avoid a duplicate, %s is held until %s UTC; after that a click searches Jira before filing.",
+		f.outcome("in_progress")
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":warning: An earlier attempt by <@%s> got no answer from Jira (%s). To avoid a duplicate, %s is held until %s UTC; after that a click searches Jira before filing.",
 			res.By, formatting.CutEscaped(res.Held, 300), noun(v, "this alert", "(part of) this group"), res.HeldUntil.UTC().Format("15:04"))))
 	case res.Outcome == filing.InProgress:
 		// Someone else (maybe on another replica) is filing it: wait for
 		// their result so this user is told the same key.
-		if rec, ok := b.waitFiled(ctx, v.Tenant, v.AlertID); ok {
+		if rec, ok := f.waitFiled(ctx, v.Tenant, v.AlertID); ok {
 			log.Info("audit: jira click while filing", "issue", rec.Key, "filed_by", rec.By, "outcome", "already_filed")
-			b.outcome("already_filed")
-			b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":information_source: Already filed as %s by <@%s>.", issueLink(rec.Key, rec.URL), rec.By)))
+			f.outcome("already_filed")
+			f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":information_source: Already filed as %s by <@%s>.", formatting.IssueLink(rec.Key, rec.URL), rec.By)))
 			return
 		}
 		log.Info("audit: jira click while filing", "filing_by", res.By, "outcome", "in_progress")
-		b.outcome("in_progress")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is filing %s right now; the message will show the issue in a moment.", res.By, noun(v, "this alert", "(part of) this group"))))
+		f.outcome("in_progress")
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(fmt.Sprintf(":hourglass_flowing_sand: <@%s> is filing %s right now; the message will show the issue in a moment.", res.By, noun(v, "this alert", "(part of) this group"))))
 	}
 }
 
@@ -158,7 +176,7 @@ func noun(v formatting.ButtonValue, alert, group string) string {
 }
 
 // waitFiled polls the store until another click's filing is done.
-func (b *Bot) waitFiled(ctx context.Context, tenant, alertID string) (store.IssueRecord, bool) {
+func (f *Flow) waitFiled(ctx context.Context, tenant, alertID string) (store.IssueRecord, bool) {
 	ctx, cancel := context.WithTimeout(ctx, filingWait)
 	defer cancel()
 	t := time.NewTicker(200 * time.Millisecond)
@@ -168,7 +186,7 @@ func (b *Bot) waitFiled(ctx context.Context, tenant, alertID string) (store.Issu
 		case <-ctx.Done():
 			return store.IssueRecord{}, false
 		case <-t.C:
-			rec, ok, err := b.jira.Issues.Issue(ctx, tenant, alertID)
+			rec, ok, err := f.cfg.Issues.Issue(ctx, tenant, alertID)
 			if err != nil || !ok || rec.State == store.IssueFailed {
 				return store.IssueRecord{}, false
 			}
@@ -182,9 +200,9 @@ func (b *Bot) waitFiled(ctx context.Context, tenant, alertID string) (store.Issu
 // filingWait bounds how long a click waits for another click's filing.
 const filingWait = 20 * time.Second
 
-func (b *Bot) outcome(o string) {
-	if b.jira.OnOutcome != nil {
-		b.jira.OnOutcome(o)
+func (f *Flow) outcome(o string) {
+	if f.cfg.OnOutcome != nil {
+		f.cfg.OnOutcome(o)
 	}
 }
 
@@ -195,26 +213,13 @@ func userName(u slack.User) string {
 	return u.ID
 }
 
-func issueLink(key, url string) string {
-	if u := formatting.SafeURL(url); u != "" {
-		return "<" + u + "|" + formatting.Escape(key) + ">"
-	}
-	return formatting.Escape(key)
-}
-
-func ephemeral(text string) *slack.WebhookMessage {
-	m := formatting.Notice(text)
-	m.ReplaceOriginal = false
-	return m
-}
-
 // updateMessage redraws the digest message the click came from from its
 // stored view and the store's state, so concurrent clicks (on any replica)
 // converge. Messages posted before views were kept are patched from the
 // click's copy instead.
-func (b *Bot) updateMessage(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
+func (f *Flow) updateMessage(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
 	if cb.Container.IsEphemeral {
-		b.redrawFiledCard(ctx, log, cb) // a detail card
+		f.redrawFiledCard(ctx, log, cb) // a detail card
 		return
 	}
 	channel, ts := cb.Container.ChannelID, cb.Container.MessageTs
@@ -224,8 +229,8 @@ func (b *Bot) updateMessage(ctx context.Context, log *slog.Logger, cb slack.Inte
 	if ts == "" {
 		ts = cb.Message.Timestamp
 	}
-	if b.jira.Messages != nil && channel != "" && ts != "" && !cb.Container.IsEphemeral {
-		err := b.jira.Messages.Message(ctx, channel, ts)
+	if f.cfg.Messages != nil && channel != "" && ts != "" && !cb.Container.IsEphemeral {
+		err := f.cfg.Messages.Message(ctx, channel, ts)
 		if err == nil {
 			return
 		}
@@ -239,12 +244,12 @@ func (b *Bot) updateMessage(ctx context.Context, log *slog.Logger, cb slack.Inte
 		log.Warn("cannot update the digest message: the click carried no message")
 		return
 	}
-	mu := b.messageLock(channel + "/" + ts)
+	mu := f.messageLock(channel + "/" + ts)
 	mu.Lock()
 	defer mu.Unlock()
 	filed := map[string]formatting.Filed{}
 	for key, v := range formatting.ButtonsOf(blocks) {
-		rec, ok, err := b.jira.Issues.Issue(ctx, v.Tenant, v.AlertID)
+		rec, ok, err := f.cfg.Issues.Issue(ctx, v.Tenant, v.AlertID)
 		if err != nil {
 			log.Warn("reading issue record", "error", err)
 			continue
@@ -257,14 +262,30 @@ func (b *Bot) updateMessage(ctx context.Context, log *slog.Logger, cb slack.Inte
 		return
 	}
 	version := strconv.FormatInt(time.Now().UnixNano(), 36)
-	_, _, _, err := b.api.UpdateMessageContext(ctx, channel, ts,
+	_, _, _, err := f.host.API().UpdateMessageContext(ctx, channel, ts,
 		slack.MsgOptionText(cb.Message.Text, false), slack.MsgOptionBlocks(formatting.FiledBlocks(blocks, filed, version)...))
 	if err != nil {
 		log.Error("could not update the digest message", "error", err)
 	}
 }
 
-func (b *Bot) messageLock(key string) *sync.Mutex {
-	v, _ := b.msgLocks.LoadOrStore(key, &sync.Mutex{})
+// redrawFiledCard shows the issue on the detail card Create Jira was
+// pressed on, and redraws the alert's digest message too.
+func (f *Flow) redrawFiledCard(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback) {
+	for _, a := range cb.ActionCallback.BlockActions {
+		if v, err := formatting.ParseButtonValue(a.Value); err == nil && strings.HasPrefix(a.ActionID, formatting.ActionCreateJira+":") {
+			if f.cfg.Messages != nil {
+				if err := f.cfg.Messages.Alert(ctx, v.Tenant, v.AlertID); err != nil && !errors.Is(err, messages.ErrNoMessage) {
+					log.Error("could not redraw the digest message", "error", err)
+				}
+			}
+			f.host.RedrawCard(ctx, log, cb.ResponseURL, v.Tenant, v.AlertID)
+			return
+		}
+	}
+}
+
+func (f *Flow) messageLock(key string) *sync.Mutex {
+	v, _ := f.locks.LoadOrStore(key, &sync.Mutex{})
 	return v.(*sync.Mutex)
 }

@@ -1,4 +1,4 @@
-package bot
+package triage
 
 import (
 	"context"
@@ -23,20 +23,17 @@ import (
 
 // viewStore is where the stored views of digest messages and the close
 // records are read.
-func (b *Bot) viewStore() TriageStore {
-	switch {
-	case b.triage != nil && b.triage.Store != nil:
-		return b.triage.Store
-	case b.jira != nil && b.jira.Messages != nil:
-		return b.jira.Messages.Store
+func (f *Flow) viewStore() Store {
+	if f.cfg.Store != nil {
+		return f.cfg.Store
 	}
-	return nil
+	return f.host.Views()
 }
 
 // groupAt reads the group an alert leads from the stored view of the
 // message at channel/ts.
-func (b *Bot) groupAt(ctx context.Context, channel, ts, tenant, alertID string) (formatting.DigestGroup, []source.Alert, error) {
-	st := b.viewStore()
+func (f *Flow) groupAt(ctx context.Context, channel, ts, tenant, alertID string) (formatting.DigestGroup, []source.Alert, error) {
+	st := f.viewStore()
 	switch {
 	case st == nil:
 		return formatting.DigestGroup{}, nil, errors.New("this mcasbot keeps no digest messages to read groups from")
@@ -62,9 +59,9 @@ func (b *Bot) groupAt(ctx context.Context, channel, ts, tenant, alertID string) 
 }
 
 // groupCloses reads the close records of a group's alerts, by card key.
-func (b *Bot) groupCloses(ctx context.Context, as []source.Alert) (map[string]formatting.AlertState, error) {
+func (f *Flow) groupCloses(ctx context.Context, as []source.Alert) (map[string]formatting.AlertState, error) {
 	out := map[string]formatting.AlertState{}
-	st := b.viewStore()
+	st := f.viewStore()
 	for _, a := range as {
 		rec, ok, err := st.AlertClose(ctx, a.Tenant, a.ID)
 		if err != nil {
@@ -87,35 +84,35 @@ func messageOf(cb slack.InteractionCallback) (channel, ts string) {
 
 // groupDetails lists a group's alerts, each openable from a Details for…
 // menu, as a new ephemeral message.
-func (b *Bot) groupDetails(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback, v formatting.TriageValue) {
+func (f *Flow) groupDetails(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback, v formatting.TriageValue) {
 	channel, ts := messageOf(cb)
-	g, as, err := b.groupAt(ctx, channel, ts, v.Tenant, v.AlertID)
+	g, as, err := f.groupAt(ctx, channel, ts, v.Tenant, v.AlertID)
 	if err != nil {
 		log.Warn("could not read the group's alerts", "error", err)
-		b.Reply(ctx, cb.ResponseURL, ephemeral(":x: Could not list this group's alerts: "+formatting.CutEscaped(err.Error(), 300)))
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(":x: Could not list this group's alerts: "+formatting.CutEscaped(err.Error(), 300)))
 		return
 	}
-	states, err := b.groupCloses(ctx, as)
+	states, err := f.groupCloses(ctx, as)
 	if err != nil {
 		log.Warn("could not read the group's closes; listing it without them", "error", err)
 	}
 	msg := formatting.GroupDetails(g, as, states)
 	msg.ReplaceOriginal = false
-	b.Reply(ctx, cb.ResponseURL, msg)
+	f.host.Reply(ctx, cb.ResponseURL, msg)
 	log.Info("group details shown", "alerts", len(as))
 }
 
 // openGroupClose opens the Close… form for a group, or says at once that
 // nothing in it is left to close.
-func (b *Bot) openGroupClose(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback, t formatting.CloseTarget) {
-	g, as, err := b.groupAt(ctx, t.Channel, t.TS, t.Tenant, t.AlertID)
+func (f *Flow) openGroupClose(ctx context.Context, log *slog.Logger, cb slack.InteractionCallback, t formatting.CloseTarget) {
+	g, as, err := f.groupAt(ctx, t.Channel, t.TS, t.Tenant, t.AlertID)
 	if err != nil {
 		log.Error("could not read the group's alerts", "error", err)
-		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: Could not read this group's alerts ("+formatting.CutEscaped(err.Error(), 300)+
+		f.host.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":x: Could not read this group's alerts ("+formatting.CutEscaped(err.Error(), 300)+
 			"), so Close… cannot tell what to close. Pick them in Details to close them one by one."))
 		return
 	}
-	states, err := b.groupCloses(ctx, as)
+	states, err := f.groupCloses(ctx, as)
 	if err != nil {
 		log.Warn("could not read the group's closes; the submission checks them again", "error", err)
 	}
@@ -127,13 +124,13 @@ func (b *Bot) openGroupClose(ctx context.Context, log *slog.Logger, cb slack.Int
 	}
 	if len(closed) == len(as) {
 		log.Info("audit: alert already closed", "alerts", len(as), "outcome", "already_closed")
-		b.Reply(ctx, cb.ResponseURL, ephemeral(formatting.GroupAlreadyClosedText(closed, len(as))))
+		f.host.Reply(ctx, cb.ResponseURL, formatting.Ephemeral(formatting.GroupAlreadyClosedText(closed, len(as))))
 		return
 	}
 	t.Group, t.Open, t.Title = len(as), len(as)-len(closed), formatting.GroupTitle(g, as)
-	if _, err := b.api.OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, "")); err != nil {
+	if _, err := f.host.API().OpenViewContext(ctx, cb.TriggerID, formatting.CloseModal(t, "")); err != nil {
 		log.Error("could not open the Close… form", "error", err)
-		b.Reply(context.Background(), cb.ResponseURL, ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
+		f.host.Reply(context.Background(), cb.ResponseURL, formatting.Ephemeral(":x: Could not open the Close… form: "+formatting.CutEscaped(err.Error(), 300)+". Press Close… again."))
 		return
 	}
 	log.Info("close form opened", "alerts", len(as), "open", t.Open)
@@ -142,14 +139,14 @@ func (b *Bot) openGroupClose(ctx context.Context, log *slog.Logger, cb slack.Int
 // closeGroup runs a submitted close of a group: every open alert of it,
 // with one MCAS call per 100; then the message is redrawn and the analyst
 // told.
-func (b *Bot) closeGroup(ctx context.Context, log *slog.Logger, user slack.User, f formatting.CloseForm) {
-	t := f.Target
-	log = log.With("classification", string(f.Classification), "reason", f.Reason)
-	_, as, err := b.groupAt(ctx, t.Channel, t.TS, t.Tenant, t.AlertID)
+func (f *Flow) closeGroup(ctx context.Context, log *slog.Logger, user slack.User, form formatting.CloseForm) {
+	t := form.Target
+	log = log.With("classification", string(form.Classification), "reason", form.Reason)
+	_, as, err := f.groupAt(ctx, t.Channel, t.TS, t.Tenant, t.AlertID)
 	if err != nil {
 		log.Error("audit: alert close failed", "error", err, "outcome", string(closing.Failed))
-		b.closeOutcome(string(closing.Failed))
-		b.Reply(ctx, t.ResponseURL, ephemeral(":x: Could not close the group: its alerts could not be read ("+formatting.CutEscaped(err.Error(), 300)+
+		f.closeOutcome(string(closing.Failed))
+		f.host.Reply(ctx, t.ResponseURL, formatting.Ephemeral(":x: Could not close the group: its alerts could not be read ("+formatting.CutEscaped(err.Error(), 300)+
 			"). Nothing changed; Close… on each alert's card still works."))
 		return
 	}
@@ -157,19 +154,19 @@ func (b *Bot) closeGroup(ctx context.Context, log *slog.Logger, user slack.User,
 	for i, a := range as {
 		ids[i] = a.ID
 	}
-	res, err := b.triage.Closer.CloseGroup(ctx, closing.GroupRequest{Tenant: t.Tenant, AlertIDs: ids, By: closing.Analyst{ID: user.ID, Name: userName(user)},
-		Classification: f.Classification, Reason: f.Reason, Comment: f.Comment})
-	b.closeOutcome(string(res.Outcome))
-	auditGroupClose(log, ids, f, res, err)
+	res, err := f.cfg.Closer.CloseGroup(ctx, closing.GroupRequest{Tenant: t.Tenant, AlertIDs: ids, By: closing.Analyst{ID: user.ID, Name: userName(user)},
+		Classification: form.Classification, Reason: form.Reason, Comment: form.Comment})
+	f.closeOutcome(string(res.Outcome))
+	auditGroupClose(log, ids, form, res, err)
 	if len(res.Closed) > 0 || len(res.Already) > 0 {
-		b.runner.ForgetAlerts(t.Tenant)
-		if b.triage.Messages != nil {
-			if err := b.triage.Messages.Message(ctx, t.Channel, t.TS); err != nil && !errors.Is(err, messages.ErrNoMessage) {
+		f.host.Runner().ForgetAlerts(t.Tenant)
+		if f.cfg.Messages != nil {
+			if err := f.cfg.Messages.Message(ctx, t.Channel, t.TS); err != nil && !errors.Is(err, messages.ErrNoMessage) {
 				log.Error("could not redraw the digest message", "error", err)
 			}
 		}
 	}
-	b.Reply(ctx, t.ResponseURL, ephemeral(groupCloseReply(res, err, len(as), t.Tenant)))
+	f.host.Reply(ctx, t.ResponseURL, formatting.Ephemeral(groupCloseReply(res, err, len(as), t.Tenant)))
 }
 
 // auditGroupClose writes the audit lines of a group close: one per alert,
@@ -251,7 +248,7 @@ func groupCloseReply(res closing.GroupResult, err error, n int, tenant string) s
 	}
 	var commented []string
 	for _, k := range res.Commented {
-		commented = append(commented, issueLink(k, urls[k]))
+		commented = append(commented, formatting.IssueLink(k, urls[k]))
 	}
 	if len(commented) > 0 {
 		lines = append(lines, "Added a comment to "+strings.Join(commented, ", ")+".")
