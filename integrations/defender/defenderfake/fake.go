@@ -65,14 +65,14 @@ type Server struct {
 	// Actor is who the fake names as a comment's author.
 	Actor string
 
-	faults    fault.Queue
-	authority *entrafake.Server
-	rest      http.Handler
+	faults      fault.Queue
+	fault.Limit // Throttle, Throttled: 429 beyond a rate
+	authority   *entrafake.Server
+	rest        http.Handler
 
 	mu       sync.Mutex
 	dirs     map[string]*Tenant
 	requests []Request
-	throttle throttle
 	pageSize int
 	upper    bool
 }
@@ -275,45 +275,8 @@ func defaultBody(status int) string {
 	return errorBody("UnknownError", http.StatusText(status))
 }
 
-// throttle is a request limit per period, answered with 429.
-type throttle struct {
-	n         int
-	per       time.Duration
-	throttled int
-}
-
-// Throttle answers 429 (Retry-After: 1) to requests beyond n in any period;
-// n <= 0 turns it off.
-func (s *Server) Throttle(n int, per time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.throttle = throttle{n: n, per: per}
-}
-
-// Throttled is how many requests Throttle refused.
-func (s *Server) Throttled() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.throttle.throttled
-}
-
-// overBudget reports whether the request just recorded is one too many;
-// call under s.mu.
+// overBudget reports whether the request just recorded is one too many
+// (Throttle sets the limit; Retry-After: 1); call under s.mu.
 func (s *Server) overBudget() bool {
-	t := &s.throttle
-	if t.n <= 0 || len(s.requests) == 0 {
-		return false
-	}
-	last := s.requests[len(s.requests)-1].At
-	n := 0
-	for _, r := range s.requests {
-		if last.Sub(r.At) < t.per {
-			n++
-		}
-	}
-	if n > t.n {
-		t.throttled++
-		return true
-	}
-	return false
+	return fault.Over(&s.Limit, s.requests, func(r Request) time.Time { return r.At })
 }

@@ -88,7 +88,8 @@ type Server struct {
 	// times), for sandboxes and tests pinned to a date; default the wall clock.
 	Now func() time.Time
 
-	faults fault.Queue
+	faults      fault.Queue
+	fault.Limit // Throttle, Throttled: 429 beyond a rate, as MCAS's 30 a minute
 
 	mu         sync.Mutex
 	tenantID   string            // TrustEntra
@@ -96,7 +97,6 @@ type Server struct {
 	alerts     []Alert
 	activities []Activity
 	requests   []Request
-	throttle   throttle
 	readOnly   map[string]bool
 	closes     []Close
 
