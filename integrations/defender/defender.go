@@ -8,7 +8,6 @@ package defender
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -181,7 +180,7 @@ func New(cfg Config, hc *http.Client, logger *slog.Logger) (*Client, error) {
 		budget: cfg.RequestsPerMinute, per: cfg.BudgetWindow, window: cfg.HuntingWindow, logger: logger, now: cfg.Now}
 	newCaller := func(service string, lim httpx.Limiter) *httpx.Caller {
 		return &httpx.Caller{Service: service, Client: hc, Timeout: cfg.Timeout, Attempts: cfg.Attempts,
-			Limiter: lim, Detail: errorDetail, Logger: logger}
+			Limiter: lim, Detail: graph.ErrorDetail, Logger: logger}
 	}
 	c.caller = newCaller("graph "+cfg.Name, cfg.Limiter)
 	// A comment retried after a lost answer would be posted twice: only
@@ -298,24 +297,4 @@ func (c *Client) sameGraph(raw string) (*url.URL, bool) {
 		return nil, false
 	}
 	return u, true
-}
-
-// errorDetail reads Graph's {"error":{"code","message"}}.
-func errorDetail(body []byte) string {
-	var e struct {
-		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	if json.Unmarshal(body, &e) != nil || (e.Error.Code == "" && e.Error.Message == "") {
-		return ""
-	}
-	switch {
-	case e.Error.Message == "":
-		return e.Error.Code
-	case e.Error.Code == "":
-		return e.Error.Message
-	}
-	return e.Error.Code + ": " + e.Error.Message
 }

@@ -114,7 +114,7 @@ func New(cfg Config, tenant string, tokens TokenSource, hc *http.Client, logger 
 		Client:   hc,
 		Timeout:  cfg.Timeout,
 		Attempts: cfg.Attempts,
-		Detail:   errorDetail,
+		Detail:   ErrorDetail,
 		Logger:   logger.With("integration", "graph", "tenant", tenant),
 	}
 	return c, nil
@@ -263,19 +263,24 @@ func explain(err error, todo string) error {
 	return err
 }
 
-// errorDetail reads Graph's {"error":{"code","message"}}.
-func errorDetail(body []byte) string {
+// ErrorDetail reads Graph's error body, {"error":{"code","message"}}, as
+// "code: message" (either alone when the other is missing), for
+// httpx.Caller's Detail; "" when the body is not one.
+func ErrorDetail(body []byte) string {
 	var e struct {
 		Error struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
 		} `json:"error"`
 	}
-	if json.Unmarshal(body, &e) != nil || e.Error.Code == "" {
+	if json.Unmarshal(body, &e) != nil || (e.Error.Code == "" && e.Error.Message == "") {
 		return ""
 	}
-	if e.Error.Message == "" {
+	switch {
+	case e.Error.Message == "":
 		return e.Error.Code
+	case e.Error.Code == "":
+		return e.Error.Message
 	}
 	return e.Error.Code + ": " + e.Error.Message
 }
