@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/soc/mcasbot/integrations/graph/graphfake"
 )
 
 // MaxTop is the largest $top the fake serves (what XSOAR pages alerts_v2 at).
@@ -120,7 +122,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t *Tenant, _ []byt
 		switch k {
 		case "$filter", "$top", "$skip", "$count":
 		default:
-			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Query option '%s' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.", k))
+			graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Query option '%s' is not allowed. To allow it, set the 'AllowedQueryOptions' property on EnableQueryAttribute or QueryValidationSettings.", k))
 			return
 		}
 	}
@@ -128,7 +130,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t *Tenant, _ []byt
 	if v := q.Get("$top"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > MaxTop {
-			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid value '%s' for $top query option found. The limit of '%d' for Top query has been exceeded.", v, MaxTop))
+			graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid value '%s' for $top query option found. The limit of '%d' for Top query has been exceeded.", v, MaxTop))
 			return
 		}
 		top = n
@@ -136,7 +138,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t *Tenant, _ []byt
 	skip, _ := strconv.Atoi(q.Get("$skip"))
 	preds, err := parseFilter(q.Get("$filter"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", err.Error())
+		graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", err.Error())
 		return
 	}
 	s.mu.Lock()
@@ -176,7 +178,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, t *Tenant, _ []byt
 }
 
 func notFound(w http.ResponseWriter, id string) {
-	writeError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("Alert %s not found", id))
+	graphfake.WriteError(w, http.StatusNotFound, "NotFound", fmt.Sprintf("Alert %s not found", id))
 }
 
 func (s *Server) get(w http.ResponseWriter, r *http.Request, t *Tenant, _ []byte) {
@@ -208,30 +210,30 @@ func (s *Server) patch(w http.ResponseWriter, r *http.Request, t *Tenant, raw []
 	id := r.PathValue("id")
 	var body map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &body); err != nil || body == nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Empty Payload")
+		graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "Empty Payload")
 		return
 	}
 	set := map[string]string{}
 	for k, v := range body {
 		members, known := updatable[k]
 		if !known {
-			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The property '%s' does not exist on type 'microsoft.graph.security.alert'. Make sure to only use property names that are defined by the type.", k))
+			graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("The property '%s' does not exist on type 'microsoft.graph.security.alert'. Make sure to only use property names that are defined by the type.", k))
 			return
 		}
 		var sv string
 		if json.Unmarshal(v, &sv) != nil {
-			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid value for property '%s'.", k))
+			graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid value for property '%s'.", k))
 			return
 		}
 		if members != nil && !slices.Contains(members, sv) {
-			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Requested value '%s' was not found.", sv))
+			graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Requested value '%s' was not found.", sv))
 			return
 		}
 		set[k] = sv
 	}
 	if d, ok := set["determination"]; ok {
 		if c := set["classification"]; c != "" && c != "unknown" && !slices.Contains(pairs[c], d) {
-			writeError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Determination '%s' does not match classification '%s'.", d, c))
+			graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", fmt.Sprintf("Determination '%s' does not match classification '%s'.", d, c))
 			return
 		}
 	}
@@ -274,11 +276,11 @@ func (s *Server) comment(w http.ResponseWriter, r *http.Request, t *Tenant, raw 
 	}
 	// An array (what the generated SDKs send) is an empty payload to Graph.
 	if err := json.Unmarshal(raw, &c); err != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Empty Payload")
+		graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "Empty Payload")
 		return
 	}
 	if strings.TrimSpace(c.Comment) == "" {
-		writeError(w, http.StatusBadRequest, "BadRequest", "The comment must not be empty.")
+		graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "The comment must not be empty.")
 		return
 	}
 	now := s.now()

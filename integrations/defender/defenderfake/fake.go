@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/soc/mcasbot/integrations/entra/entrafake"
+	"github.com/soc/mcasbot/integrations/graph/graphfake"
 	"github.com/soc/mcasbot/integrations/internal/fault"
 )
 
@@ -89,14 +90,14 @@ func New(authority *entrafake.Server, rest http.Handler) *Server {
 	mux.HandleFunc("POST /v1.0/security/runHuntingQuery", s.guard(RoleHunting, s.hunt))
 	mux.HandleFunc("/v1.0/security/", func(w http.ResponseWriter, r *http.Request) {
 		s.record(r, nil, "")
-		writeError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+strings.TrimPrefix(r.URL.Path, "/v1.0/")+"'.")
+		graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+strings.TrimPrefix(r.URL.Path, "/v1.0/")+"'.")
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if s.rest != nil {
 			s.rest.ServeHTTP(w, r)
 			return
 		}
-		writeError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+strings.TrimPrefix(r.URL.Path, "/v1.0/")+"'.")
+		graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+strings.TrimPrefix(r.URL.Path, "/v1.0/")+"'.")
 	})
 	s.Server = httptest.NewServer(mux)
 	return s
@@ -186,14 +187,14 @@ func (s *Server) guard(role string, next handler) http.HandlerFunc {
 		s.mu.Unlock()
 		if over {
 			w.Header().Set("Retry-After", "1")
-			writeError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
+			graphfake.WriteError(w, http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
 			return
 		}
 		if s.faults.Apply(w, r, s.faults.Take(r.URL.Path), defaultBody) {
 			return
 		}
 		if status != 0 {
-			writeError(w, status, code, msg)
+			graphfake.WriteError(w, status, code, msg)
 			return
 		}
 		if !allowed(claims.Roles, role) {
@@ -204,7 +205,7 @@ func (s *Server) guard(role string, next handler) http.HandlerFunc {
 			case RoleHunting:
 				need = []string{RoleHunting}
 			}
-			writeError(w, http.StatusForbidden, "Forbidden", "Missing role permissions on the request. API requires one of '"+
+			graphfake.WriteError(w, http.StatusForbidden, "Forbidden", "Missing role permissions on the request. API requires one of '"+
 				strings.Join(need, ", ")+"'. Roles on the request '"+strings.Join(claims.Roles, ", ")+"'.")
 			return
 		}
@@ -248,31 +249,18 @@ func writeJSON(w http.ResponseWriter, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg string) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, _ = w.Write([]byte(errorBody(code, msg)))
-}
-
-func errorBody(code, msg string) string {
-	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg,
-		"innerError": map[string]string{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f",
-			"client-request-id": "6f1c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f"}}})
-	return string(b)
-}
-
 func defaultBody(status int) string {
 	switch status {
 	case http.StatusTooManyRequests:
-		return errorBody("TooManyRequests", "Too many requests.")
+		return graphfake.ErrorBody("TooManyRequests", "Too many requests.")
 	case http.StatusServiceUnavailable:
-		return errorBody("ServiceUnavailable", "The service is temporarily unavailable. Try again later.")
+		return graphfake.ErrorBody("ServiceUnavailable", "The service is temporarily unavailable. Try again later.")
 	case http.StatusUnauthorized:
-		return errorBody("InvalidAuthenticationToken", "Access token validation failure.")
+		return graphfake.ErrorBody("InvalidAuthenticationToken", "Access token validation failure.")
 	case http.StatusForbidden:
-		return errorBody("Forbidden", "Missing role permissions on the request.")
+		return graphfake.ErrorBody("Forbidden", "Missing role permissions on the request.")
 	}
-	return errorBody("UnknownError", http.StatusText(status))
+	return graphfake.ErrorBody("UnknownError", http.StatusText(status))
 }
 
 // overBudget reports whether the request just recorded is one too many

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/soc/mcasbot/integrations/graph/graphfake"
 )
 
 // huntRE is the one query shape the fake runs: CloudAppEvents from a
@@ -36,7 +38,7 @@ func (s *Server) HuntingQueries() []string {
 func (s *Server) hunt(w http.ResponseWriter, r *http.Request, t *Tenant, raw []byte) {
 	var body map[string]json.RawMessage
 	if json.Unmarshal(raw, &body) != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Empty Payload")
+		graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "Empty Payload")
 		return
 	}
 	var query, span string
@@ -50,7 +52,7 @@ func (s *Server) hunt(w http.ResponseWriter, r *http.Request, t *Tenant, raw []b
 	}
 	m := huntRE.FindStringSubmatch(query)
 	if m == nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Query could not be parsed: the fake runs only mcasbot's CloudAppEvents query.")
+		graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "Query could not be parsed: the fake runs only mcasbot's CloudAppEvents query.")
 		return
 	}
 	from, _ := time.Parse(time.RFC3339Nano, m[1])
@@ -59,7 +61,7 @@ func (s *Server) hunt(w http.ResponseWriter, r *http.Request, t *Tenant, raw []b
 	take, _ := strconv.Atoi(m[5])
 	for _, c := range cols {
 		if _, ok := columnTypes[c]; !ok {
-			writeError(w, http.StatusBadRequest, "BadRequest", "Semantic error: 'project' operator: Failed to resolve scalar expression named '"+c+"'")
+			graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "Semantic error: 'project' operator: Failed to resolve scalar expression named '"+c+"'")
 			return
 		}
 	}
@@ -68,7 +70,7 @@ func (s *Server) hunt(w http.ResponseWriter, r *http.Request, t *Tenant, raw []b
 	if span != "" {
 		sm := timespanRE.FindStringSubmatch(span)
 		if sm == nil {
-			writeError(w, http.StatusBadRequest, "BadRequest", "Invalid timespan '"+span+"'.")
+			graphfake.WriteError(w, http.StatusBadRequest, "BadRequest", "Invalid timespan '"+span+"'.")
 			return
 		}
 		days, _ = strconv.Atoi(sm[1])

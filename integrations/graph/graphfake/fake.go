@@ -74,7 +74,7 @@ func New(tenantID string, authority *entrafake.Server) *Server {
 	mux.HandleFunc("GET /v1.0/users/{user}/transitiveMemberOf/microsoft.graph.group", s.memberOf)
 	mux.HandleFunc("GET /v1.0/users", s.search)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+r.URL.Path+"'.")
+		WriteError(w, http.StatusBadRequest, "BadRequest", "Resource not found for the segment '"+r.URL.Path+"'.")
 	})
 	s.Server = httptest.NewServer(mux)
 	return s
@@ -161,7 +161,7 @@ func (s *Server) memberOf(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status, code, msg := s.authorize(r, memberRoles); status != 0 {
-		writeError(w, status, code, msg)
+		WriteError(w, status, code, msg)
 		return
 	}
 	q := r.URL.Query()
@@ -169,13 +169,13 @@ func (s *Server) memberOf(w http.ResponseWriter, r *http.Request) {
 	if v := q.Get("$top"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 999 {
-			writeError(w, http.StatusBadRequest, "Request_BadRequest", "Invalid page size specified: '"+v+"'. Must be between 1 and 999 inclusive.")
+			WriteError(w, http.StatusBadRequest, "Request_BadRequest", "Invalid page size specified: '"+v+"'. Must be between 1 and 999 inclusive.")
 			return
 		}
 		top = n
 	}
 	if sel := q.Get("$select"); sel != "" && sel != "displayName" && sel != "id,displayName" {
-		writeError(w, http.StatusBadRequest, "Request_BadRequest", "Unsupported $select "+sel)
+		WriteError(w, http.StatusBadRequest, "Request_BadRequest", "Unsupported $select "+sel)
 		return
 	}
 	s.mu.Lock()
@@ -189,7 +189,7 @@ func (s *Server) memberOf(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Unlock()
 	if u == nil {
-		writeError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", user))
+		WriteError(w, http.StatusNotFound, "Request_ResourceNotFound", fmt.Sprintf("Resource '%s' does not exist or one of its queried reference-property objects are not present.", user))
 		return
 	}
 	skip, _ := strconv.Atoi(q.Get("$skiptoken"))
@@ -248,13 +248,16 @@ func (s *Server) authorize(r *http.Request, roles []string) (int, string, string
 	return 0, "", ""
 }
 
-func writeError(w http.ResponseWriter, status int, code, msg string) {
+// WriteError answers with Graph's error body (ErrorBody).
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, _ = w.Write([]byte(errorBody(code, msg)))
+	_, _ = w.Write([]byte(ErrorBody(code, msg)))
 }
 
-func errorBody(code, msg string) string {
+// ErrorBody is Graph's error body: {"error":{"code","message","innerError"}},
+// as every Graph API (users, groups, security) answers it.
+func ErrorBody(code, msg string) string {
 	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg,
 		"innerError": map[string]string{"date": time.Now().UTC().Format("2006-01-02T15:04:05"), "request-id": "0d6a3e7c-7d0e-4c1e-9f3a-2b7f1c9e0a11",
 			"client-request-id": "0d6a3e7c-7d0e-4c1e-9f3a-2b7f1c9e0a11"}}})
@@ -264,11 +267,11 @@ func errorBody(code, msg string) string {
 func defaultBody(status int) string {
 	switch status {
 	case http.StatusTooManyRequests:
-		return errorBody("TooManyRequests", "Too many requests.")
+		return ErrorBody("TooManyRequests", "Too many requests.")
 	case http.StatusServiceUnavailable:
-		return errorBody("serviceNotAvailable", "The service is temporarily unavailable. Try again later.")
+		return ErrorBody("serviceNotAvailable", "The service is temporarily unavailable. Try again later.")
 	case http.StatusForbidden:
-		return errorBody("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
+		return ErrorBody("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
 	}
-	return errorBody("generalException", http.StatusText(status))
+	return ErrorBody("generalException", http.StatusText(status))
 }

@@ -22,18 +22,18 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if status, code, msg := s.authorize(r, searchRoles); status != 0 {
-		writeError(w, status, code, msg)
+		WriteError(w, status, code, msg)
 		return
 	}
 	q := r.URL.Query()
 	mails, others, err := ParseMailFilter(q.Get("$filter"))
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+err.Error())
+		WriteError(w, http.StatusBadRequest, "BadRequest", "Invalid filter clause: "+err.Error())
 		return
 	}
 	advanced := r.Header.Get("ConsistencyLevel") == "eventual" && q.Get("$count") == "true"
 	if len(others) > 0 && !advanced {
-		writeError(w, http.StatusBadRequest, "Request_UnsupportedQuery", "Operator 'any' is not supported because the required parameters might be missing. "+
+		WriteError(w, http.StatusBadRequest, "Request_UnsupportedQuery", "Operator 'any' is not supported because the required parameters might be missing. "+
 			"Try adding $count=true query parameter and ConsistencyLevel:eventual header. Refer to https://aka.ms/graph-docs/advanced-queries for more information")
 		return
 	}
@@ -42,7 +42,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request) {
 		fields = strings.Split(sel, ",")
 		for _, f := range fields {
 			if !slices.Contains([]string{"id", "userPrincipalName", "mail", "otherMails"}, f) {
-				writeError(w, http.StatusBadRequest, "Request_BadRequest", "Could not find a property named '"+f+"' on type 'microsoft.graph.user'.")
+				WriteError(w, http.StatusBadRequest, "Request_BadRequest", "Could not find a property named '"+f+"' on type 'microsoft.graph.user'.")
 				return
 			}
 		}
