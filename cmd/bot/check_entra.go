@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"slices"
-	"strings"
 
 	"github.com/soc/mcasbot/integrations/entra"
 	"github.com/soc/mcasbot/integrations/graph"
@@ -56,14 +55,18 @@ func checkTenants(ctx context.Context, a *app, tenants []Tenant, add adder) {
 // close would.
 func checkManage(a *app, t Tenant, tok string, add adder) {
 	roles, ok := entra.Roles(tok)
-	if !ok || slices.ContainsFunc(roles, func(r string) bool { return strings.EqualFold(r, "Investigation.manage") }) {
+	if !ok || entra.HasRole(roles, "Investigation.manage") {
 		return
 	}
-	uses := "closing alerts from Slack (Close…)"
-	if a.cfg.DoneCloses() != "" {
-		uses += " and JIRA_DONE_CLOSES_ALERT"
+	add("mcas", warn, "%s: the application lacks Investigation.manage in this tenant: %s will fail with HTTP 403; grant it with admin consent", t.Name, closingUses(a.cfg))
+}
+
+// closingUses names what closes alerts, for a warning that they will fail.
+func closingUses(cfg *Config) string {
+	if cfg.DoneCloses() != "" {
+		return "closing alerts from Slack (Close…) and JIRA_DONE_CLOSES_ALERT"
 	}
-	add("mcas", warn, "%s: the application lacks Investigation.manage in this tenant: %s will fail with HTTP 403; grant it with admin consent", t.Name, uses)
+	return "closing alerts from Slack (Close…)"
 }
 
 func tenantHint(t Tenant, err error) string {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"slices"
 	"strings"
 
 	"github.com/soc/mcasbot/bot/formatting"
@@ -65,20 +64,14 @@ func checkGraphRoles(a *app, t Tenant, tok string, add adder) bool {
 	if !ok {
 		return true // not a readable JWT: the alert read tells
 	}
-	has := func(r string) bool {
-		return slices.ContainsFunc(roles, func(x string) bool { return strings.EqualFold(x, r) })
-	}
+	has := func(r string) bool { return entra.HasRole(roles, r) }
 	grant := "grant it in Entra ID (API permissions, Microsoft Graph, application permission), then admin consent"
 	if !has(defender.PermRead) && !has(defender.PermWrite) {
 		add("defender", fail, "%s: the application lacks %s (or %s) in this tenant: it cannot read alerts; %s", t.Name, defender.PermWrite, defender.PermRead, grant)
 		return false
 	}
 	if !has(defender.PermWrite) {
-		uses := "closing alerts from Slack (Close…)"
-		if a.cfg.DoneCloses() != "" {
-			uses += " and JIRA_DONE_CLOSES_ALERT"
-		}
-		add("defender", warn, "%s: the application lacks %s in this tenant: %s will fail with HTTP 403; %s", t.Name, defender.PermWrite, uses, grant)
+		add("defender", warn, "%s: the application lacks %s in this tenant: %s will fail with HTTP 403; %s", t.Name, defender.PermWrite, closingUses(a.cfg), grant)
 	}
 	if !has(defender.PermHunting) {
 		add("defender", warn, "%s: the application lacks %s in this tenant: /mcas ip will fail with HTTP 403; %s", t.Name, defender.PermHunting, grant)

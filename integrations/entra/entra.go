@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -308,4 +309,12 @@ func Roles(token string) (roles []string, ok bool) {
 		return nil, false
 	}
 	return claims.Roles, true
+}
+
+// HasRole reports whether roles holds any of names, compared without
+// case.
+func HasRole(roles []string, names ...string) bool {
+	return slices.ContainsFunc(roles, func(r string) bool {
+		return slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(r, n) })
+	})
 }

@@ -438,3 +438,15 @@ func BenchmarkCachedToken(b *testing.B) {
 		b.Fatalf("%d token requests", n)
 	}
 }
+
+// bot check reads a token's roles without minding their case, and any of
+// several roles may grant a permission.
+func TestHasRole(t *testing.T) {
+	roles := []string{"Investigation.Read", "SecurityAlert.ReadWrite.All"}
+	if !HasRole(roles, "investigation.read") || !HasRole(roles, "SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All") {
+		t.Error("a role the token carries was not found")
+	}
+	if HasRole(roles, "Investigation.manage") || HasRole(nil, "Investigation.Read") {
+		t.Error("a role the token lacks was found")
+	}
+}
