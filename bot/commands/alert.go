@@ -85,13 +85,11 @@ func parseAlertCmd(p Parser, def *Definition, a args) (Request, error) {
 	if req.ID == "" {
 		return nil, &UsageError{Problem: "missing the alert id"}
 	}
-	if v, ok := a.kv["tenant"]; ok {
-		t, err := p.tenant(v)
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		req.Tenant = t
+	tenant, err := p.tenantArg(a)
+	if err != nil {
+		return nil, err
 	}
+	req.Tenant = tenant
 	return req, nil
 }
 

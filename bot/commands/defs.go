@@ -180,13 +180,11 @@ func parseAlerts(p Parser, def *Definition, a args) (Request, error) {
 			return nil, &UsageError{Problem: fmt.Sprintf("unknown status %q (open, closed or all)", clip(v))}
 		}
 	}
-	if v, ok := a.kv["tenant"]; ok {
-		t, err := p.tenant(v)
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		req.Tenant = t
+	tenant, err := p.tenantArg(a)
+	if err != nil {
+		return nil, err
 	}
+	req.Tenant = tenant
 	if v, ok := a.kv["since"]; ok {
 		t, err := parseSince(v, now)
 		if err != nil {
@@ -244,13 +242,9 @@ func limitAndTenant(p Parser, a args) (int, string, error) {
 		}
 		limit = n
 	}
-	var tenant string
-	if v, ok := a.kv["tenant"]; ok {
-		t, err := p.tenant(v)
-		if err != nil {
-			return 0, "", usageErr(err)
-		}
-		tenant = t
+	tenant, err := p.tenantArg(a)
+	if err != nil {
+		return 0, "", err
 	}
 	return limit, tenant, nil
 }
@@ -307,12 +301,10 @@ func parseTenantsCmd(p Parser, def *Definition, a args) (Request, error) {
 		}
 	}
 	var req TenantsRequest
-	if v, ok := a.kv["tenant"]; ok {
-		t, err := p.tenant(v)
-		if err != nil {
-			return nil, usageErr(err)
-		}
-		req.Tenant = t
+	tenant, err := p.tenantArg(a)
+	if err != nil {
+		return nil, err
 	}
+	req.Tenant = tenant
 	return req, nil
 }

@@ -282,6 +282,20 @@ func (p Parser) tenant(s string) (string, error) {
 	return strings.Join(parts, ","), nil
 }
 
+// tenantArg is the command's tenant=… selection, canonical; "" when it
+// names none.
+func (p Parser) tenantArg(a args) (string, error) {
+	v, ok := a.kv["tenant"]
+	if !ok {
+		return "", nil
+	}
+	t, err := p.tenant(v)
+	if err != nil {
+		return "", usageErr(err)
+	}
+	return t, nil
+}
+
 func (p Parser) set() tenants.Set { return tenants.Set{Names: p.Tenants, Groups: p.Groups} }
 
 // isTenant reports whether a positional word is a tenant selection.
